@@ -1,0 +1,1 @@
+"""Thin, typed clients of the external APIs; no business logic lives here."""

@@ -1,0 +1,1 @@
+"""Stateful fakes of the external APIs, for tests and `syncd demo`."""

@@ -1,0 +1,1 @@
+"""Built-in rule modules: one business decision per module, pure functions."""

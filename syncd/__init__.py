@@ -1,0 +1,1 @@
+"""syncd: keeps customer and partner onboarding running out of Dolibarr."""

@@ -1,0 +1,72 @@
+"""Every error syncd raises, sorted by what the caller does next.
+
+Sentences and exit codes are made from these in `syncd.cli` only.
+This module imports nothing from the project, so connectors may use it.
+"""
+
+from __future__ import annotations
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    """The configuration is unusable; the process exits with status 2."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class CaseDataError(SyncdError):
+    """A Dolibarr field of one case holds a bad value; that case is skipped."""
+
+    def __init__(self, case_id: int, field: str, value: object, why: str) -> None:
+        self.case_id = case_id
+        self.field = field
+        self.value = value
+        self.why = why
+        super().__init__(f"field {field}: {value!r} {why}")
+
+
+class RuleError(SyncdError):
+    """A rule module is malformed or its parameters are wrong."""
+
+
+class RemoteError(SyncdError):
+    """A remote system answered with an error or could not be reached."""
+
+    def __init__(self, system: str, operation: str, message: str, status: int | None = None):
+        self.system = system
+        self.operation = operation
+        self.message = message
+        self.status = status
+        super().__init__(f"{system} {operation} → {status or 'no answer'}: {message}")
+
+
+class TransientError(RemoteError):
+    """Worth retrying later (timeouts, 429, 5xx)."""
+
+    def __init__(
+        self,
+        system: str,
+        operation: str,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(system, operation, message, status)
+        self.retry_after = retry_after
+
+
+class PermanentError(RemoteError):
+    """Retrying cannot help (validation errors, unknown ids, SQL errors)."""
+
+
+class AuthError(PermanentError):
+    """The remote refused our credentials (401/403)."""
+
+
+class OutcomeUnknown(RemoteError):
+    """A non-idempotent write may or may not have reached the remote."""

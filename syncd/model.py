@@ -1,0 +1,383 @@
+"""The nouns of syncd: cases, their steps, planned actions and rules.
+
+Frozen dataclasses only. This module does no I/O and reads no clock; it is the
+one module of the core that rule modules may import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+CUSTOMER_STEPS: tuple[str, ...] = (
+    "signup",
+    "qualification",
+    "nurture",
+    "welcome_call",
+    "onboarding_call",
+    "follow_up",
+    "conversion",
+    "subscription_active",
+    "handoff",
+)
+PARTNER_STEPS: tuple[str, ...] = (
+    "partner_qualification",
+    "partner_declined",
+    "discovery_call",
+    "partner_account",
+    "onboarding_briefing",
+    "directory_listing",
+    "first_deal",
+    "active_partner",
+)
+ALL_STEPS: tuple[str, ...] = CUSTOMER_STEPS + PARTNER_STEPS
+NO_STEP = "none"  # a third party with no onboarding evidence at all
+
+# Logical tag names; `[tags]` in syncd.ini maps each to a Dolibarr category label.
+TAGS: tuple[str, ...] = (
+    "trial",
+    "icp_fit",
+    "not_icp",
+    "eu_project",
+    "self_hosted",
+    "customer_active",
+    "partner_prospect",
+    "partner_qualified",
+    "partner_declined",
+    "partner_active",
+)
+PARTNER_TAGS: frozenset[str] = frozenset(
+    {"partner_prospect", "partner_qualified", "partner_declined", "partner_active"}
+)
+
+# Logical field names; `[fields]` in syncd.ini maps each to an extrafield code.
+FIELDS: tuple[str, ...] = (
+    "signup_date",
+    "onboarding_call_date",
+    "logins_count",
+    "frameworks_mapped",
+    "referred_by",
+    "commission_rate",
+    "syncd_pause",
+    "syncd_skip_rules",
+    "onboarding_step",
+    "onboarding_step_override",
+    "mautic_contact_id",
+    "discovery_call_date",
+    "briefing_date",
+    "directory_consent",
+    "agreement_signed_date",
+    "dpa_signed",
+)
+
+EU_COUNTRIES: frozenset[str] = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
+)
+
+ACTION_KINDS: tuple[str, ...] = (
+    "mautic.link_contact",
+    "mautic.send_email",
+    "mautic.add_to_segment",
+    "freescout.message",
+    "matrix.notify",
+    "dolibarr.agenda_event",
+    "dolibarr.note",
+    "dolibarr.set_fields",
+    "dolibarr.tag",
+)
+
+
+@dataclass(frozen=True)
+class Contact:
+    id: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: int
+    ref: str
+    status: int
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: int
+    ref: str
+    is_paid: bool
+    total_ht: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    """A customer whose `referred_by` names the partner holding this record."""
+
+    id: int
+    ref: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Referrer:
+    """The partner named in a customer's `referred_by`."""
+
+    id: int
+    ref: str
+    name: str
+    commission_rate: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The extrafields of a case, parsed and typed (see `syncd.casebuild`)."""
+
+    signup_date: date | None = None
+    onboarding_call_date: date | None = None
+    logins_count: int = 0
+    frameworks_mapped: int = 0
+    referred_by: int | None = None
+    commission_rate: Decimal | None = None
+    is_paused: bool = False
+    skip_rules: frozenset[str] = frozenset()
+    onboarding_step: str | None = None
+    step_override: str | None = None
+    mautic_contact_id: str | None = None
+    discovery_call_date: date | None = None
+    briefing_date: date | None = None
+    has_directory_consent: bool = False
+    agreement_signed_date: date | None = None
+    has_dpa_signed: bool = False
+
+
+@dataclass(frozen=True)
+class Case:
+    """An immutable snapshot of one Dolibarr third party and what hangs off it.
+
+    `step` and `evidence` are empty until `syncd.steps.infer` fills them.
+    """
+
+    id: int
+    ref: str
+    name: str
+    email: str
+    created_at: datetime
+    country_code: str = ""
+    tags: frozenset[str] = frozenset()
+    fields: Fields = field(default_factory=Fields)
+    contacts: tuple[Contact, ...] = ()
+    proposals: tuple[Proposal, ...] = ()
+    invoices: tuple[Invoice, ...] = ()
+    referrals: tuple[Referral, ...] = ()
+    referrer: Referrer | None = None
+    step: str = ""
+    evidence: tuple[str, ...] = ()
+
+    @property
+    def process(self) -> str:
+        if self.tags & PARTNER_TAGS or self.step in PARTNER_STEPS:
+            return "partner"
+        return "customer"
+
+    @property
+    def signup_date(self) -> date:
+        """The signup date field, else the day the third party was created."""
+        return self.fields.signup_date or self.created_at.date()
+
+    @property
+    def is_eu(self) -> bool:
+        return self.country_code.upper() in EU_COUNTRIES
+
+    @property
+    def has_paid_invoice(self) -> bool:
+        return any(inv.is_paid for inv in self.invoices)
+
+    @property
+    def contact_email(self) -> str:
+        """Where personal messages go: the third party's email, else its first contact's."""
+        if self.email:
+            return self.email
+        return next((c.email for c in self.contacts if c.email), "")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing syncd plans to do, identified forever by its key.
+
+    Keys are readable (`rule:case[:object][:period]`) because people meet them
+    in Dolibarr agenda events. `because` is the rule's own explanation.
+    """
+
+    kind: str
+    key: str
+    target: str
+    payload: Mapping[str, Any]
+    because: str
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+Decision = Sequence[Action] | Skip
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class Rule(Generic[P]):
+    """A rule module's contract: a name, a process, typed parameters, one pure function.
+
+    `needs` names the external systems (mautic, freescout, matrix) whose absence
+    from the configuration turns this rule into a skip.
+    """
+
+    name: str
+    process: str  # "customer", "partner" or "any"
+    params: type[P]
+    decide: Callable[[Case, datetime, P], Decision]
+    needs: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class CaseReport:
+    """What one cycle concluded about one case: the audit's unit."""
+
+    case_id: int
+    ref: str
+    name: str
+    process: str
+    step: str
+    evidence: tuple[str, ...] = ()
+    actions: tuple[Action, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+def skip(reason: str) -> Skip:
+    return Skip(reason)
+
+
+def thirdparty_target(case: Case) -> str:
+    return f"thirdparty:{case.id}"
+
+
+def mautic_link(case: Case, key: str, because: str) -> Action:
+    """Find or create the Mautic contact; the executor stores its id in `mautic_contact_id`."""
+    payload = {"email": case.contact_email, "name": case.name, "socid": case.id}
+    return Action("mautic.link_contact", key, case.contact_email, payload, because)
+
+
+def mautic_email(case: Case, template_id: int, key: str, because: str) -> Action:
+    payload = {
+        "template_id": template_id,
+        "email": case.contact_email,
+        "name": case.name,
+        "mautic_contact_id": case.fields.mautic_contact_id,
+    }
+    return Action("mautic.send_email", key, case.contact_email, payload, because)
+
+
+def mautic_segment(case: Case, segment_id: int, key: str, because: str) -> Action:
+    payload = {
+        "segment_id": segment_id,
+        "email": case.contact_email,
+        "name": case.name,
+        "mautic_contact_id": case.fields.mautic_contact_id,
+    }
+    return Action("mautic.add_to_segment", key, case.contact_email, payload, because)
+
+
+def freescout_message(
+    case: Case, mailbox_id: int, subject: str, text: str, key: str, because: str
+) -> Action:
+    payload = {
+        "mailbox_id": mailbox_id,
+        "subject": subject,
+        "text": text,
+        "email": case.contact_email,
+        "name": case.name,
+    }
+    return Action("freescout.message", key, case.contact_email, payload, because)
+
+
+def matrix_notify(room: str, text: str, key: str, because: str) -> Action:
+    return Action("matrix.notify", key, room, {"room": room, "text": text}, because)
+
+
+def agenda_event(
+    case: Case,
+    label: str,
+    key: str,
+    because: str,
+    owner_id: int | None = None,
+    is_task: bool = True,
+    target_id: int | None = None,
+) -> Action:
+    socid = target_id if target_id is not None else case.id
+    payload = {"socid": socid, "label": label, "owner_id": owner_id, "is_task": is_task}
+    return Action("dolibarr.agenda_event", key, f"thirdparty:{socid}", payload, because)
+
+
+def dolibarr_note(
+    case: Case, text: str, key: str, because: str, target_id: int | None = None
+) -> Action:
+    socid = target_id if target_id is not None else case.id
+    return Action(
+        "dolibarr.note", key, f"thirdparty:{socid}", {"socid": socid, "text": text}, because
+    )
+
+
+def set_fields(case: Case, values: Mapping[str, Any], key: str, because: str) -> Action:
+    """Write logical fields back to the case (mapped to extrafield codes by the executor)."""
+    return Action(
+        "dolibarr.set_fields",
+        key,
+        thirdparty_target(case),
+        {"socid": case.id, "fields": dict(values)},
+        because,
+    )
+
+
+def tag(case: Case, logical_tag: str, key: str, because: str) -> Action:
+    return Action(
+        "dolibarr.tag",
+        key,
+        thirdparty_target(case),
+        {"socid": case.id, "tag": logical_tag},
+        because,
+    )
