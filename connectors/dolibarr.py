@@ -7,10 +7,17 @@ no step, tag meaning or rule is known here. See tests/fixtures/dolibarr/QUIRKS.m
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from connectors.http import HttpClient, RetryPolicy
+from syncd.errors import AuthError, NotFoundError, PermanentError
+
+API_SUFFIX = "/api/index.php"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,26 +77,214 @@ class InvoiceRecord:
 class DolibarrClient:
     """Read side (and, later, write side) of Dolibarr's REST API."""
 
-    def __init__(self, settings: DolibarrSettings) -> None:
-        raise NotImplementedError
+    def __init__(self, settings: DolibarrSettings, policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.api_url = api_url(settings.url)
+        self.zone = ZoneInfo(settings.timezone)
+        self.http = HttpClient(
+            "dolibarr", self.api_url, {"DOLAPIKEY": settings.api_key}, settings.timeout, policy
+        )
+
+    def __repr__(self) -> str:
+        return f"DolibarrClient({self.api_url!r})"
+
+    # -- third parties -------------------------------------------------------------
 
     def iter_thirdparties(self, modified_since: datetime | None = None) -> Iterator[ThirdParty]:
-        raise NotImplementedError
+        """Every third party, or those whose row or extrafields row changed since a time.
+
+        Extrafield-only edits move only `ef.tms`, so both are filtered
+        (sqlfilters_tms_only_misses_extrafield_change.json, sqlfilters_tms_or_ef_tms.json).
+        """
+        params: dict[str, Any] = {"properties": _THIRDPARTY_PROPERTIES}
+        if modified_since is not None:
+            cutoff = self.local_literal(modified_since)
+            params["sqlfilters"] = f"((t.tms:>:'{cutoff}') or (ef.tms:>:'{cutoff}'))"
+        for row in self._pages("/thirdparties", params, empty_is_404=True):
+            yield parse_thirdparty(row)
 
     def iter_thirdparty_ids(self) -> Iterator[int]:
-        raise NotImplementedError
+        """All ids, cheaply: deletions leave no trace, so a sweep finds them."""
+        for row in self._pages("/thirdparties", {"properties": "id"}, empty_is_404=True):
+            yield int(row["id"])
+
+    def get_thirdparty(self, socid: int) -> ThirdParty | None:
+        try:
+            return parse_thirdparty(self._get(f"/thirdparties/{socid}"))
+        except NotFoundError:
+            return None
+
+    # -- tags ----------------------------------------------------------------------
 
     def categories(self) -> list[Category]:
-        raise NotImplementedError
+        """Third-party tags (Dolibarr's "customer" categories)."""
+        rows = self._pages("/categories", {"type": "customer"}, empty_is_404=False)
+        return [Category(id=int(r["id"]), label=str(r["label"])) for r in rows]
 
     def category_member_ids(self, category_id: int) -> set[int]:
-        raise NotImplementedError
+        """Ids of the third parties carrying a tag (category_objects_customer_onlyids.json)."""
+        rows = self._get(f"/categories/{category_id}/objects", {"type": "customer", "onlyids": 1})
+        return {int(x) for x in rows or []}
+
+    # -- related objects -------------------------------------------------------------
 
     def iter_contacts(self, modified_since: datetime | None = None) -> Iterator[ContactRecord]:
-        raise NotImplementedError
+        yield from self._related("/contacts", _CONTACT_PROPERTIES, modified_since, parse_contact)
 
     def iter_proposals(self, modified_since: datetime | None = None) -> Iterator[ProposalRecord]:
-        raise NotImplementedError
+        yield from self._related("/proposals", _PROPOSAL_PROPERTIES, modified_since, parse_proposal)
 
     def iter_invoices(self, modified_since: datetime | None = None) -> Iterator[InvoiceRecord]:
-        raise NotImplementedError
+        yield from self._related("/invoices", _INVOICE_PROPERTIES, modified_since, parse_invoice)
+
+    def server_status(self) -> Mapping[str, Any]:
+        """Version and clock of the server (status.json)."""
+        body = self._get("/status")
+        return dict(body.get("success", {})) if isinstance(body, dict) else {}
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def local_literal(self, moment: datetime) -> str:
+        """A sqlfilters date literal: server-local time, as the database compares it.
+
+        An ISO literal with a Z is silently read as local time
+        (sqlfilters_iso8601_T_Z_future.json), so the offset must be applied here.
+        """
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        try:
+            return self.http.get_json(path, params)
+        except AuthError as exc:
+            message = f"Dolibarr rejected the API key for {self.settings.url} ({exc.message})"
+            raise AuthError("dolibarr", exc.operation, message, exc.status) from exc
+
+    def _related(
+        self,
+        path: str,
+        properties: str,
+        modified_since: datetime | None,
+        parse: Callable[[Mapping[str, Any]], T],
+    ) -> Iterator[T]:
+        params: dict[str, Any] = {"properties": properties}
+        if modified_since is not None:
+            params["sqlfilters"] = f"(t.tms:>:'{self.local_literal(modified_since)}')"
+        for row in self._pages(path, params, empty_is_404=False):
+            yield parse(row)
+
+    def _pages(
+        self, path: str, params: Mapping[str, Any], *, empty_is_404: bool
+    ) -> Iterator[Mapping[str, Any]]:
+        """Rows of a list endpoint, one page in memory at a time.
+
+        Pages count from 0; there is no total. /thirdparties answers 404 for an
+        empty list and for a page past the end (thirdparties_list_empty.json,
+        thirdparties_list_page_past_end.json); the others answer 200 [].
+        """
+        size = self.settings.page_size
+        page = 0
+        previous_first: object = None
+        while True:
+            query = {
+                **params,
+                "limit": size,
+                "page": page,
+                "sortfield": "t.rowid",
+                "sortorder": "ASC",
+            }
+            try:
+                rows = self._get(path, query)
+            except NotFoundError:
+                if empty_is_404:
+                    return
+                raise
+            if not isinstance(rows, list):
+                rows = []
+            # A server that ignores `page` would repeat itself forever.
+            first = rows[0].get("id") if rows and isinstance(rows[0], dict) else None
+            if page and first is not None and first == previous_first:
+                raise PermanentError(
+                    "dolibarr", f"GET {path}", f"page {page} repeats page {page - 1}"
+                )
+            previous_first = first
+            yield from rows
+            if len(rows) < size:
+                return
+            page += 1
+
+
+_THIRDPARTY_PROPERTIES = (
+    "id,ref,name,email,country_code,client,date_creation,date_modification,array_options"
+)
+_CONTACT_PROPERTIES = "id,socid,firstname,lastname,email"
+_PROPOSAL_PROPERTIES = "id,socid,ref,statut"
+_INVOICE_PROPERTIES = "id,socid,ref,paye,total_ht,multicurrency_code"
+
+
+def api_url(url: str) -> str:
+    """The REST root for the address people type in their browser."""
+    url = url.rstrip("/")
+    return url if url.endswith(API_SUFFIX) else url + API_SUFFIX
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if value in (None, "", False):
+        return default
+    return int(value)
+
+
+def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
+    """A third party as thirdparty_get_customer_full.json shows it.
+
+    `array_options` is `[]` when no extrafields are defined; `date_modification`
+    is `""` when the third party has no extrafields row
+    (thirdparty_get_no_extrafields_row.json).
+    """
+    options = row.get("array_options") or {}
+    if not isinstance(options, dict):
+        options = {}
+    modified = row.get("date_modification")
+    return ThirdParty(
+        id=int(row["id"]),
+        ref=str(row.get("ref") or row.get("name") or row["id"]),
+        name=str(row.get("name") or ""),
+        email=str(row.get("email") or ""),
+        country_code=str(row.get("country_code") or ""),
+        client=_int(row.get("client")),
+        created_at=_int(row.get("date_creation")),
+        modified_at=_int(modified) if modified not in (None, "", False) else None,
+        array_options={k.removeprefix("options_"): v for k, v in options.items()},
+    )
+
+
+def parse_contact(row: Mapping[str, Any]) -> ContactRecord:
+    """contact_get.json: `name` is null; the name is firstname + lastname."""
+    name = " ".join(str(row.get(k) or "") for k in ("firstname", "lastname")).strip()
+    return ContactRecord(
+        id=int(row["id"]),
+        socid=_int(row.get("socid")),
+        name=name,
+        email=str(row.get("email") or ""),
+    )
+
+
+def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
+    """proposal_get.json: `statut` is an int here, unlike invoices."""
+    return ProposalRecord(
+        id=int(row["id"]),
+        socid=_int(row.get("socid")),
+        ref=str(row.get("ref") or ""),
+        status=_int(row.get("statut")),
+    )
+
+
+def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
+    """invoice_get.json: paid is `paye == "1"`, never `totalpaid` (invoice_after_settopaid.json)."""
+    return InvoiceRecord(
+        id=int(row["id"]),
+        socid=_int(row.get("socid")),
+        ref=str(row.get("ref") or ""),
+        is_paid=str(row.get("paye")) == "1",
+        total_ht=str(row.get("total_ht") or "0"),
+        currency=str(row.get("multicurrency_code") or ""),
+    )

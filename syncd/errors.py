@@ -70,3 +70,7 @@ class AuthError(PermanentError):
 
 class OutcomeUnknown(RemoteError):
     """A non-idempotent write may or may not have reached the remote."""
+
+
+class NotFoundError(PermanentError):
+    """The remote has no such object (an HTTP 404)."""

@@ -1,0 +1,202 @@
+"""Shared HTTP plumbing for every connector: one session, retries, error mapping.
+
+Reads are retried (tenacity, exponential backoff with jitter) on timeouts,
+connection errors, 429 (honouring `Retry-After`) and 5xx. Writes are retried
+only when the caller says the remote dedupes them; any other write that may
+have arrived becomes `OutcomeUnknown`. This module knows no business rule and
+never logs a secret: credentials live in session headers only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from loguru import logger
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_random_exponential
+
+from syncd.errors import (
+    AuthError,
+    NotFoundError,
+    OutcomeUnknown,
+    PermanentError,
+    RemoteError,
+    TransientError,
+)
+
+# Dolibarr answers 503 for SQL errors (unknown column or sort field); retrying
+# them cannot help (fixtures thirdparties_list_sort_invalid.json,
+# sqlfilters_malformed_unknown_column.json).
+_PERMANENT_503_MARKERS = ("Unknown column", "SQL", "Error when retrieve")
+_MAX_RETRY_AFTER = 300.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    max_wait: float = 30.0
+    sleep: Callable[[float], None] = time.sleep
+
+
+class HttpClient:
+    """A `requests.Session` bound to one base URL and one remote system's name."""
+
+    def __init__(
+        self,
+        system: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        timeout: float,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.system = system
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", **headers})
+
+    def __repr__(self) -> str:
+        return f"HttpClient({self.system!r}, {self.base_url!r})"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        *,
+        retry_write: bool = False,
+    ) -> requests.Response:
+        """Send one request, retrying what is safe to retry; raise a `RemoteError` otherwise."""
+        is_read = method in ("GET", "HEAD")
+        operation = f"{method} {path}"
+        attempt = self._attempt_factory(method, path, params, body, is_read or retry_write)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.policy.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(TransientError),
+            sleep=self.policy.sleep,
+            reraise=True,
+            before_sleep=lambda state: _log_retry(self.system, operation, state),
+        )
+        response: requests.Response = retrying(attempt)
+        return response
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.decode(self.request("GET", path, params), f"GET {path}")
+
+    def decode(self, response: requests.Response, operation: str) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise TransientError(
+                self.system,
+                operation,
+                f"malformed JSON in the answer ({exc})",
+                response.status_code,
+            ) from exc
+
+    def _attempt_factory(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        may_resend: bool,
+    ) -> Callable[[], requests.Response]:
+        operation = f"{method} {path}"
+
+        def attempt() -> requests.Response:
+            try:
+                response = self.session.request(
+                    method,
+                    self.base_url + path,
+                    params=params,
+                    json=body,
+                    timeout=self.timeout,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if may_resend:
+                    raise TransientError(self.system, operation, _short(exc)) from exc
+                raise OutcomeUnknown(self.system, operation, _short(exc)) from exc
+            self._raise_for_status(response, operation)
+            if method == "GET" and response.status_code == 200:
+                self.decode(response, operation)  # a truncated body is retried like a 5xx
+            return response
+
+        return attempt
+
+    def _raise_for_status(self, response: requests.Response, operation: str) -> None:
+        status = response.status_code
+        if status < 400:
+            return
+        message = error_message(response)
+        if status in (401, 403):
+            raise AuthError(self.system, operation, message, status)
+        if status == 404:
+            raise NotFoundError(self.system, operation, message, status)
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            raise TransientError(self.system, operation, message, status, retry_after)
+        if status == 503 and any(marker in message for marker in _PERMANENT_503_MARKERS):
+            raise PermanentError(self.system, operation, message, status)
+        if status >= 500:
+            raise TransientError(self.system, operation, message, status)
+        raise PermanentError(self.system, operation, message, status)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return min(exc.retry_after, _MAX_RETRY_AFTER)
+        backoff = wait_random_exponential(multiplier=0.5, max=self.policy.max_wait)
+        return float(backoff(state))
+
+
+def error_message(response: requests.Response) -> str:
+    """The remote's own words: Dolibarr's `error.message`, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200] or response.reason or ""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            return str(errors[0].get("message", ""))
+        if body.get("error"):
+            return str(body["error"])
+    return json.dumps(body)[:200]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _short(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _log_retry(system: str, operation: str, state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    logger.warning(
+        "{} {} failed ({}); retry {} in {:.1f}s", system, operation, exc, state.attempt_number, wait
+    )
+
+
+__all__ = ["HttpClient", "RemoteError", "RetryPolicy", "error_message"]

@@ -1,0 +1,484 @@
+"""Read `syncd.ini` into a frozen tree of settings, or say everything wrong with it at once.
+
+One table of known keys per section (parser, default, required) and one small
+function per section turn configparser's strings into typed values;
+`SYNCD_<SECTION>_<KEY>` environment variables override the file before
+validation. Every problem becomes one sentence naming file, section and key, and
+all of them are raised together as a single `ConfigError`. `[rule:NAME]`
+sections are kept as raw strings: the rule loader knows their parameters.
+
+This module must never contact a remote system, create or write a file, read the
+clock, or put a secret into a message or a `repr`.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from syncd.errors import ConfigError
+from syncd.model import FIELDS, TAGS
+
+API_SUFFIX = "/api/index.php"
+RULE_PREFIX = "rule:"
+OPTIONAL_SYSTEMS: tuple[str, ...] = ("mautic", "freescout", "matrix")
+DEFAULT_TAG_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "trial": "Trial",
+        "icp_fit": "ICP-fit",
+        "not_icp": "Not-ICP",
+        "eu_project": "EU-Project",
+        "self_hosted": "Self-hosted",
+        "customer_active": "Customer-Active",
+        "partner_prospect": "Partner-Prospect",
+        "partner_qualified": "Partner-Qualified",
+        "partner_declined": "Partner-Declined",
+        "partner_active": "Partner-Active",
+    }
+)
+# configparser's [DEFAULT] would leak its keys into every section; we have none.
+_NO_DEFAULT_SECTION = " no default section "
+
+
+@dataclass(frozen=True)
+class DolibarrConfig:
+    """`url` is the address people see in their browser; the API lives at `api_url`."""
+
+    url: str
+    api_key: str = field(repr=False)
+    timezone: str = "UTC"
+    page_size: int = 100
+    timeout: float = 30.0
+    overlap_seconds: int = 300
+    sweep_every: int = 60
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_SUFFIX
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Paths are absolute: relative ones are taken from the config file's directory."""
+
+    poll_interval: int = 60
+    state_db: Path = Path("syncd.db")
+    log_level: str = "INFO"
+    log_format: str = "text"
+    rules_dir: Path | None = None
+    now: datetime | None = None  # pinned clock (aware, UTC), for tests and the demo
+
+
+@dataclass(frozen=True)
+class MauticConfig:
+    """Basic auth (username, password) or OAuth2 client credentials; OAuth2 wins if both."""
+
+    url: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+
+    @property
+    def uses_oauth(self) -> bool:
+        return bool(self.client_id)
+
+
+@dataclass(frozen=True)
+class FreescoutConfig:
+    url: str
+    api_key: str = field(repr=False)
+    mailbox_id: int
+    user_id: int | None = None
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    homeserver: str
+    access_token: str = field(repr=False)
+    room_sales: str
+    room_success: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    dolibarr: DolibarrConfig
+    daemon: DaemonConfig
+    tags: Mapping[str, str]
+    fields: Mapping[str, str]
+    mautic: MauticConfig | None = None
+    freescout: FreescoutConfig | None = None
+    matrix: MatrixConfig | None = None
+    rules: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @property
+    def systems(self) -> frozenset[str]:
+        """The optional systems configured; rules needing any other one are skipped."""
+        return frozenset(name for name in OPTIONAL_SYSTEMS if getattr(self, name) is not None)
+
+    def tag_label(self, logical: str) -> str:
+        return self.tags[logical]
+
+    def field_code(self, logical: str) -> str:
+        return self.fields[logical]
+
+    def rules_source(self, name: str) -> str:
+        """Where a rule's keys come from, as the prefix of a message about them."""
+        return f"{self.path}: [{RULE_PREFIX}{name}]"
+
+
+class _Invalid(ValueError):
+    """A value failed its parser; the text completes "<value> ..."."""
+
+
+@dataclass(frozen=True)
+class Key:
+    parse: Callable[[str], object]
+    default: object = None
+    required: bool = False
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise _Invalid("is not a whole number") from None
+        if high is not None and not low <= value <= high:
+            raise _Invalid(f"is not between {low} and {high}")
+        if value < low:
+            raise _Invalid(f"is less than {low}")
+        return value
+
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise _Invalid("is not a number of seconds") from None
+    if not value > 0:
+        raise _Invalid("is not more than 0 seconds")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    """Case-insensitive; returns the spelling given in `allowed`."""
+    canonical = {value.lower(): value for value in allowed}
+
+    def parse(raw: str) -> str:
+        if raw.lower() not in canonical:
+            raise _Invalid(f"is not one of {', '.join(allowed)}")
+        return canonical[raw.lower()]
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    if "://" not in raw:
+        raise _Invalid(f"has no scheme (write https://{raw})")
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _Invalid("is not an http or https URL")
+    if not parts.hostname:
+        raise _Invalid("has no host name")
+    return raw.rstrip("/")
+
+
+def _dolibarr_url(raw: str) -> str:
+    url = _url(raw)
+    return url.removesuffix(API_SUFFIX).rstrip("/")
+
+
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw)
+    except (KeyError, ValueError, OSError):
+        raise _Invalid("is not a known time zone (write an IANA name like Europe/Paris)") from None
+    return raw
+
+
+def _path(raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+def _aware_datetime(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _Invalid("is not an ISO date and time (write 2024-05-01T09:00:00+00:00)") from None
+    if value.tzinfo is None:
+        raise _Invalid(f"has no UTC offset (write {raw}+00:00)")
+    return value.astimezone(UTC)
+
+
+def _extrafield_code(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_]+", raw):
+        raise _Invalid("is not an extrafield code (letters, digits and _ only)")
+    return raw
+
+
+def _room_id(raw: str) -> str:
+    if not re.fullmatch(r"![^:\s]+:\S+", raw):
+        raise _Invalid("is not a room id (like !abc:example.org)")
+    return raw
+
+
+DOLIBARR_KEYS: Mapping[str, Key] = {
+    "url": Key(_dolibarr_url, required=True),
+    "api_key": Key(_text, required=True),
+    "timezone": Key(_timezone, "UTC"),
+    "page_size": Key(_whole(1, 1000), 100),
+    "timeout": Key(_seconds, 30.0),
+    "overlap_seconds": Key(_whole(0), 300),
+    "sweep_every": Key(_whole(1), 60),
+}
+DAEMON_KEYS: Mapping[str, Key] = {
+    "poll_interval": Key(_whole(1), 60),
+    "state_db": Key(_path, Path("syncd.db")),
+    "log_level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
+    "log_format": Key(_choice("text", "json"), "text"),
+    "rules_dir": Key(_path),
+    "now": Key(_aware_datetime),
+}
+TAG_KEYS: Mapping[str, Key] = {tag: Key(_text, DEFAULT_TAG_LABELS[tag]) for tag in TAGS}
+FIELD_KEYS: Mapping[str, Key] = {name: Key(_extrafield_code, name) for name in FIELDS}
+MAUTIC_KEYS: Mapping[str, Key] = {
+    "url": Key(_url, required=True),
+    "username": Key(_text, ""),
+    "password": Key(_text, ""),
+    "client_id": Key(_text, ""),
+    "client_secret": Key(_text, ""),
+}
+FREESCOUT_KEYS: Mapping[str, Key] = {
+    "url": Key(_url, required=True),
+    "api_key": Key(_text, required=True),
+    "mailbox_id": Key(_whole(1), required=True),
+    "user_id": Key(_whole(1)),
+}
+MATRIX_KEYS: Mapping[str, Key] = {
+    "homeserver": Key(_url, required=True),
+    "access_token": Key(_text, required=True),
+    "room_sales": Key(_room_id, required=True),
+    "room_success": Key(_room_id),
+}
+SECTIONS: Mapping[str, Mapping[str, Key]] = {
+    "dolibarr": DOLIBARR_KEYS,
+    "daemon": DAEMON_KEYS,
+    "tags": TAG_KEYS,
+    "fields": FIELD_KEYS,
+    "mautic": MAUTIC_KEYS,
+    "freescout": FREESCOUT_KEYS,
+    "matrix": MATRIX_KEYS,
+}
+
+
+def env_name(section: str, key: str) -> str:
+    """`SYNCD_DOLIBARR_API_KEY`; `[rule:check_in_email]` day: `SYNCD_RULE_CHECK_IN_EMAIL_DAY`."""
+    return f"SYNCD_{section.replace(':', '_')}_{key}".upper()
+
+
+class _Reader:
+    """The parsed file plus the environment, collecting problems as sections are read."""
+
+    def __init__(
+        self, path: Path, parser: configparser.ConfigParser, environ: Mapping[str, str]
+    ) -> None:
+        self.path = path
+        self.parser = parser
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def has(self, section: str) -> bool:
+        return self.parser.has_section(section)
+
+    def problem(self, section: str, key: str, text: str) -> None:
+        self.problems.append(f"{self.path}: [{section}] {key}: {text}")
+
+    def raw(self, section: str, table: Mapping[str, Key]) -> dict[str, tuple[str, str]]:
+        """Non-empty values of the section by key, each with where it came from."""
+        found = dict(self.parser.items(section)) if self.has(section) else {}
+        for key in found:
+            if key not in table:
+                self.problem(section, key, "unknown key")
+        values = {k: (v.strip(), "") for k, v in found.items() if k in table}
+        for key in table:
+            name = env_name(section, key)
+            if name in self.environ:
+                values[key] = (self.environ[name].strip(), f" (from {name})")
+        return {k: v for k, v in values.items() if v[0]}
+
+    def values(self, section: str, table: Mapping[str, Key]) -> dict[str, Any]:
+        """Typed values of every known key: parsed, defaulted, or None after a problem."""
+        given = self.raw(section, table)
+        result: dict[str, Any] = {}
+        for key, spec in table.items():
+            result[key] = spec.default
+            if key not in given:
+                if spec.required:
+                    self.problem(section, key, "required")
+                continue
+            raw, origin = given[key]
+            try:
+                result[key] = spec.parse(raw)
+            except _Invalid as why:
+                self.problem(section, key, f"{raw!r} {why}{origin}")
+        return result
+
+    def absolute(self, path: Path) -> Path:
+        return self.path.absolute().parent / path
+
+
+def _dolibarr(r: _Reader) -> DolibarrConfig:
+    """Without the section, one problem (not one per required key) and a stand-in."""
+    if not r.has("dolibarr"):
+        r.problems.append(f"{r.path}: missing section [dolibarr]")
+        return DolibarrConfig(url="", api_key="")
+    return DolibarrConfig(**r.values("dolibarr", DOLIBARR_KEYS))
+
+
+def _daemon(r: _Reader) -> DaemonConfig:
+    v = r.values("daemon", DAEMON_KEYS)
+    v["state_db"] = r.absolute(v["state_db"])
+    if v["rules_dir"] is not None:
+        v["rules_dir"] = r.absolute(v["rules_dir"])
+        if not v["rules_dir"].is_dir():
+            r.problem("daemon", "rules_dir", f"{str(v['rules_dir'])!r} is not a directory")
+    return DaemonConfig(**v)
+
+
+def _tags(r: _Reader) -> Mapping[str, str]:
+    return MappingProxyType(r.values("tags", TAG_KEYS))
+
+
+def _fields(r: _Reader) -> Mapping[str, str]:
+    return MappingProxyType(r.values("fields", FIELD_KEYS))
+
+
+def _mautic(r: _Reader) -> MauticConfig | None:
+    if not r.has("mautic"):
+        return None
+    v = r.values("mautic", MAUTIC_KEYS)
+    for a, b in (("username", "password"), ("client_id", "client_secret")):
+        if bool(v[a]) != bool(v[b]):
+            missing, present = (b, a) if v[a] else (a, b)
+            r.problem("mautic", missing, f"required when {present} is set")
+    if not any(v[k] for k in ("username", "password", "client_id", "client_secret")):
+        r.problem(
+            "mautic", "username", "required (with password, or set client_id and client_secret)"
+        )
+    return MauticConfig(**v)
+
+
+def _freescout(r: _Reader) -> FreescoutConfig | None:
+    if not r.has("freescout"):
+        return None
+    return FreescoutConfig(**r.values("freescout", FREESCOUT_KEYS))
+
+
+def _matrix(r: _Reader) -> MatrixConfig | None:
+    if not r.has("matrix"):
+        return None
+    v = r.values("matrix", MATRIX_KEYS)
+    v["room_success"] = v["room_success"] or v["room_sales"]
+    return MatrixConfig(**v)
+
+
+def _rules(r: _Reader) -> Mapping[str, Mapping[str, str]]:
+    """Each `[rule:NAME]` section's keys as strings, environment overrides applied."""
+    names = [s.removeprefix(RULE_PREFIX) for s in r.parser.sections() if s.startswith(RULE_PREFIX)]
+    overrides = _rule_overrides(r.environ, names)
+    rules: dict[str, Mapping[str, str]] = {}
+    for name in names:
+        if not name.isidentifier():
+            r.problems.append(f"{r.path}: [{RULE_PREFIX}{name}]: {name!r} is not a rule name")
+        values = {k: v.strip() for k, v in r.parser.items(RULE_PREFIX + name)}
+        rules[name] = MappingProxyType(values | overrides.get(name, {}))
+    return MappingProxyType(rules)
+
+
+def _rule_overrides(environ: Mapping[str, str], names: list[str]) -> dict[str, dict[str, str]]:
+    """`SYNCD_RULE_<NAME>_<KEY>` by rule; the longest matching name wins (check_in_email
+    over check_in). Variables naming no rule section are ignored."""
+    prefixes = sorted(((env_name(RULE_PREFIX + n, ""), n) for n in names), reverse=True)
+    found: dict[str, dict[str, str]] = {}
+    for var, value in environ.items():
+        for prefix, name in prefixes:
+            if var.startswith(prefix) and len(var) > len(prefix):
+                found.setdefault(name, {})[var.removeprefix(prefix).lower()] = value.strip()
+                break
+    return found
+
+
+def _unknown_sections(r: _Reader) -> None:
+    for section in r.parser.sections():
+        if section not in SECTIONS and not section.startswith(RULE_PREFIX):
+            r.problems.append(f"{r.path}: unknown section [{section}]")
+
+
+def _parse_error(path: Path, error: configparser.Error) -> str:
+    """configparser's complaint as one line naming the file."""
+    if isinstance(error, configparser.DuplicateSectionError):
+        return f"{path}: section [{error.section}] appears twice (line {error.lineno})"
+    if isinstance(error, configparser.DuplicateOptionError):
+        return f"{path}: [{error.section}] {error.option}: set twice (line {error.lineno})"
+    if isinstance(error, configparser.MissingSectionHeaderError):
+        return f"{path}: line {error.lineno}: text before the first [section]"
+    if isinstance(error, configparser.ParsingError) and error.errors:
+        lineno = error.errors[0][0]
+        return f"{path}: line {lineno}: neither a [section], a key = value nor a # comment"
+    return f"{path}: " + " ".join(str(error).split())
+
+
+def _read(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, default_section=_NO_DEFAULT_SECTION)
+    try:
+        with path.open(encoding="utf-8") as file:
+            parser.read_file(file)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([f"{path}: cannot be read ({error.__class__.__name__})"]) from None
+    except configparser.Error as error:
+        raise ConfigError([_parse_error(path, error)]) from None
+    return parser
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment, validate; one `ConfigError` lists every problem."""
+    path = Path(path)
+    r = _Reader(path, _read(path), os.environ if environ is None else environ)
+    _unknown_sections(r)
+    config = Config(
+        path=r.path,
+        dolibarr=_dolibarr(r),
+        daemon=_daemon(r),
+        tags=_tags(r),
+        fields=_fields(r),
+        mautic=_mautic(r),
+        freescout=_freescout(r),
+        matrix=_matrix(r),
+        rules=_rules(r),
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return config
