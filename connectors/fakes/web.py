@@ -1,0 +1,122 @@
+"""Adapters that put any fake with a `handle(method, path, query, headers, body)` on the wire.
+
+Role: `use_responses` answers `requests` calls in-process through a `responses.RequestsMock`;
+`serve` runs the fake on a loopback `ThreadingHTTPServer` for real-HTTP tests. A fake's
+`ConnectionLost` / `TimedOut` markers become connection errors / read timeouts here.
+These adapters must never hold state of their own, change what the fake answers, or listen
+on anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Protocol
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import requests
+import responses
+
+from connectors.fakes.dolibarr import ConnectionLost, TimedOut
+
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+
+class FakeServer(Protocol):
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes | None,
+    ) -> tuple[int, dict[str, str], bytes]: ...
+
+
+def _split(url: str, base_path: str) -> tuple[str, dict[str, str]]:
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    if base_path and path.startswith(base_path):
+        path = path[len(base_path) :]
+    return path or "/", dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def use_responses(fake: FakeServer, rsps: responses.RequestsMock, base_url: str) -> None:
+    """Route every request under `base_url` in `rsps` to `fake.handle`."""
+    base = base_url.rstrip("/")
+    base_path = urlsplit(base).path
+    pattern = re.compile(re.escape(base) + r"(?:[/?].*)?$")
+
+    def callback(
+        request: requests.PreparedRequest,
+    ) -> tuple[int, dict[str, str], bytes] | Exception:
+        path, query = _split(request.url or "", base_path)
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        try:
+            return fake.handle(
+                request.method or "GET", path, query, dict(request.headers), body or None
+            )
+        except TimedOut as lost:
+            return requests.ReadTimeout(str(lost), request=request)
+        except ConnectionLost as lost:
+            return requests.ConnectionError(str(lost), request=request)
+
+    for method in _METHODS:
+        rsps.add_callback(method, pattern, callback=callback)
+
+
+@contextmanager
+def serve(fake: FakeServer) -> Iterator[str]:
+    """Serve `fake` on 127.0.0.1 at a free port; yield its base URL (no trailing slash)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="fake-http", daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            path, query = _split(self.path, "")
+            try:
+                status, headers, payload = fake.handle(
+                    self.command, path, query, dict(self.headers.items()), body
+                )
+            except ConnectionLost:
+                self._hang_up()  # a dropped (or timed-out) connection: no answer at all
+                return
+            self.send_response(status)
+            for name, value in headers.items():
+                if name.lower() not in ("content-length", "connection"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD" and payload:
+                self.wfile.write(payload)
+
+        def _hang_up(self) -> None:
+            self.close_connection = True
+            with suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+
+        def log_message(self, format: str, *args: object) -> None:
+            return  # keep test output quiet
+
+    return Handler

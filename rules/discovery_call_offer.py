@@ -1,0 +1,60 @@
+"""Offer a qualified partner prospect the 30-minute discovery call.
+
+A FreeScout message with the calendar link, once per case
+(`discovery_call_offer:<case>`). `{name}` and `{calendar_link}` in the body
+are filled in; a body without the link gets it appended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncd.model import Case, Decision, Rule, freescout_message, skip
+
+BODY = (
+    "Hello {name},\n\n"
+    "thank you for your interest in the Unicis partner programme. As a next step "
+    "we would like to learn about your business, expected deal volume and "
+    "integration needs in a 30-minute discovery call.\n\n"
+    "Book a time that suits you here: {calendar_link}\n\n"
+    "Best regards"
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    mailbox_id: int = 1
+    subject: str = "Unicis partner programme: discovery call"
+    body: str = BODY
+    calendar_link: str = ""
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if case.step != "discovery_call":
+        return skip(f"step is {case.step}, not discovery_call")
+    if case.fields.discovery_call_date is not None:
+        return skip(f"discovery call already booked for {case.fields.discovery_call_date}")
+    if not p.calendar_link:
+        return skip("calendar_link is not set in [rule:discovery_call_offer]")
+    if not case.contact_email:
+        return skip("no email on the third party or its contacts")
+    because = "tagged Partner-Qualified with no discovery_call_date: offering the call"
+    key = f"discovery_call_offer:{case.id}"
+    return [freescout_message(case, p.mailbox_id, p.subject, _text(case, p), key, because)]
+
+
+def _text(case: Case, p: Params) -> str:
+    text = p.body.replace("{name}", case.name)
+    if "{calendar_link}" not in text:
+        return f"{text}\n\n{p.calendar_link}"
+    return text.replace("{calendar_link}", p.calendar_link)
+
+
+RULE = Rule(
+    name="discovery_call_offer",
+    process="partner",
+    params=Params,
+    decide=decide,
+    needs=frozenset({"freescout"}),
+)

@@ -1,0 +1,47 @@
+"""Remind the owner to decide on a prospective partner left undecided.
+
+A timer on the signup (else creation) date. One nudge per case, so the key
+carries no date: `partner_qualification_reminder:<case>:task` and `…:matrix`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, skip
+
+
+@dataclass(frozen=True)
+class Params:
+    after_days: int = 5
+    owner_id: int = 1
+    room: str = "sales"
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if case.step != "partner_qualification":
+        return skip(f"step is {case.step}, not partner_qualification")
+    days = (now.date() - case.signup_date).days
+    due = case.signup_date + timedelta(days=p.after_days)
+    if days < p.after_days:
+        return skip(f"day {days} since {case.signup_date}; reminder due on {due}")
+    because = (
+        f"partner prospect undecided on day {days} since {case.signup_date} (timer, due {due})"
+    )
+    key = f"partner_qualification_reminder:{case.id}"
+    label = f"Qualify or decline partner prospect {case.name} ({case.ref})"
+    text = f"Partner prospect {case.name} ({case.ref}) is still undecided after {days} days."
+    return [
+        agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),
+        matrix_notify(p.room, text, f"{key}:matrix", because),
+    ]
+
+
+RULE = Rule(
+    name="partner_qualification_reminder",
+    process="partner",
+    params=Params,
+    decide=decide,
+    needs=frozenset({"matrix"}),
+)

@@ -1,0 +1,36 @@
+"""Note an inbound partner referral on the customer and on the partner.
+
+The process page asks for the referring partner to be noted for commission
+tracking. One note on each record per customer and partner:
+`partner_referral_note:<case>:partner:<partner>:customer` and `…:partner`, so
+a changed `referred_by` is noted again for the new partner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncd.model import Case, Decision, Rule, dolibarr_note, skip
+
+
+@dataclass(frozen=True)
+class Params:
+    pass
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    partner = case.referrer
+    if partner is None:
+        return skip("not referred by a partner")
+    key = f"partner_referral_note:{case.id}:partner:{partner.id}"
+    because = f"referred_by names partner {partner.ref}"
+    on_customer = f"Referred by partner {partner.name} ({partner.ref}), for commission tracking."
+    on_partner = f"Referred customer {case.name} ({case.ref}), for commission tracking."
+    return [
+        dolibarr_note(case, on_customer, f"{key}:customer", because),
+        dolibarr_note(case, on_partner, f"{key}:partner", because, target_id=partner.id),
+    ]
+
+
+RULE = Rule(name="partner_referral_note", process="customer", params=Params, decide=decide)

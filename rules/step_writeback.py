@@ -1,0 +1,32 @@
+"""Write the inferred step into the `onboarding_step` extrafield.
+
+People read the step in Dolibarr; syncd never reads it back as input. The key
+carries the step (`step_writeback:<case>:<step>`), so each new step is
+written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncd.model import NO_STEP, Case, Decision, Rule, set_fields, skip
+
+
+@dataclass(frozen=True)
+class Params:
+    pass
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if case.step in ("", NO_STEP):
+        return skip("no onboarding step")
+    if case.step == case.fields.onboarding_step:
+        return skip(f"onboarding_step already says {case.step}")
+    shown = case.fields.onboarding_step or "empty"
+    because = f"step is {case.step}, onboarding_step says {shown}"
+    key = f"step_writeback:{case.id}:{case.step}"
+    return [set_fields(case, {"onboarding_step": case.step}, key, because)]
+
+
+RULE = Rule(name="step_writeback", process="any", params=Params, decide=decide)

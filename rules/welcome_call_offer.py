@@ -1,0 +1,59 @@
+"""Offer an ICP-fit trial a 30-minute onboarding call from the sales mailbox.
+
+A personal FreeScout message with the calendar link, sent once per case: the
+key is the case alone, because a trial is welcomed once. `{name}` and
+`{calendar_link}` in the body are filled in; a body without the link gets it
+appended, so the message always says where to book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncd.model import Case, Decision, Rule, freescout_message, skip
+
+BODY = (
+    "Hello {name},\n\n"
+    "thank you for trying Unicis. I would like to offer you a free 30-minute "
+    "onboarding call: we look at your main compliance need, pick the framework "
+    "to start with, and show you how to import controls and invite your team.\n\n"
+    "Book a time that suits you here: {calendar_link}\n\n"
+    "Best regards"
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    mailbox_id: int = 1
+    subject: str = "Your 30-minute Unicis onboarding call"
+    body: str = BODY
+    calendar_link: str = ""
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if case.step != "welcome_call":
+        return skip(f"step is {case.step}, not welcome_call")
+    if not p.calendar_link:
+        return skip("calendar_link is not set in [rule:welcome_call_offer]")
+    if not case.contact_email:
+        return skip("no email on the third party or its contacts")
+    because = "tagged ICP-fit with no onboarding_call_date: offering a 30-minute call"
+    key = f"welcome_call_offer:{case.id}"
+    return [freescout_message(case, p.mailbox_id, p.subject, _text(case, p), key, because)]
+
+
+def _text(case: Case, p: Params) -> str:
+    text = p.body.replace("{name}", case.name)
+    if "{calendar_link}" not in text:
+        return f"{text}\n\n{p.calendar_link}"
+    return text.replace("{calendar_link}", p.calendar_link)
+
+
+RULE = Rule(
+    name="welcome_call_offer",
+    process="customer",
+    params=Params,
+    decide=decide,
+    needs=frozenset({"freescout"}),
+)

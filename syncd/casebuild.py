@@ -1,0 +1,88 @@
+"""Turn the mirror's raw Dolibarr rows into immutable `Case` snapshots.
+
+Pure: no I/O, no clock. A third party whose fields cannot be parsed becomes a
+`CaseDataError` in the result instead of a case; every other case goes on.
+Cross-links between cases (a customer's referrer, a partner's referrals) are
+resolved here because they need every case at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from syncd.errors import CaseDataError
+from syncd.fields import parse_fields
+from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
+from syncd.poll import Mirror
+
+
+@dataclass(frozen=True)
+class Built:
+    cases: list[Case]
+    errors: list[tuple[Any, CaseDataError]]  # (raw third party, error)
+
+
+def build_cases(mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) -> Built:
+    cases: list[Case] = []
+    errors: list[tuple[Any, CaseDataError]] = []
+    for socid in sorted(mirror.thirdparties):
+        row = mirror.thirdparties[socid]
+        try:
+            cases.append(_case(row, mirror, field_codes, tz))
+        except CaseDataError as exc:
+            errors.append((row, exc))
+    return Built(link_referrals(cases), errors)
+
+
+def _case(row: Any, mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) -> Case:
+    return Case(
+        id=row.id,
+        ref=row.ref,
+        name=row.name,
+        email=row.email,
+        country_code=row.country_code,
+        created_at=datetime.fromtimestamp(row.created_at, UTC),
+        tags=mirror.tags_of(row.id),
+        fields=parse_fields(row.id, row.array_options, field_codes, tz),
+        contacts=tuple(
+            Contact(c.id, c.name, c.email) for c in mirror.related_of("contacts", row.id)
+        ),
+        proposals=tuple(
+            Proposal(p.id, p.ref, p.status) for p in mirror.related_of("proposals", row.id)
+        ),
+        invoices=tuple(_invoice(row.id, i) for i in mirror.related_of("invoices", row.id)),
+    )
+
+
+def _invoice(socid: int, row: Any) -> Invoice:
+    try:
+        amount = Decimal(row.total_ht)
+    except InvalidOperation as exc:
+        raise CaseDataError(
+            socid, f"invoice {row.ref} total_ht", row.total_ht, "is not a number"
+        ) from exc
+    return Invoice(row.id, row.ref, row.is_paid, amount, row.currency)
+
+
+def link_referrals(cases: list[Case]) -> list[Case]:
+    """Give each referred customer its `referrer`, and each partner its `referrals`."""
+    by_id = {case.id: case for case in cases}
+    referrals: dict[int, list[Referral]] = {}
+    for case in cases:
+        partner_id = case.fields.referred_by
+        if partner_id is not None and partner_id in by_id:
+            referrals.setdefault(partner_id, []).append(Referral(case.id, case.ref, case.name))
+    linked = []
+    for case in cases:
+        partner = by_id.get(case.fields.referred_by or -1)
+        referrer = (
+            Referrer(partner.id, partner.ref, partner.name, partner.fields.commission_rate)
+            if partner is not None
+            else None
+        )
+        linked.append(replace(case, referrer=referrer, referrals=tuple(referrals.get(case.id, ()))))
+    return linked

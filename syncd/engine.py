@@ -1,0 +1,399 @@
+"""The rule engine: load rule modules, build their parameters, evaluate a case.
+
+Built-in rules (the `rules` package) and extra rules (loose `.py` files in a
+configured directory) go through the same door, `_check_module`, and are
+checked once at start-up: a malformed module is a `RuleError` naming its file,
+a bad `[rule:NAME]` key a `ConfigError` naming file, section and key.
+
+`evaluate` is pure: it honours `syncd_pause`, `syncd_skip_rules`,
+`enabled = no` and missing systems itself, so no rule can forget them, and a
+rule that raises becomes an error on that case, never a crashed cycle. It must
+never do I/O; with `SYNCD_TRACE_RULES=1` it logs each decision at DEBUG.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from loguru import logger
+
+from syncd.errors import ConfigError, RuleError
+from syncd.model import Action, Case, CaseReport, Rule, Skip
+
+PROCESSES = frozenset({"customer", "partner", "any"})
+OPTIONAL_SYSTEMS = frozenset({"mautic", "freescout", "matrix"})
+PARAM_TYPES: tuple[type, ...] = (int, float, Decimal, str, bool)
+TRUE_WORDS = frozenset({"yes", "true", "1"})
+FALSE_WORDS = frozenset({"no", "false", "0"})
+EXTRA_PACKAGE = "syncd_extra_rules"
+
+
+# -- loading ---------------------------------------------------------------
+
+
+def load_rules(extra_dir: Path | None = None) -> list[Rule[Any]]:
+    """Every built-in rule and every rule in `extra_dir`, checked, sorted by name."""
+    found: dict[str, tuple[Rule[Any], str]] = {}
+    for module, origin in [*_builtin_modules(), *_extra_modules(extra_dir)]:
+        rule = _check_module(module, origin)
+        if rule.name in found:
+            raise RuleError(f"{origin}: rule name {rule.name!r} is taken by {found[rule.name][1]}")
+        found[rule.name] = (rule, origin)
+    return [found[name][0] for name in sorted(found)]
+
+
+def _builtin_modules() -> Iterator[tuple[ModuleType, str]]:
+    import rules
+
+    for info in sorted(pkgutil.iter_modules(rules.__path__), key=lambda i: i.name):
+        if info.ispkg or info.name.startswith("_"):
+            continue
+        name = f"rules.{info.name}"
+        origin = str(Path(rules.__path__[0]) / f"{info.name}.py")
+        try:
+            yield importlib.import_module(name), origin
+        except Exception as exc:
+            raise RuleError(f"{origin}: cannot be imported: {exc}") from exc
+
+
+def _extra_modules(extra_dir: Path | None) -> Iterator[tuple[ModuleType, str]]:
+    if extra_dir is None:
+        return
+    if not extra_dir.is_dir():
+        raise RuleError(f"{extra_dir}: the extra rules directory does not exist")
+    for path in sorted(extra_dir.glob("*.py")):
+        if not path.stem.startswith("_"):
+            yield _import_file(path), str(path)
+
+
+def _import_file(path: Path) -> ModuleType:
+    name = f"{EXTRA_PACKAGE}.{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise RuleError(f"{path}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses resolves string annotations through sys.modules while the
+    # module body runs, so the module must be registered before exec_module.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise RuleError(f"{path}: cannot be imported: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def _check_module(module: ModuleType, origin: str) -> Rule[Any]:
+    """The module's `RULE`, after checking the contract; `RuleError` naming `origin` if broken."""
+    rule = getattr(module, "RULE", None)
+    if not isinstance(rule, Rule):
+        raise RuleError(f"{origin}: no RULE = Rule(...) at module level")
+    stem = module.__name__.rsplit(".", 1)[-1]
+    problem = _rule_problem(rule, stem) or _params_problem(rule.params)
+    if problem:
+        raise RuleError(f"{origin}: {problem}")
+    return rule
+
+
+def _rule_problem(rule: Rule[Any], stem: str) -> str:
+    if rule.name != stem:
+        return f"RULE.name is {rule.name!r} but the file is named {stem!r}"
+    if rule.process not in PROCESSES:
+        return f"RULE.process is {rule.process!r}, not one of customer, partner, any"
+    if not callable(rule.decide):
+        return "RULE.decide is not callable"
+    unknown = set(rule.needs) - OPTIONAL_SYSTEMS
+    if unknown:
+        return (
+            f"RULE.needs names unknown systems {sorted(unknown)} (known: freescout, mautic, matrix)"
+        )
+    return ""
+
+
+def _params_problem(params: Any) -> str:
+    if not (isinstance(params, type) and dataclasses.is_dataclass(params)):
+        return "RULE.params is not a dataclass"
+    try:
+        hints = typing.get_type_hints(params)
+    except Exception as exc:
+        return f"Params annotations cannot be resolved: {exc}"
+    for f in dataclasses.fields(params):
+        problem = _field_problem(f, hints.get(f.name))
+        if problem:
+            return f"Params.{f.name}: {problem}"
+    return ""
+
+
+def _field_problem(f: dataclasses.Field[Any], hint: Any) -> str:
+    if f.name == "enabled":
+        return "'enabled' is handled by the engine; remove it from Params"
+    if hint not in PARAM_TYPES:
+        return f"type {hint!r} is not one of int, float, Decimal, str, bool"
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        return "has no default"
+    return ""
+
+
+# -- parameters ------------------------------------------------------------
+
+
+def build_params(rule: Rule[Any], section: Mapping[str, str], source: str) -> tuple[Any, bool]:
+    """The rule's Params from ini strings, and its `enabled` flag (default yes)."""
+    hints = typing.get_type_hints(rule.params)
+    known = ", ".join(sorted([*hints, "enabled"]))
+    values: dict[str, Any] = {}
+    enabled = True
+    problems: list[str] = []
+    for key, raw in section.items():
+        try:
+            if key == "enabled":
+                enabled = _to_bool(raw)
+            elif key in hints:
+                values[key] = _convert(raw, hints[key])
+            else:
+                problems.append(f"{source} {key}: unknown key (known: {known})")
+        except ValueError as exc:
+            problems.append(f"{source} {key}: {exc}")
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return rule.params(**values), enabled
+    except (TypeError, ValueError) as exc:
+        raise ConfigError([f"{source}: {exc}"]) from exc
+
+
+def _convert(raw: str, kind: Any) -> Any:
+    """One ini string as `kind`; `ValueError` with a one-line reason if it is not one."""
+    text = raw.strip()
+    if kind is bool:
+        return _to_bool(text)
+    if kind is str:
+        return raw
+    if kind is int:
+        return _to_int(text)
+    if kind is float:
+        return _to_float(text)
+    return _to_decimal(text)
+
+
+def _to_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{raw!r} is not a boolean (yes/no, true/false, 1/0)")
+
+
+def _to_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _to_float(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a finite number")
+    return number
+
+
+def _to_decimal(text: str) -> Decimal:
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a decimal number") from None
+    if not number.is_finite():
+        raise ValueError(f"{text!r} is not a finite decimal number")
+    return number
+
+
+# -- the rule set ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedRule:
+    """A rule with its built parameters and its `enabled` flag."""
+
+    rule: Rule[Any]
+    params: Any
+    enabled: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The rules of one configuration, in name order, and the systems configured."""
+
+    rules: tuple[LoadedRule, ...]
+    systems: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        rules: list[Rule[Any]],
+        sections: Mapping[str, Mapping[str, str]],
+        source_of: Callable[[str], str],
+        systems: frozenset[str],
+    ) -> RuleSet:
+        """Build every rule's Params from its section (keyed by rule name; a
+        leading "rule:" is tolerated). All problems are collected into one
+        `ConfigError`, including a section for a rule that does not exist.
+        """
+        by_name = {_section_rule_name(name): section for name, section in sections.items()}
+        known = {rule.name for rule in rules}
+        problems = [
+            f"{source_of(name)}: there is no rule named {name!r}"
+            for name in sorted(by_name)
+            if name not in known
+        ]
+        loaded: list[LoadedRule] = []
+        for rule in sorted(rules, key=lambda r: r.name):
+            try:
+                params, enabled = build_params(
+                    rule, by_name.get(rule.name, {}), source_of(rule.name)
+                )
+                loaded.append(LoadedRule(rule, params, enabled))
+            except ConfigError as exc:
+                problems += exc.problems
+        if problems:
+            raise ConfigError(problems)
+        return cls(tuple(loaded), frozenset(systems))
+
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.rules]
+
+
+def _section_rule_name(name: str) -> str:
+    return name.removeprefix("rule:")
+
+
+# -- evaluation ------------------------------------------------------------
+
+
+def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
+    """What every applicable rule decides for `case` at `now`: actions, skips, errors."""
+    actions: list[Action] = []
+    skipped: list[tuple[str, str]] = []
+    errors: list[str] = []
+    for entry in sorted(ruleset.rules, key=lambda e: e.name):
+        rule = entry.rule
+        if rule.process not in ("any", case.process):
+            continue
+        reason = _gate(case, entry, ruleset.systems)
+        if reason:
+            skipped.append((rule.name, reason))
+        else:
+            _decide(case, now, entry, actions, skipped, errors)
+    return _report(case, actions, skipped, errors)
+
+
+def _gate(case: Case, entry: LoadedRule, systems: frozenset[str]) -> str:
+    """Why the engine skips this rule for this case before asking it; empty if it asks."""
+    if not entry.enabled:
+        return f"disabled in config ([rule:{entry.name}] enabled = no)"
+    if case.fields.is_paused:
+        return "syncd_pause is set on this case"
+    if entry.name in case.fields.skip_rules:
+        return "listed in syncd_skip_rules"
+    missing = sorted(entry.rule.needs - systems)
+    if len(missing) == 1:
+        return f"needs {missing[0]}, which is not configured"
+    if missing:
+        return f"needs {' and '.join(missing)}, which are not configured"
+    return ""
+
+
+def _decide(
+    case: Case,
+    now: datetime,
+    entry: LoadedRule,
+    actions: list[Action],
+    skipped: list[tuple[str, str]],
+    errors: list[str],
+) -> None:
+    """Ask the rule and file its answer; a rule that raises or misbehaves is a case error."""
+    name = entry.name
+    try:
+        decision = entry.rule.decide(case, now, entry.params)
+    except Exception as exc:
+        logger.opt(exception=exc).bind(case=case.id, rule=name).error("rule {} failed", name)
+        errors.append(f"rule {name} failed: {type(exc).__name__}: {exc}")
+        return
+    if isinstance(decision, Skip):
+        _trace(case, name, f"skip: {decision.reason}")
+        skipped.append((name, decision.reason))
+        return
+    planned, problem = _stamp(name, decision, frozenset(a.key for a in actions))
+    if problem:
+        errors.append(f"rule {name} failed: {problem}")
+        return
+    if not planned:
+        skipped.append((name, "nothing to do"))
+    for action in planned:
+        _trace(case, name, f"plan {action.kind} {action.key}: {action.because}")
+    actions.extend(planned)
+
+
+def _stamp(name: str, decision: object, taken: frozenset[str]) -> tuple[list[Action], str]:
+    """The decision's actions stamped with the rule name, or a problem with them."""
+    if not isinstance(decision, list | tuple):
+        return [], f"returned {type(decision).__name__}, not a list of actions or a Skip"
+    planned: list[Action] = []
+    for item in decision:
+        if not isinstance(item, Action):
+            return [], f"returned {type(item).__name__} among its actions"
+        if not item.key.startswith(f"{name}:"):
+            return [], f"action key {item.key!r} does not start with '{name}:'"
+        if item.key in taken or any(a.key == item.key for a in planned):
+            return [], f"action key {item.key!r} is planned twice"
+        planned.append(dataclasses.replace(item, rule=name))
+    return planned, ""
+
+
+def _report(
+    case: Case, actions: list[Action], skipped: list[tuple[str, str]], errors: list[str]
+) -> CaseReport:
+    return CaseReport(
+        case_id=case.id,
+        ref=case.ref,
+        name=case.name,
+        process=case.process,
+        step=case.step,
+        evidence=case.evidence,
+        actions=tuple(actions),
+        skipped=tuple(skipped),
+        errors=tuple(errors),
+    )
+
+
+def error_report(case_id: int, ref: str, name: str, message: str) -> CaseReport:
+    """The report of a case that could not be built (bad data in Dolibarr)."""
+    return CaseReport(
+        case_id=case_id, ref=ref, name=name, process="unknown", step="unknown", errors=(message,)
+    )
+
+
+def _trace(case: Case, rule: str, what: str) -> None:
+    if os.environ.get("SYNCD_TRACE_RULES") == "1":
+        logger.bind(case=case.id, rule=rule).debug("case {} rule {}: {}", case.id, rule, what)

@@ -1,0 +1,205 @@
+"""Parse a third party's raw Dolibarr extrafields into a typed `model.Fields`.
+
+Role: turn `array_options` values, in the shapes a real Dolibarr sends them
+(numbers and flags as strings, dates as server-local midnight epochs, empty
+values as "", None or False; see tests/fixtures/dolibarr/QUIRKS.md), into
+Python values, and report a value that cannot be read as a `CaseDataError`
+naming the logical field, so that one case is skipped and the others go on.
+
+This module must never do I/O, read the clock, guess a value it cannot read,
+or decide anything about steps or rules.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from syncd.errors import CaseDataError
+from syncd.model import Fields
+
+T = TypeVar("T")
+
+_TRUE = frozenset({"1", "true", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "no", "n", "off"})
+_EPOCH = re.compile(r"-?\d+")
+_HUNDRED = Decimal(100)
+
+
+class _Invalid(ValueError):
+    """A value failed its parser; the text completes "<value> ..."."""
+
+
+def parse_fields(
+    case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str], tz: tzinfo
+) -> Fields:
+    """Read every logical field of `model.FIELDS` from `raw` (extrafield code → value).
+
+    `codes` maps a logical field name to its extrafield code; a name missing from
+    it is looked up under its own name. A missing key or an empty value means
+    unset. `tz` is the Dolibarr server's zone, in which date epochs are midnight.
+    """
+    r = _Reader(case_id, raw, codes)
+    return Fields(
+        signup_date=r.read("signup_date", _date(tz), None),
+        onboarding_call_date=r.read("onboarding_call_date", _date(tz), None),
+        logins_count=r.read("logins_count", _count, 0),
+        frameworks_mapped=r.read("frameworks_mapped", _count, 0),
+        referred_by=r.read("referred_by", _thirdparty_id, None),
+        commission_rate=r.read("commission_rate", _rate, None),
+        is_paused=r.read("syncd_pause", _flag, False),
+        skip_rules=r.read("syncd_skip_rules", _names, frozenset()),
+        onboarding_step=r.read("onboarding_step", _text, None),
+        step_override=r.read("onboarding_step_override", _step_name, None),
+        mautic_contact_id=r.read("mautic_contact_id", _text, None),
+        discovery_call_date=r.read("discovery_call_date", _date(tz), None),
+        briefing_date=r.read("briefing_date", _date(tz), None),
+        has_directory_consent=r.read("directory_consent", _flag, False),
+        agreement_signed_date=r.read("agreement_signed_date", _date(tz), None),
+        has_dpa_signed=r.read("dpa_signed", _flag, False),
+    )
+
+
+class _Reader:
+    """Looks logical fields up in one case's raw extrafields and wraps parse errors."""
+
+    def __init__(self, case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str]) -> None:
+        self.case_id = case_id
+        self.raw = raw
+        self.codes = codes
+
+    def read(self, name: str, parse: Callable[[Any], T], default: T) -> T:
+        value = self._lookup(name)
+        if _is_empty(value):
+            return default
+        try:
+            return parse(value)
+        except _Invalid as bad:
+            raise CaseDataError(self.case_id, name, value, str(bad)) from None
+
+    def _lookup(self, name: str) -> Any:
+        code = self.codes.get(name, name)
+        if code in self.raw:
+            return self.raw[code]
+        return self.raw.get(f"options_{code}")
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None or value is False:
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _date(tz: tzinfo) -> Callable[[Any], date]:
+    def parse(value: Any) -> date:
+        if isinstance(value, bool):
+            raise _Invalid("is not a date")
+        if isinstance(value, int | float):
+            return _epoch_date(value, tz)
+        if not isinstance(value, str):
+            raise _Invalid("is not a date")
+        text = value.strip()
+        if _EPOCH.fullmatch(text):
+            return _epoch_date(int(text), tz)
+        return _iso_date(text, tz)
+
+    return parse
+
+
+def _epoch_date(value: float, tz: tzinfo) -> date:
+    if isinstance(value, float) and not value.is_integer():
+        raise _Invalid("is not a date (a UNIX timestamp must be whole seconds)")
+    try:
+        return datetime.fromtimestamp(int(value), tz).date()
+    except (OverflowError, OSError, ValueError):
+        raise _Invalid("is not a date (timestamp out of range)") from None
+
+
+def _iso_date(text: str, tz: tzinfo) -> date:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _Invalid("is not a date (expected YYYY-MM-DD or a UNIX timestamp)") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(tz)
+    return moment.date()
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Invalid("is not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise _Invalid("is not a number") from None
+    if not number.is_finite():
+        raise _Invalid("is not a number")
+    return number
+
+
+def _whole(value: Any) -> int:
+    number = _number(value)
+    if number != number.to_integral_value():
+        raise _Invalid("is not a whole number")
+    return int(number)
+
+
+def _count(value: Any) -> int:
+    count = _whole(value)
+    if count < 0:
+        raise _Invalid("is negative (a count must be 0 or more)")
+    return count
+
+
+def _thirdparty_id(value: Any) -> int | None:
+    ident = _whole(value)
+    if ident < 0:
+        raise _Invalid("is not a third-party id (negative)")
+    return ident or None
+
+
+def _rate(value: Any) -> Decimal:
+    """A fraction (0.15), a percentage above 1 (15), or an explicit percentage ("15%")."""
+    text = value.strip() if isinstance(value, str) else value
+    is_percent = isinstance(text, str) and text.endswith("%")
+    rate = _number(text[:-1] if is_percent else text)
+    if rate < 0:
+        raise _Invalid("is negative (a commission rate must be 0 or more)")
+    if is_percent or rate > 1:
+        rate = rate / _HUNDRED
+    if rate > 1:
+        raise _Invalid("is more than 100% (write 0.15 or 15 for 15%)")
+    return rate
+
+
+def _flag(value: Any) -> bool:
+    if value is True or value == 1:
+        return True
+    if value == 0:
+        return False
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _Invalid("is not a yes/no value (expected 1/0, yes/no or true/false)")
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _Invalid("is not text")
+    return str(value).strip() or None
+
+
+def _step_name(value: Any) -> str | None:
+    text = _text(value)
+    return text.lower() if text else None
+
+
+def _names(value: Any) -> frozenset[str]:
+    if not isinstance(value, str):
+        raise _Invalid("is not a comma-separated list of rule names")
+    return frozenset(part.strip().lower() for part in value.split(",") if part.strip())

@@ -1,0 +1,227 @@
+"""Incremental reading of Dolibarr into a mirror of every case's raw data.
+
+The core sees Dolibarr only through the small `Reader` protocol below; the
+connector satisfies it. One `poll` costs, when nothing changed, one request per
+object type (third parties, contacts, proposals, invoices) plus one per watched
+tag: tagging does not touch the third party, so each tag's members are diffed
+against the mirror (QUIRKS.md, "Change detection"). Deletions leave no trace
+in the lists, so a periodic id sweep drops them. This module decides nothing
+about steps or rules and never writes to Dolibarr.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from loguru import logger
+
+from syncd.errors import SyncdError
+
+# The empty-storage guard: a tag that had at least this many members and now
+# has none is far more likely a renamed category or a permission change than
+# a real mass untagging, so the cycle stops instead of acting on it.
+GUARD_MIN_MEMBERS = 3
+
+
+class ThirdPartyRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def country_code(self) -> str: ...
+    @property
+    def created_at(self) -> int: ...
+    @property
+    def modified_at(self) -> int | None: ...
+    @property
+    def array_options(self) -> Mapping[str, Any]: ...
+
+
+class CategoryRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def label(self) -> str: ...
+
+
+class RelatedRow(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def socid(self) -> int: ...
+
+
+class Reader(Protocol):
+    def iter_thirdparties(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
+    def iter_thirdparty_ids(self) -> Iterable[int]: ...
+    def categories(self) -> Iterable[Any]: ...
+    def category_member_ids(self, category_id: int) -> set[int]: ...
+    def iter_contacts(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
+    def iter_proposals(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
+    def iter_invoices(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
+
+
+RELATED_KINDS = ("contacts", "proposals", "invoices")
+
+
+class TagGuardError(SyncdError):
+    """A watched tag suddenly lost every member; the cycle stops rather than act on it."""
+
+
+@dataclass
+class Mirror:
+    """The last known raw state of every case, and the cursors that keep it fresh."""
+
+    thirdparties: dict[int, Any] = field(default_factory=dict)
+    related: dict[str, dict[int, Any]] = field(
+        default_factory=lambda: {kind: {} for kind in RELATED_KINDS}
+    )
+    members: dict[str, set[int]] = field(default_factory=dict)
+    category_ids: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, datetime] = field(default_factory=dict)
+    polls: int = 0
+
+    def tags_of(self, socid: int) -> frozenset[str]:
+        return frozenset(tag for tag, ids in self.members.items() if socid in ids)
+
+    def related_of(self, kind: str, socid: int) -> list[Any]:
+        rows = [row for row in self.related[kind].values() if row.socid == socid]
+        return sorted(rows, key=lambda row: int(row.id))
+
+    def forget(self, socid: int) -> None:
+        self.thirdparties.pop(socid, None)
+        for rows in self.related.values():
+            for row_id in [i for i, row in rows.items() if row.socid == socid]:
+                del rows[row_id]
+        for ids in self.members.values():
+            ids.discard(socid)
+
+
+@dataclass(frozen=True)
+class PollSettings:
+    tag_labels: Mapping[str, str]  # logical tag -> Dolibarr category label
+    overlap: timedelta = timedelta(minutes=5)
+    sweep_every: int = 60
+
+
+@dataclass(frozen=True)
+class PollResult:
+    changed: frozenset[int]
+    deleted: frozenset[int]
+    missing_tags: tuple[str, ...] = ()
+
+
+Progress = Callable[[str, int], None]
+
+
+def poll(
+    reader: Reader,
+    mirror: Mirror,
+    settings: PollSettings,
+    now: datetime,
+    progress: Progress | None = None,
+) -> PollResult:
+    """Bring the mirror up to date; return the ids of the cases that changed.
+
+    Cursors are set to `now` (the start of this poll) and read back with an
+    overlap window, so a row written while we were reading is read again next
+    time rather than missed.
+    """
+    missing = _ensure_categories(reader, mirror, settings.tag_labels)
+    changed = _poll_thirdparties(reader, mirror, settings, progress)
+    for kind in RELATED_KINDS:
+        changed |= _poll_related(reader, mirror, kind, settings)
+    changed |= _poll_members(reader, mirror)
+    deleted = _sweep(reader, mirror, settings)
+    for kind in ("thirdparties", *RELATED_KINDS):
+        mirror.cursors[kind] = now
+    mirror.polls += 1
+    return PollResult(frozenset(changed - deleted), frozenset(deleted), missing)
+
+
+def _since(mirror: Mirror, kind: str, overlap: timedelta) -> datetime | None:
+    cursor = mirror.cursors.get(kind)
+    return None if cursor is None else cursor - overlap
+
+
+def _ensure_categories(
+    reader: Reader, mirror: Mirror, labels: Mapping[str, str]
+) -> tuple[str, ...]:
+    if mirror.category_ids:
+        return ()
+    by_label = {str(c.label).casefold(): int(c.id) for c in reader.categories()}
+    missing = []
+    for tag, label in labels.items():
+        if label.casefold() in by_label:
+            mirror.category_ids[tag] = by_label[label.casefold()]
+        else:
+            missing.append(tag)
+            logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, label)
+    return tuple(missing)
+
+
+def _poll_thirdparties(
+    reader: Reader, mirror: Mirror, settings: PollSettings, progress: Progress | None
+) -> set[int]:
+    changed: set[int] = set()
+    since = _since(mirror, "thirdparties", settings.overlap)
+    for seen, row in enumerate(reader.iter_thirdparties(since), start=1):
+        if mirror.thirdparties.get(row.id) != row:
+            changed.add(row.id)
+        mirror.thirdparties[row.id] = row
+        if progress and seen % 100 == 0:
+            progress("third parties read", seen)
+    return changed
+
+
+def _poll_related(reader: Reader, mirror: Mirror, kind: str, settings: PollSettings) -> set[int]:
+    iterate = {
+        "contacts": reader.iter_contacts,
+        "proposals": reader.iter_proposals,
+        "invoices": reader.iter_invoices,
+    }[kind]
+    rows = mirror.related[kind]
+    changed: set[int] = set()
+    for row in iterate(_since(mirror, kind, settings.overlap)):
+        previous = rows.get(row.id)
+        if previous is not None and previous.socid != row.socid:
+            changed.add(previous.socid)
+        if previous != row:
+            changed.add(row.socid)
+        rows[row.id] = row
+    return changed
+
+
+def _poll_members(reader: Reader, mirror: Mirror) -> set[int]:
+    changed: set[int] = set()
+    for tag, category_id in mirror.category_ids.items():
+        members = reader.category_member_ids(category_id)
+        before = mirror.members.get(tag, set())
+        if not members and len(before) >= GUARD_MIN_MEMBERS:
+            raise TagGuardError(
+                f"tag {tag} (category {category_id}) suddenly has no members; "
+                f"it had {len(before)}. Check the category in Dolibarr; nothing was done."
+            )
+        changed |= members ^ before
+        mirror.members[tag] = set(members)
+    return changed
+
+
+def _sweep(reader: Reader, mirror: Mirror, settings: PollSettings) -> set[int]:
+    """Drop third parties deleted in Dolibarr (thirdparty_get_404_deleted.json)."""
+    if mirror.polls == 0 or mirror.polls % settings.sweep_every != 0:
+        return set()
+    alive = set(reader.iter_thirdparty_ids())
+    deleted = set(mirror.thirdparties) - alive
+    for socid in deleted:
+        logger.info("case {} was deleted in Dolibarr; dropped from the mirror", socid)
+        mirror.forget(socid)
+    return deleted

@@ -1,0 +1,286 @@
+"""Infer where a case stands in its onboarding process, and why.
+
+Role: from one immutable case snapshot and the current time, pick the most
+advanced step of the customer or partner process that the evidence supports
+(`shared/DESIGN.md`, "The processes as steps") and name the facts that decided
+it, in short sentences people read in the audit.
+
+This module must never do I/O, read the clock (the caller passes `now`, already
+in the Dolibarr server's zone), plan or take actions, or look at timers: the
+day-7 check-in and the day-2 qualification reminder are rules, not steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+from syncd.errors import CaseDataError
+from syncd.model import ALL_STEPS, NO_STEP, PARTNER_TAGS, TAGS, Case, Referral
+
+CONVERSION_DAY = 10  # first day since signup on which an active trial is ready to convert
+ACTIVE_MIN_LOGINS = 3
+ACTIVE_MIN_FRAMEWORKS = 1
+CUSTOMER_TAGS: frozenset[str] = frozenset(TAGS) - PARTNER_TAGS
+OVERRIDE_FIELD = "onboarding_step_override"
+
+Evidence = tuple[str, ...]
+Found = tuple[str, Evidence]
+
+
+def infer(case: Case, now: datetime, labels: Mapping[str, str] | None = None) -> Case:
+    """Return `case` with `step` and `evidence` filled in.
+
+    `now` is aware and in the Dolibarr server's zone; today is `now.date()`.
+    `labels` maps logical tag names to Dolibarr labels for the wording only.
+    Raises `CaseDataError` when `onboarding_step_override` names no known step.
+    """
+    step, evidence = _decide(case, now.date(), _Words(labels or {}))
+    return replace(case, step=step, evidence=evidence)
+
+
+def days_since_signup(case: Case, now: datetime) -> int:
+    """Whole days from the signup date (else creation date) to today; 0 on the signup day."""
+    return (now.date() - case.signup_date).days
+
+
+def is_active(case: Case) -> bool:
+    """Whether the trial is in real use: logged in 3 times and mapped a framework."""
+    fields = case.fields
+    return (
+        fields.logins_count >= ACTIVE_MIN_LOGINS
+        and fields.frameworks_mapped >= ACTIVE_MIN_FRAMEWORKS
+    )
+
+
+class _Words:
+    """Wording of evidence: tags by their Dolibarr label, dates relative to today."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self.labels = labels
+
+    def label(self, logical_tag: str) -> str:
+        return self.labels.get(logical_tag, logical_tag)
+
+    def tag(self, logical_tag: str) -> str:
+        return f"tag {self.label(logical_tag)}"
+
+
+def _decide(case: Case, today: date, words: _Words) -> Found:
+    override = _override(case)
+    if override is not None:
+        return override, (f"override by {OVERRIDE_FIELD}",)
+    if case.tags & PARTNER_TAGS:
+        return _partner(case, today, words)
+    return _customer(case, today, words)
+
+
+def _override(case: Case) -> str | None:
+    raw = case.fields.step_override
+    if raw is None or not raw.strip():
+        return None
+    step = raw.strip().lower()
+    if step not in ALL_STEPS:
+        why = f"is not a step; valid steps: {', '.join(ALL_STEPS)}"
+        raise CaseDataError(case.id, OVERRIDE_FIELD, raw, why)
+    return step
+
+
+def _when(name: str, day: date, today: date) -> str:
+    """`name day passed|today|ahead`: a date is passed from the day after it."""
+    if day < today:
+        return f"{name} {day.isoformat()} passed"
+    if day == today:
+        return f"{name} {day.isoformat()} today"
+    return f"{name} {day.isoformat()} ahead"
+
+
+def _first(
+    checks: Sequence[Callable[[Case, date, _Words], Found | None]],
+    case: Case,
+    today: date,
+    words: _Words,
+) -> Found | None:
+    for check in checks:
+        found = check(case, today, words)
+        if found is not None:
+            return found
+    return None
+
+
+# --- partner process -------------------------------------------------------------
+
+
+def _partner(case: Case, today: date, words: _Words) -> Found:
+    if "partner_declined" in case.tags:
+        return "partner_declined", (words.tag("partner_declined"),)
+    found = _first(_PARTNER_CHECKS, case, today, words)
+    if found is not None:
+        return found
+    undecided = f"no {words.label('partner_qualified')} / {words.label('partner_declined')} tag yet"
+    return "partner_qualification", (words.tag("partner_prospect"), undecided)
+
+
+def _active_partner(case: Case, today: date, words: _Words) -> Found | None:
+    if "partner_active" in case.tags:
+        return "active_partner", (words.tag("partner_active"),)
+    signed, briefing = case.fields.agreement_signed_date, case.fields.briefing_date
+    if signed is None or briefing is None or briefing >= today:
+        return None
+    agreement = f"agreement_signed_date {signed.isoformat()} set"
+    return "active_partner", (agreement, _when("briefing_date", briefing, today))
+
+
+def _first_deal(case: Case, today: date, words: _Words) -> Found | None:
+    if not case.referrals:
+        return None
+    return "first_deal", (_referrals(case.referrals),)
+
+
+def _referrals(referrals: Sequence[Referral]) -> str:
+    names = ", ".join(r.ref or r.name or str(r.id) for r in referrals)
+    if len(referrals) == 1:
+        return f"referred customer {names}"
+    return f"{len(referrals)} referred customers: {names}"
+
+
+def _directory_listing(case: Case, today: date, words: _Words) -> Found | None:
+    briefing = case.fields.briefing_date
+    if briefing is None or briefing >= today or not case.fields.has_directory_consent:
+        return None
+    return "directory_listing", (_when("briefing_date", briefing, today), "directory_consent yes")
+
+
+def _onboarding_briefing(case: Case, today: date, words: _Words) -> Found | None:
+    briefing = case.fields.briefing_date
+    if briefing is None:
+        return None
+    evidence: Evidence = (_when("briefing_date", briefing, today),)
+    if briefing < today:
+        evidence += ("no directory_consent",)
+    return "onboarding_briefing", evidence
+
+
+def _partner_account(case: Case, today: date, words: _Words) -> Found | None:
+    call = case.fields.discovery_call_date
+    if call is None or call >= today:
+        return None
+    return "partner_account", (_when("discovery_call_date", call, today),)
+
+
+def _discovery_call(case: Case, today: date, words: _Words) -> Found | None:
+    """Qualified, or a discovery call already booked (today or ahead)."""
+    call = case.fields.discovery_call_date
+    booked = _when("discovery_call_date", call, today) if call else "no discovery_call_date yet"
+    if "partner_qualified" in case.tags:
+        return "discovery_call", (words.tag("partner_qualified"), booked)
+    if call is not None:
+        return "discovery_call", (booked,)
+    return None
+
+
+_PARTNER_CHECKS = (
+    _active_partner,
+    _first_deal,
+    _directory_listing,
+    _onboarding_briefing,
+    _partner_account,
+    _discovery_call,
+)
+
+
+# --- customer process ------------------------------------------------------------
+
+
+def _customer(case: Case, today: date, words: _Words) -> Found:
+    found = _first(_PAID_CHECKS, case, today, words)
+    if found is None and not (case.tags & CUSTOMER_TAGS or case.fields.onboarding_call_date):
+        return NO_STEP, ("no onboarding tag",)
+    notes: Evidence = ()
+    if found is None:
+        found, notes = _conversion_or_skip(case, today, words)
+    if found is None:
+        found = _first(_TRIAL_CHECKS, case, today, words)
+    step, evidence = found or _trial(case, today, words)
+    if "self_hosted" in case.tags:
+        notes += (words.tag("self_hosted"),)
+    return step, evidence + notes
+
+
+def _handoff(case: Case, today: date, words: _Words) -> Found | None:
+    if "customer_active" not in case.tags:
+        return None
+    return "handoff", (words.tag("customer_active"),)
+
+
+def _subscription_active(case: Case, today: date, words: _Words) -> Found | None:
+    paid = [inv.ref or str(inv.id) for inv in case.invoices if inv.is_paid]
+    if not paid:
+        return None
+    return "subscription_active", (f"paid invoice {', '.join(paid)}",)
+
+
+_PAID_CHECKS = (_handoff, _subscription_active)
+
+
+def _conversion_or_skip(case: Case, today: date, words: _Words) -> tuple[Found | None, Evidence]:
+    """Conversion when due, or no step and a note when an EU-Project case skips it."""
+    day = (today - case.signup_date).days
+    if day < CONVERSION_DAY or not is_active(case):
+        return None, ()
+    if "eu_project" in case.tags:
+        return None, (f"{words.label('eu_project')}: conversion skipped",)
+    fields = case.fields
+    active = (
+        f"active: logins_count {fields.logins_count} ≥ {ACTIVE_MIN_LOGINS}, "
+        f"frameworks_mapped {fields.frameworks_mapped} ≥ {ACTIVE_MIN_FRAMEWORKS}"
+    )
+    evidence = (_since_signup(case, today), active, _proposals(case))
+    return ("conversion", evidence), ()
+
+
+def _since_signup(case: Case, today: date) -> str:
+    day = (today - case.signup_date).days
+    source = "" if case.fields.signup_date is not None else " (creation date)"
+    return f"day {day} since signup {case.signup_date.isoformat()}{source}"
+
+
+def _proposals(case: Case) -> str:
+    if not case.proposals:
+        return "no proposal yet"
+    refs = ", ".join(p.ref or str(p.id) for p in case.proposals)
+    return f"proposal {refs}"
+
+
+def _call(case: Case, today: date, words: _Words) -> Found | None:
+    call = case.fields.onboarding_call_date
+    if call is None:
+        return None
+    step = "follow_up" if call < today else "onboarding_call"
+    return step, (_when("onboarding_call_date", call, today),)
+
+
+def _welcome_call(case: Case, today: date, words: _Words) -> Found | None:
+    if "icp_fit" not in case.tags:
+        return None
+    return "welcome_call", (words.tag("icp_fit"), "no onboarding_call_date yet")
+
+
+def _nurture(case: Case, today: date, words: _Words) -> Found | None:
+    if "not_icp" not in case.tags:
+        return None
+    return "nurture", (words.tag("not_icp"),)
+
+
+_TRIAL_CHECKS = (_call, _welcome_call, _nurture)
+
+
+def _trial(case: Case, today: date, words: _Words) -> Found:
+    """Signup on the signup day, qualification after it, while no ICP tag is set."""
+    lead = "trial" if "trial" in case.tags else min(case.tags & CUSTOMER_TAGS)
+    since = _since_signup(case, today)
+    if today <= case.signup_date:
+        return "signup", (words.tag(lead), since)
+    unqualified = f"no {words.label('icp_fit')} / {words.label('not_icp')} tag yet"
+    return "qualification", (words.tag(lead), unqualified, since)

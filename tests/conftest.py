@@ -1,0 +1,44 @@
+"""Shared pytest fixtures: fakes of the external systems, wired in-process.
+
+Nothing here may reach the network: `dolibarr_url` answers from a `responses` mock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import responses
+
+from connectors.fakes.dolibarr import FakeDolibarr
+from connectors.fakes.web import use_responses
+
+SYNCD_CATEGORIES = (
+    "Trial",
+    "ICP-fit",
+    "Not-ICP",
+    "EU-Project",
+    "Self-hosted",
+    "Customer-Active",
+    "Partner-Prospect",
+    "Partner-Qualified",
+    "Partner-Declined",
+    "Partner-Active",
+)
+
+
+@pytest.fixture
+def dolibarr() -> FakeDolibarr:
+    """A fresh fake Dolibarr with syncd's customer categories (ids 1..10 in this order)."""
+    fake = FakeDolibarr()
+    for label in SYNCD_CATEGORIES:
+        fake.add_category(label)
+    return fake
+
+
+@pytest.fixture
+def dolibarr_url(dolibarr: FakeDolibarr) -> Iterator[str]:
+    """The base URL of `dolibarr`, served in-process (no socket), key "test-key"."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        use_responses(dolibarr, rsps, "http://dolibarr.test")
+        yield "http://dolibarr.test"

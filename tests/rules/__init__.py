@@ -1,0 +1,3 @@
+"""Tests of the rule modules: pure functions of a case and a fixed clock."""
+
+from __future__ import annotations

@@ -1,0 +1,520 @@
+"""Every rule module, table-driven: it acts when it should, and says why not when not.
+
+Cases come from `tests.factories.make_case`; `NOW` is day 11 since signup
+(2026-11-12 → 2026-11-23). No I/O, no fakes: a rule is a pure function.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from syncd.model import ACTION_KINDS, Action, Case, Invoice, Referrer, Rule, Skip
+from tests.factories import NOW, SIGNUP_DATE, make_case, paid_invoice, proposal, referral
+
+TODAY = NOW.date()
+TOMORROW = TODAY + timedelta(days=1)
+YESTERDAY = TODAY - timedelta(days=1)
+PARTNER = Referrer(id=7, ref="PA2611-0007", name="Iris Partners", commission_rate=Decimal("0.15"))
+
+
+def rule(name: str) -> Rule[Any]:
+    found = importlib.import_module(f"rules.{name}").RULE
+    assert isinstance(found, Rule)
+    return found
+
+
+def decide(name: str, case: Case, **params: Any) -> list[Action] | Skip:
+    r = rule(name)
+    decision = r.decide(case, NOW, r.params(**params))
+    return decision if isinstance(decision, Skip) else list(decision)
+
+
+def actions(name: str, case: Case, **params: Any) -> list[Action]:
+    decision = decide(name, case, **params)
+    assert not isinstance(decision, Skip), decision.reason
+    return decision
+
+
+def partner(step: str, *tags: str, **kw: Any) -> Case:
+    return make_case(id=7, tags=tags or ("partner_prospect",), step=step, **kw)
+
+
+CAL: dict[str, Any] = {"calendar_link": "https://cal.example.com/book"}
+
+ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
+    ("signup_notify", make_case(step="signup"), {}, ["signup_notify:1"]),
+    ("signup_notify", make_case(step="qualification"), {}, ["signup_notify:1"]),
+    ("mautic_contact_link", make_case(step="signup"), {}, ["mautic_contact_link:1"]),
+    (
+        "qualification_reminder",
+        make_case(step="qualification", signup_date=TODAY - timedelta(days=2)),
+        {},
+        ["qualification_reminder:1:task", "qualification_reminder:1:matrix"],
+    ),
+    (
+        "nurture_segment",
+        make_case(tags=("trial", "not_icp"), step="nurture"),
+        {"segment_id": 4},
+        ["nurture_segment:1:segment:4"],
+    ),
+    ("welcome_call_offer", make_case(step="welcome_call"), CAL, ["welcome_call_offer:1"]),
+    (
+        "onboarding_call_reminder",
+        make_case(step="onboarding_call", onboarding_call_date=TOMORROW),
+        {},
+        [f"onboarding_call_reminder:1:{TOMORROW}"],
+    ),
+    (
+        "onboarding_call_reminder",
+        make_case(step="onboarding_call", onboarding_call_date=TODAY),
+        {},
+        [f"onboarding_call_reminder:1:{TODAY}"],
+    ),
+    (
+        "follow_up_message",
+        make_case(step="follow_up", onboarding_call_date=date(2026, 11, 20)),
+        {},
+        ["follow_up_message:1:2026-11-20"],
+    ),
+    ("check_in_email", make_case(step="follow_up"), {}, ["check_in_email:1"]),
+    ("check_in_email", make_case(step="qualification"), {"day": 11}, ["check_in_email:1"]),
+    (
+        "conversion_proposal",
+        make_case(step="conversion", logins_count=4, frameworks_mapped=1),
+        {},
+        ["conversion_proposal:1:task", "conversion_proposal:1:matrix"],
+    ),
+    (
+        "conversion_proposal",
+        make_case(tags=("trial", "self_hosted"), step="conversion"),
+        {},
+        ["conversion_proposal:1:licence"],
+    ),
+    (
+        "subscription_activate",
+        make_case(step="subscription_active", invoices=(paid_invoice(),)),
+        {},
+        ["subscription_activate:1"],
+    ),
+    (
+        "handoff_success",
+        make_case(tags=("customer_active",), step="handoff"),
+        {},
+        ["handoff_success:1:matrix", "handoff_success:1:event"],
+    ),
+    ("step_writeback", make_case(step="welcome_call"), {}, ["step_writeback:1:welcome_call"]),
+    (
+        "step_writeback",
+        partner("discovery_call", onboarding_step="partner_qualification"),
+        {},
+        ["step_writeback:7:discovery_call"],
+    ),
+    (
+        "partner_referral_note",
+        make_case(step="signup", referrer=PARTNER),
+        {},
+        ["partner_referral_note:1:partner:7:customer", "partner_referral_note:1:partner:7:partner"],
+    ),
+    (
+        "partner_qualification_reminder",
+        partner("partner_qualification", signup_date=TODAY - timedelta(days=5)),
+        {},
+        ["partner_qualification_reminder:7:task", "partner_qualification_reminder:7:matrix"],
+    ),
+    (
+        "partner_qualification_reminder",
+        partner("partner_qualification", signup_date=None),
+        {},
+        ["partner_qualification_reminder:7:task", "partner_qualification_reminder:7:matrix"],
+    ),
+    ("partner_decline", partner("partner_declined", "partner_declined"), {}, ["partner_decline:7"]),
+    (
+        "discovery_call_offer",
+        partner("discovery_call", "partner_qualified"),
+        CAL,
+        ["discovery_call_offer:7"],
+    ),
+    (
+        "partner_welcome_email",
+        partner("partner_account", "partner_qualified", discovery_call_date=YESTERDAY),
+        {},
+        ["partner_welcome_email:7"],
+    ),
+    (
+        "briefing_reminder",
+        partner("onboarding_briefing", "partner_qualified", briefing_date=TOMORROW),
+        {},
+        [f"briefing_reminder:7:{TOMORROW}:matrix", f"briefing_reminder:7:{TOMORROW}:task"],
+    ),
+    (
+        "directory_listing_notify",
+        partner(
+            "directory_listing",
+            "partner_qualified",
+            briefing_date=YESTERDAY,
+            has_directory_consent=True,
+        ),
+        {},
+        ["directory_listing_notify:7"],
+    ),
+    (
+        "first_deal_note",
+        partner("first_deal", "partner_qualified", referrals=(referral(20), referral(21))),
+        {},
+        [
+            "first_deal_note:7:referral:20:partner",
+            "first_deal_note:7:referral:20:customer",
+            "first_deal_note:7:referral:21:partner",
+            "first_deal_note:7:referral:21:customer",
+        ],
+    ),
+    (
+        "partner_activate",
+        partner(
+            "active_partner",
+            "partner_qualified",
+            country_code="US",
+            agreement_signed_date=YESTERDAY,
+            briefing_date=YESTERDAY,
+        ),
+        {},
+        ["partner_activate:7"],
+    ),
+    (
+        "partner_activate",
+        partner(
+            "active_partner",
+            "partner_qualified",
+            agreement_signed_date=YESTERDAY,
+            briefing_date=YESTERDAY,
+        ),
+        {},
+        ["partner_activate:7", "partner_activate:7:dpa:matrix", "partner_activate:7:dpa:task"],
+    ),
+    (
+        "partner_activate",
+        partner("active_partner", "partner_active"),
+        {},
+        ["partner_activate:7:dpa:matrix", "partner_activate:7:dpa:task"],
+    ),
+    (
+        "partner_commission_note",
+        make_case(
+            step="handoff",
+            referrer=PARTNER,
+            invoices=(paid_invoice(id=15), paid_invoice(id=16, ref="FA2611-0016")),
+        ),
+        {},
+        [
+            "partner_commission_note:7:inv:15:event",
+            "partner_commission_note:7:inv:15:note",
+            "partner_commission_note:7:inv:16:event",
+            "partner_commission_note:7:inv:16:note",
+        ],
+    ),
+]
+
+SKIPS: list[tuple[str, Case, dict[str, Any], str]] = [
+    ("signup_notify", make_case(step="welcome_call"), {}, "step is welcome_call"),
+    ("mautic_contact_link", make_case(tags=(), step="none"), {}, "no Trial tag"),
+    ("mautic_contact_link", make_case(mautic_contact_id="55"), {}, "already linked"),
+    ("mautic_contact_link", make_case(email=""), {}, "no email"),
+    (
+        "qualification_reminder",
+        make_case(step="qualification", signup_date=YESTERDAY),
+        {},
+        "day 1 since signup",
+    ),
+    (
+        "qualification_reminder",
+        make_case(tags=("trial", "icp_fit"), step="signup"),
+        {},
+        "already qualified",
+    ),
+    ("qualification_reminder", make_case(step="welcome_call"), {}, "step is welcome_call"),
+    ("nurture_segment", make_case(step="welcome_call"), {}, "not nurture"),
+    ("welcome_call_offer", make_case(step="welcome_call"), {}, "calendar_link is not set"),
+    ("welcome_call_offer", make_case(step="onboarding_call"), CAL, "not welcome_call"),
+    (
+        "onboarding_call_reminder",
+        make_case(step="onboarding_call", onboarding_call_date=TODAY + timedelta(days=3)),
+        {},
+        "3 days ahead",
+    ),
+    (
+        "follow_up_message",
+        make_case(step="follow_up", onboarding_call_date=TODAY - timedelta(days=4)),
+        {},
+        "past the 3-day window",
+    ),
+    ("follow_up_message", make_case(step="onboarding_call"), {}, "not follow_up"),
+    ("check_in_email", make_case(step="follow_up", signup_date=YESTERDAY), {}, "due on"),
+    (
+        "check_in_email",
+        make_case(tags=("trial", "not_icp"), step="nurture"),
+        {},
+        "tagged Not-ICP",
+    ),
+    (
+        "check_in_email",
+        make_case(step="conversion", invoices=(paid_invoice(),)),
+        {},
+        "already a paying customer",
+    ),
+    ("check_in_email", make_case(step="handoff"), {}, "no longer trialling"),
+    ("check_in_email", make_case(tags=(), step="none"), {}, "not a customer onboarding step"),
+    (
+        "conversion_proposal",
+        make_case(tags=("trial", "eu_project"), step="conversion"),
+        {},
+        "EU-Project case",
+    ),
+    (
+        "conversion_proposal",
+        make_case(step="conversion", proposals=(proposal(),)),
+        {},
+        "a proposal exists already (PR2611-0001)",
+    ),
+    (
+        "conversion_proposal",
+        make_case(step="conversion", signup_date=TODAY - timedelta(days=15)),
+        {},
+        "day 15 since signup",
+    ),
+    ("conversion_proposal", make_case(step="follow_up"), {}, "not conversion"),
+    ("subscription_activate", make_case(step="conversion"), {}, "no paid invoice"),
+    (
+        "subscription_activate",
+        make_case(tags=("customer_active",), step="handoff", invoices=(paid_invoice(),)),
+        {},
+        "already tagged Customer-Active",
+    ),
+    ("handoff_success", make_case(step="subscription_active"), {}, "not handoff"),
+    ("step_writeback", make_case(tags=(), step="none"), {}, "no onboarding step"),
+    (
+        "step_writeback",
+        make_case(step="signup", onboarding_step="signup"),
+        {},
+        "already says signup",
+    ),
+    ("partner_referral_note", make_case(step="signup"), {}, "not referred by a partner"),
+    (
+        "partner_qualification_reminder",
+        partner("partner_qualification", signup_date=TODAY - timedelta(days=4)),
+        {},
+        "day 4 since",
+    ),
+    ("partner_decline", partner("partner_qualification"), {}, "not partner_declined"),
+    (
+        "discovery_call_offer",
+        partner("discovery_call", "partner_qualified", discovery_call_date=TOMORROW),
+        CAL,
+        "already booked",
+    ),
+    (
+        "partner_welcome_email",
+        partner("partner_account", "partner_qualified", discovery_call_date=TODAY),
+        {},
+        "has not passed yet",
+    ),
+    ("partner_welcome_email", partner("discovery_call"), {}, "before partner_account"),
+    (
+        "briefing_reminder",
+        partner("onboarding_briefing", briefing_date=TODAY + timedelta(days=2)),
+        {},
+        "2 days ahead",
+    ),
+    ("briefing_reminder", partner("onboarding_briefing", briefing_date=YESTERDAY), {}, "is over"),
+    (
+        "directory_listing_notify",
+        partner("directory_listing", briefing_date=YESTERDAY),
+        {},
+        "no directory_consent",
+    ),
+    ("first_deal_note", partner("partner_account"), {}, "no customer names this partner"),
+    (
+        "partner_activate",
+        partner("onboarding_briefing", agreement_signed_date=YESTERDAY, briefing_date=TODAY),
+        {},
+        "has not passed yet",
+    ),
+    (
+        "partner_activate",
+        partner("active_partner", "partner_active", has_dpa_signed=True),
+        {},
+        "already tagged Partner-Active",
+    ),
+    (
+        "partner_commission_note",
+        make_case(step="handoff", invoices=(paid_invoice(),)),
+        {},
+        "not referred",
+    ),
+    ("partner_commission_note", make_case(step="signup", referrer=PARTNER), {}, "no paid invoice"),
+]
+
+
+def _id(row: tuple[str, Case, dict[str, Any], Any]) -> str:
+    return f"{row[0]}-{row[1].step}"
+
+
+@pytest.mark.parametrize(("name", "case", "params", "keys"), ACTS, ids=[_id(r) for r in ACTS])
+def test_rule_acts_with_readable_keys(
+    name: str, case: Case, params: dict[str, Any], keys: list[str]
+) -> None:
+    planned = actions(name, case, **params)
+    assert [a.key for a in planned] == keys
+    assert all(a.kind in ACTION_KINDS and a.because for a in planned)
+
+
+@pytest.mark.parametrize(("name", "case", "params", "keys"), ACTS, ids=[_id(r) for r in ACTS])
+def test_rule_decision_is_deterministic(
+    name: str, case: Case, params: dict[str, Any], keys: list[str]
+) -> None:
+    assert decide(name, case, **params) == decide(name, case, **params)
+
+
+@pytest.mark.parametrize(("name", "case", "params", "reason"), SKIPS, ids=[_id(r) for r in SKIPS])
+def test_rule_skips_with_reason(name: str, case: Case, params: dict[str, Any], reason: str) -> None:
+    decision = decide(name, case, **params)
+    assert isinstance(decision, Skip)
+    assert reason in decision.reason
+
+
+def test_every_rule_is_in_a_table() -> None:
+    from syncd.engine import load_rules
+
+    tabled = {row[0] for row in ACTS} & {row[0] for row in SKIPS}
+    assert {r.name for r in load_rules()} <= tabled
+
+
+def test_needs_name_the_systems_the_actions_use() -> None:
+    for name, case, params, _ in ACTS:
+        systems = {a.kind.split(".")[0] for a in actions(name, case, **params)} - {"dolibarr"}
+        assert systems <= rule(name).needs, name
+
+
+def test_commission_is_total_ht_times_partner_rate_rounded_to_cents() -> None:
+    invoice = Invoice(
+        id=15, ref="FA2611-0015", is_paid=True, total_ht=Decimal("1200.00"), currency="EUR"
+    )
+    event, note = actions(
+        "partner_commission_note", make_case(referrer=PARTNER, invoices=(invoice,))
+    )
+    assert event.kind == "dolibarr.agenda_event" and note.kind == "dolibarr.note"
+    assert event.target == note.target == "thirdparty:7"
+    assert event.payload["commission"] == "180.00"
+    assert "FA2611-0015" in note.payload["text"]
+    assert "1200.00 EUR excl. tax × rate 0.15 = 180.00 EUR" in note.payload["text"]
+    assert "rate 0.15" in event.payload["label"]
+
+
+def test_commission_uses_default_rate_when_partner_has_none() -> None:
+    bare = Referrer(id=7, ref="PA2611-0007", name="Iris Partners")
+    case = make_case(referrer=bare, invoices=(paid_invoice(total_ht="333.35"),))
+    event, note = actions("partner_commission_note", case)
+    assert event.payload["rate"] == "0.10"
+    assert event.payload["commission"] == "33.34"  # 33.335 rounds half up
+    assert "default rate" in note.because
+    _, other = actions("partner_commission_note", case, default_rate=Decimal("0.2"))
+    assert other.payload["commission"] == "66.67"
+
+
+def test_commission_skips_a_rate_that_is_not_a_rate() -> None:
+    odd = Referrer(id=7, ref="PA2611-0007", name="Iris", commission_rate=Decimal("15"))
+    decision = decide(
+        "partner_commission_note", make_case(referrer=odd, invoices=(paid_invoice(),))
+    )
+    assert isinstance(decision, Skip) and "not between 0 and 1" in decision.reason
+
+
+def test_commission_notes_only_paid_invoices_whatever_the_step() -> None:
+    unpaid = Invoice(id=3, ref="FA2611-0003", is_paid=False, total_ht=Decimal(100), currency="EUR")
+    case = make_case(step="none", tags=(), referrer=PARTNER, invoices=(paid_invoice(id=2), unpaid))
+    assert {a.key for a in actions("partner_commission_note", case)} == {
+        "partner_commission_note:7:inv:2:event",
+        "partner_commission_note:7:inv:2:note",
+    }
+
+
+def test_self_hosted_conversion_notifies_a_human_about_the_licence_key() -> None:
+    case = make_case(tags=("trial", "self_hosted"), step="conversion")
+    (notice,) = actions("conversion_proposal", case)
+    assert notice.kind == "matrix.notify"
+    assert "licence key" in notice.payload["text"]
+    assert "self-hosted" in notice.because
+
+
+def test_eu_project_gets_no_conversion_even_when_active() -> None:
+    case = make_case(tags=("trial", "eu_project"), step="conversion", logins_count=9)
+    decision = decide("conversion_proposal", case)
+    assert isinstance(decision, Skip) and "EU-Project" in decision.reason
+
+
+def test_conversion_proposal_task_goes_to_the_owner() -> None:
+    task, _ = actions("conversion_proposal", make_case(step="conversion"), owner_id=5)
+    assert task.payload["owner_id"] == 5 and task.payload["is_task"] is True
+    assert "Send proposal" in task.payload["label"]
+
+
+def test_check_in_because_names_the_day_that_fired_it() -> None:
+    (email,) = actions("check_in_email", make_case(step="follow_up"), template_id=9)
+    assert email.payload["template_id"] == 9
+    assert f"since signup {SIGNUP_DATE}" in email.because
+    assert "2026-11-19" in email.because and "timer" in email.because
+
+
+def test_welcome_call_offer_body_carries_the_calendar_link() -> None:
+    (message,) = actions("welcome_call_offer", make_case(step="welcome_call"), **CAL, mailbox_id=3)
+    assert message.payload["mailbox_id"] == 3
+    assert CAL["calendar_link"] in message.payload["text"]
+    assert "30-minute" in message.payload["text"]
+    (bare,) = actions("welcome_call_offer", make_case(step="welcome_call"), body="Hi", **CAL)
+    assert bare.payload["text"].endswith(CAL["calendar_link"])
+
+
+def test_rescheduled_call_gets_a_new_follow_up_key() -> None:
+    first = make_case(step="follow_up", onboarding_call_date=date(2026, 11, 20))
+    moved = make_case(step="follow_up", onboarding_call_date=date(2026, 11, 22))
+    links = {"docs_link": "https://docs.example.com", "community_link": "https://chat.example.com"}
+    (a,) = actions("follow_up_message", first, **links)
+    (b,) = actions("follow_up_message", moved, **links)
+    assert a.key != b.key
+    assert "https://docs.example.com" in a.payload["text"]
+    assert "https://chat.example.com" in a.payload["text"]
+
+
+def test_referral_notes_land_on_both_records() -> None:
+    on_customer, on_partner = actions("partner_referral_note", make_case(referrer=PARTNER))
+    assert on_customer.target == "thirdparty:1"
+    assert on_partner.target == "thirdparty:7"
+    assert "Iris Partners" in on_customer.payload["text"]
+
+
+def test_first_deal_note_targets_the_referred_customer() -> None:
+    case = partner("first_deal", referrals=(referral(20),))
+    on_partner, on_customer = actions("first_deal_note", case)
+    assert (on_partner.target, on_customer.target) == ("thirdparty:7", "thirdparty:20")
+
+
+def test_step_writeback_writes_the_logical_field() -> None:
+    (write,) = actions("step_writeback", make_case(step="conversion", onboarding_step="follow_up"))
+    assert write.kind == "dolibarr.set_fields"
+    assert write.payload["fields"] == {"onboarding_step": "conversion"}
+
+
+def test_subscription_activate_tags_customer_active() -> None:
+    (tagging,) = actions("subscription_activate", make_case(invoices=(paid_invoice(),)))
+    assert tagging.payload["tag"] == "customer_active"
+    assert "FA2611-0001" in tagging.because
+
+
+def test_handoff_event_is_assigned_to_the_success_owner() -> None:
+    notice, event = actions("handoff_success", make_case(step="handoff"), success_owner_id=4)
+    assert notice.target == "success"
+    assert event.payload["owner_id"] == 4

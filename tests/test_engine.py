@@ -1,0 +1,256 @@
+"""The rule engine: loading through one door, parameters from ini strings, evaluation.
+
+Steering (pause, skip list, `enabled = no`, missing systems) is the engine's
+job, so these tests use the real built-in rules and a few tiny ones written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.engine import RuleSet, build_params, error_report, evaluate, load_rules
+from syncd.errors import ConfigError, RuleError
+from syncd.model import Case, Decision, Rule, matrix_notify
+from tests.factories import NOW, make_case
+
+ALL_SYSTEMS = frozenset({"mautic", "freescout", "matrix"})
+PAUSE = "syncd_pause is set on this case"
+
+
+def source_of(name: str) -> str:
+    return f"syncd.ini: [rule:{name}]"
+
+
+def ruleset(
+    sections: Mapping[str, Mapping[str, str]] | None = None,
+    systems: frozenset[str] = ALL_SYSTEMS,
+    rules: list[Rule[Any]] | None = None,
+) -> RuleSet:
+    return RuleSet.build(rules or load_rules(), sections or {}, source_of, systems)
+
+
+def skipped(report: Any) -> dict[str, str]:
+    return dict(report.skipped)
+
+
+@dataclass(frozen=True)
+class NoParams:
+    pass
+
+
+def _boom(case: Case, now: datetime, p: NoParams) -> Decision:
+    raise ZeroDivisionError("division by zero")
+
+
+def _probe(case: Case, now: datetime, p: NoParams) -> Decision:
+    return [matrix_notify("ops", "hello", f"probe:{case.id}", "probing")]
+
+
+def _bad_key(case: Case, now: datetime, p: NoParams) -> Decision:
+    return [matrix_notify("ops", "hello", f"other:{case.id}", "wrong prefix")]
+
+
+BOOM = Rule(name="boom", process="any", params=NoParams, decide=_boom)
+PROBE = Rule(name="probe", process="any", params=NoParams, decide=_probe)
+PARTNER_ONLY = Rule(name="partner_only", process="partner", params=NoParams, decide=_probe)
+
+
+# -- evaluation ------------------------------------------------------------
+
+
+def test_signup_case_plans_actions_stamped_with_their_rule() -> None:
+    report = evaluate(make_case(step="signup"), NOW, ruleset())
+    by_rule = {a.key: a.rule for a in report.actions}
+    assert by_rule["signup_notify:1"] == "signup_notify"
+    assert by_rule["mautic_contact_link:1"] == "mautic_contact_link"
+    assert by_rule["step_writeback:1:signup"] == "step_writeback"
+    assert report.errors == ()
+    assert report.step == "signup" and report.process == "customer"
+
+
+def test_paused_case_skips_every_rule() -> None:
+    report = evaluate(make_case(step="signup", is_paused=True), NOW, ruleset())
+    assert report.actions == ()
+    assert set(skipped(report).values()) == {PAUSE}
+
+
+def test_rule_in_skip_rules_is_skipped_for_that_case_only() -> None:
+    rs = ruleset()
+    quiet = make_case(step="signup", skip_rules=frozenset({"signup_notify"}))
+    assert skipped(evaluate(quiet, NOW, rs))["signup_notify"] == "listed in syncd_skip_rules"
+    loud = evaluate(make_case(step="signup"), NOW, rs)
+    assert "signup_notify:1" in {a.key for a in loud.actions}
+
+
+def test_rule_disabled_in_config_is_skipped() -> None:
+    rs = ruleset({"signup_notify": {"enabled": "no"}})
+    report = evaluate(make_case(step="signup"), NOW, rs)
+    reason = skipped(report)["signup_notify"]
+    assert reason == "disabled in config ([rule:signup_notify] enabled = no)"
+
+
+def test_rule_needing_an_unconfigured_system_is_skipped() -> None:
+    report = evaluate(make_case(step="signup"), NOW, ruleset(systems=frozenset({"mautic"})))
+    assert skipped(report)["signup_notify"] == "needs matrix, which is not configured"
+    assert "mautic_contact_link:1" in {a.key for a in report.actions}
+
+
+def test_rule_skip_reason_is_reported() -> None:
+    report = evaluate(make_case(step="signup"), NOW, ruleset())
+    assert skipped(report)["handoff_success"] == "step is signup, not handoff"
+
+
+def test_rules_of_the_other_process_are_not_listed() -> None:
+    rs = ruleset(rules=[PARTNER_ONLY, PROBE])
+    report = evaluate(make_case(step="signup"), NOW, rs)
+    assert "partner_only" not in skipped(report)
+    assert [a.rule for a in report.actions] == ["probe"]
+
+
+def test_rule_that_raises_becomes_a_case_error_and_others_go_on() -> None:
+    report = evaluate(make_case(), NOW, ruleset(rules=[BOOM, PROBE]))
+    assert report.errors == ("rule boom failed: ZeroDivisionError: division by zero",)
+    assert [a.key for a in report.actions] == ["probe:1"]
+
+
+def test_action_key_must_start_with_the_rule_name() -> None:
+    bad = Rule(name="bad_key", process="any", params=NoParams, decide=_bad_key)
+    report = evaluate(make_case(), NOW, ruleset(rules=[bad]))
+    assert report.actions == ()
+    assert "does not start with 'bad_key:'" in report.errors[0]
+
+
+def test_error_report_carries_the_message() -> None:
+    report = error_report(3, "CU2611-0003", "Acme", "field signup_date: 'soon' is not a date")
+    assert report.errors == ("field signup_date: 'soon' is not a date",)
+    assert report.actions == ()
+
+
+# -- parameters ------------------------------------------------------------
+
+
+def test_params_are_built_from_ini_strings() -> None:
+    rules = {r.name: r for r in load_rules()}
+    params, enabled = build_params(
+        rules["partner_commission_note"], {"default_rate": " 0.12 ", "enabled": "Yes"}, "x"
+    )
+    assert params.default_rate == Decimal("0.12") and enabled is True
+    params, enabled = build_params(rules["check_in_email"], {"day": "5", "enabled": "0"}, "x")
+    assert params.day == 5 and enabled is False
+
+
+def test_unknown_key_names_file_section_and_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        ruleset({"check_in_email": {"dya": "7"}})
+    assert err.value.problems[0].startswith("syncd.ini: [rule:check_in_email] dya: unknown key")
+
+
+def test_ill_typed_values_are_all_reported() -> None:
+    with pytest.raises(ConfigError) as err:
+        ruleset(
+            {
+                "check_in_email": {"day": "seven"},
+                "signup_notify": {"enabled": "maybe"},
+                "partner_commission_note": {"default_rate": "abc"},
+            }
+        )
+    assert err.value.problems == [
+        "syncd.ini: [rule:check_in_email] day: 'seven' is not a whole number",
+        "syncd.ini: [rule:partner_commission_note] default_rate: 'abc' is not a decimal number",
+        "syncd.ini: [rule:signup_notify] enabled: 'maybe' is not a boolean "
+        "(yes/no, true/false, 1/0)",
+    ]
+
+
+def test_section_for_an_unknown_rule_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as err:
+        ruleset({"rule:no_such_rule": {"enabled": "no"}})
+    assert err.value.problems == [
+        "syncd.ini: [rule:no_such_rule]: there is no rule named 'no_such_rule'"
+    ]
+
+
+# -- loading ---------------------------------------------------------------
+
+EXTRA_RULE = '''
+"""A site-specific rule."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syncd.model import Case, Decision, Rule, matrix_notify
+
+
+@dataclass(frozen=True)
+class Params:
+    room: str = "ops"
+
+
+def decide(case: Case, now: datetime, p: Params) -> Decision:
+    return [matrix_notify(p.room, "hi", f"site_hello:{case.id}", "site rule")]
+
+
+RULE = Rule(name="site_hello", process="any", params=Params, decide=decide,
+            needs=frozenset({"matrix"}))
+'''
+
+
+def test_builtin_rules_load_sorted_and_unique() -> None:
+    names = [r.name for r in load_rules()]
+    assert names == sorted(set(names))
+    assert "partner_commission_note" in names
+
+
+def test_extra_directory_rule_loads_through_the_same_door(tmp_path: Path) -> None:
+    (tmp_path / "site_hello.py").write_text(EXTRA_RULE)
+    rules = load_rules(tmp_path)
+    rs = ruleset({"site_hello": {"room": "alerts"}}, rules=rules)
+    report = evaluate(make_case(step="signup"), NOW, rs)
+    hello = next(a for a in report.actions if a.rule == "site_hello")
+    assert (hello.key, hello.target) == ("site_hello:1", "alerts")
+
+
+@pytest.mark.parametrize(
+    ("source", "problem"),
+    [
+        ("def broken(:\n", "cannot be imported: SyntaxError"),
+        ("X = 1\n", "no RULE = Rule(...)"),
+        (
+            EXTRA_RULE.replace('name="site_hello"', 'name="hello"'),
+            "RULE.name is 'hello' but the file is named 'site_hello'",
+        ),
+        (EXTRA_RULE.replace('room: str = "ops"', "room: tuple = ()"), "Params.room: type"),
+        (EXTRA_RULE.replace('room: str = "ops"', "enabled: bool = True"), "Params.enabled"),
+        (EXTRA_RULE.replace('"matrix"', '"slack"'), "unknown systems ['slack']"),
+        (EXTRA_RULE.replace('process="any"', 'process="both"'), "RULE.process is 'both'"),
+    ],
+)
+def test_broken_extra_rule_is_rejected_naming_its_file(
+    tmp_path: Path, source: str, problem: str
+) -> None:
+    path = tmp_path / "site_hello.py"
+    path.write_text(source)
+    with pytest.raises(RuleError) as err:
+        load_rules(tmp_path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert problem in str(err.value)
+
+
+def test_extra_rule_cannot_take_a_builtin_name(tmp_path: Path) -> None:
+    clash = EXTRA_RULE.replace("site_hello", "signup_notify")
+    (tmp_path / "signup_notify.py").write_text(clash)
+    with pytest.raises(RuleError, match="rule name 'signup_notify' is taken by"):
+        load_rules(tmp_path)
+
+
+def test_missing_extra_directory_is_a_rule_error(tmp_path: Path) -> None:
+    with pytest.raises(RuleError, match="does not exist"):
+        load_rules(tmp_path / "nope")
