@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -45,7 +45,7 @@ def _case(row: Any, mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) 
         name=row.name,
         email=row.email,
         country_code=row.country_code,
-        created_at=datetime.fromtimestamp(row.created_at, UTC),
+        created_at=datetime.fromtimestamp(row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
         contacts=tuple(

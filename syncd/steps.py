@@ -194,9 +194,11 @@ _PARTNER_CHECKS = (
 
 
 def _customer(case: Case, today: date, words: _Words) -> Found:
-    found = _first(_PAID_CHECKS, case, today, words)
-    if found is None and not (case.tags & CUSTOMER_TAGS or case.fields.onboarding_call_date):
+    # Only tagged third parties are in onboarding: an old customer with a paid
+    # invoice and no tag must not be tagged and handed off on syncd's first run.
+    if not case.tags & CUSTOMER_TAGS:
         return NO_STEP, ("no onboarding tag",)
+    found = _first(_PAID_CHECKS, case, today, words)
     notes: Evidence = ()
     if found is None:
         found, notes = _conversion_or_skip(case, today, words)

@@ -134,13 +134,12 @@ CUSTOMER = [
     pytest.param(make_case(tags=("customer_active",)), "handoff", id="tag-alone-is-active"),
     pytest.param(make_case(tags=()), NO_STEP, id="no-tag"),
     pytest.param(make_case(tags=(), invoices=(unpaid_invoice(),), **ACTIVE), NO_STEP, id="bare"),
-    pytest.param(
-        make_case(tags=(), invoices=(paid_invoice(),)), "subscription_active", id="paid-no-tag"
-    ),
-    pytest.param(
-        make_case(tags=(), onboarding_call_date=PASSED), "follow_up", id="call-date-no-tag"
-    ),
+    pytest.param(make_case(tags=(), invoices=(paid_invoice(),)), NO_STEP, id="paid-no-tag"),
+    pytest.param(make_case(tags=(), onboarding_call_date=PASSED), NO_STEP, id="call-date-no-tag"),
     pytest.param(make_case(tags=("eu_project",)), "qualification", id="eu-project-only"),
+    pytest.param(
+        make_case(tags=("trial",), invoices=(paid_invoice(),)), "subscription_active", id="paid"
+    ),
 ]
 
 

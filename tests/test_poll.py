@@ -1,0 +1,164 @@
+"""Incremental polling through the stateful Dolibarr fake.
+
+The fake keeps Dolibarr's quirks (tagging does not touch the third party,
+extrafield-only edits move only ef.tms, deletions leave no trace), so these
+tests show the mirror sees every kind of change at a bounded request cost.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.dolibarr import DolibarrClient, DolibarrSettings
+from connectors.fakes.dolibarr import FakeDolibarr
+from connectors.http import RetryPolicy
+from syncd.model import TAGS
+from syncd.poll import Mirror, PollSettings, TagGuardError, poll
+from tests.conftest import SYNCD_CATEGORIES
+
+LABELS = dict(zip(TAGS, SYNCD_CATEGORIES, strict=True))
+SETTINGS = PollSettings(tag_labels=LABELS, overlap=timedelta(minutes=5), sweep_every=3)
+
+
+@pytest.fixture
+def client(dolibarr_url: str) -> DolibarrClient:
+    settings = DolibarrSettings(dolibarr_url, "test-key", "Europe/Paris", page_size=2)
+    return DolibarrClient(settings, RetryPolicy(attempts=3, sleep=lambda _: None))
+
+
+class Clock:
+    """Moves the fake's clock and ours together, a minute per cycle."""
+
+    def __init__(self, fake: FakeDolibarr) -> None:
+        self.fake = fake
+
+    def tick(self, seconds: float = 60) -> datetime:
+        self.fake.advance(seconds)
+        return datetime.fromtimestamp(self.fake.now, UTC)
+
+
+def seed(fake: FakeDolibarr) -> dict[str, int]:
+    return {
+        "aster": fake.add_thirdparty(
+            "Aster", email="a@x.example", tags=("Trial",), array_options={"logins_count": 1}
+        ),
+        "birch": fake.add_thirdparty("Birch", email="b@x.example", tags=("Trial", "ICP-fit")),
+        "cobalt": fake.add_thirdparty("Cobalt", tags=("Trial",)),
+        "delta": fake.add_thirdparty("Delta", tags=("Partner-Prospect",)),
+        "echo": fake.add_thirdparty("Echo", tags=("Trial",)),
+    }
+
+
+def test_first_poll_reads_everything_across_pages(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    mirror = Mirror()
+    result = poll(client, mirror, SETTINGS, Clock(dolibarr).tick())
+    assert set(mirror.thirdparties) == set(ids.values())
+    assert result.changed == set(ids.values())
+    assert mirror.tags_of(ids["birch"]) == {"trial", "icp_fit"}
+
+
+def test_idle_cycle_costs_four_requests_plus_one_per_watched_tag(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    clock.tick(600)
+    poll(client, mirror, SETTINGS, clock.tick())  # the overlap window re-reads the seeds once
+    dolibarr.clear_log()
+    result = poll(client, mirror, SETTINGS, clock.tick())
+    assert result.changed == frozenset()
+    assert dolibarr.count() <= 4 + len(TAGS)
+    assert dolibarr.count(method="GET") == dolibarr.count()
+
+
+def test_tag_added_without_touching_the_thirdparty_is_seen_next_cycle(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    clock.tick(600)
+    dolibarr.tag(ids["aster"], "ICP-fit")
+    result = poll(client, mirror, SETTINGS, clock.tick())
+    assert result.changed == {ids["aster"]}
+    assert "icp_fit" in mirror.tags_of(ids["aster"])
+
+
+def test_untagging_is_seen_too(dolibarr: FakeDolibarr, client: DolibarrClient) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    clock.tick(600)
+    dolibarr.untag(ids["birch"], "ICP-fit")
+    assert poll(client, mirror, SETTINGS, clock.tick()).changed == {ids["birch"]}
+    assert mirror.tags_of(ids["birch"]) == {"trial"}
+
+
+def test_extrafield_only_edit_is_seen(dolibarr: FakeDolibarr, client: DolibarrClient) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    clock.tick(600)
+    dolibarr.set_fields(ids["aster"], logins_count=4)
+    result = poll(client, mirror, SETTINGS, clock.tick())
+    assert result.changed == {ids["aster"]}
+    assert str(mirror.thirdparties[ids["aster"]].array_options["logins_count"]) == "4"
+
+
+def test_new_contact_invoice_and_proposal_mark_their_case_changed(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    clock.tick(600)
+    dolibarr.add_contact(ids["cobalt"], "Cleo", "Moss", "cleo@cobalt.example")
+    dolibarr.add_invoice(ids["echo"], "FA-1", "100.00", paid=True)
+    dolibarr.add_proposal(ids["birch"], "PR-1")
+    result = poll(client, mirror, SETTINGS, clock.tick())
+    assert result.changed == {ids["cobalt"], ids["echo"], ids["birch"]}
+    assert [c.email for c in mirror.related_of("contacts", ids["cobalt"])] == [
+        "cleo@cobalt.example"
+    ]
+
+
+def test_deleted_thirdparty_is_dropped_by_the_sweep(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    dolibarr.delete_thirdparty(ids["echo"])
+    deleted: set[int] = set()
+    for _ in range(SETTINGS.sweep_every):
+        deleted |= poll(client, mirror, SETTINGS, clock.tick()).deleted
+    assert deleted == {ids["echo"]}
+    assert ids["echo"] not in mirror.thirdparties
+    assert ids["echo"] not in mirror.members["trial"]
+
+
+def test_a_tag_emptied_at_once_stops_the_cycle(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    for socid in (ids["aster"], ids["birch"], ids["cobalt"], ids["echo"]):
+        dolibarr.untag(socid, "Trial")
+    with pytest.raises(TagGuardError, match=r"tag trial .* suddenly has no members; it had 4"):
+        poll(client, mirror, SETTINGS, clock.tick())
+
+
+def test_a_missing_category_is_reported_not_fatal(
+    client: DolibarrClient, dolibarr: FakeDolibarr
+) -> None:
+    seed(dolibarr)
+    labels = {**LABELS, "eu_project": "EU-Funded"}
+    result = poll(client, Mirror(), PollSettings(tag_labels=labels), Clock(dolibarr).tick())
+    assert result.missing_tags == ("eu_project",)
