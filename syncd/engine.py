@@ -304,7 +304,7 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
         if reason:
             skipped.append((rule.name, reason))
         else:
-            _decide(case, now, entry, actions, skipped, errors)
+            _decide(case, now, entry, ruleset.systems, actions, skipped, errors)
     return _report(case, actions, skipped, errors)
 
 
@@ -316,18 +316,44 @@ def _gate(case: Case, entry: LoadedRule, systems: frozenset[str]) -> str:
         return "syncd_pause is set on this case"
     if entry.name in case.fields.skip_rules:
         return "listed in syncd_skip_rules"
-    missing = sorted(entry.rule.needs - systems)
-    if len(missing) == 1:
-        return f"needs {missing[0]}, which is not configured"
-    if missing:
-        return f"needs {' and '.join(missing)}, which are not configured"
-    return ""
+    missing = set(entry.rule.needs - systems)
+    return _needs(missing) if missing else ""
+
+
+def _needs(systems: set[str]) -> str:
+    missing = sorted(systems)
+    verb = "is" if len(missing) == 1 else "are"
+    return f"needs {' and '.join(missing)}, which {verb} not configured"
+
+
+def _drop_unconfigured(
+    name: str, planned: list[Action], systems: frozenset[str], skipped: list[tuple[str, str]]
+) -> list[Action]:
+    """Keep the actions whose system is configured; say which were left out and why.
+
+    Filtering per action, not per rule, lets a rule that tags in Dolibarr and
+    notifies on Matrix still tag when Matrix is not configured.
+    """
+    kept = [a for a in planned if _system(a.kind) in systems | {"dolibarr"}]
+    dropped = [a for a in planned if a not in kept]
+    if dropped:
+        reason = _needs({_system(a.kind) for a in dropped})
+        if kept:
+            kinds = ", ".join(sorted({a.kind for a in dropped}))
+            reason = f"{kinds} left out: {reason}"
+        skipped.append((name, reason))
+    return kept
+
+
+def _system(kind: str) -> str:
+    return kind.split(".", 1)[0]
 
 
 def _decide(
     case: Case,
     now: datetime,
     entry: LoadedRule,
+    systems: frozenset[str],
     actions: list[Action],
     skipped: list[tuple[str, str]],
     errors: list[str],
@@ -350,6 +376,7 @@ def _decide(
         return
     if not planned:
         skipped.append((name, "nothing to do"))
+    planned = _drop_unconfigured(name, planned, systems, skipped)
     for action in planned:
         _trace(case, name, f"plan {action.kind} {action.key}: {action.because}")
     actions.extend(planned)

@@ -262,8 +262,10 @@ P = TypeVar("P")
 class Rule(Generic[P]):
     """A rule module's contract: a name, a process, typed parameters, one pure function.
 
-    `needs` names the external systems (mautic, freescout, matrix) whose absence
-    from the configuration turns this rule into a skip.
+    `needs` names the external systems (mautic, freescout, matrix) without which
+    the rule is pointless: their absence from the configuration turns it into a
+    skip. Beyond that, the engine leaves out any single action whose system is
+    not configured, so a rule that also writes to Dolibarr still does that.
     """
 
     name: str

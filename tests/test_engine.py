@@ -254,3 +254,25 @@ def test_extra_rule_cannot_take_a_builtin_name(tmp_path: Path) -> None:
 def test_missing_extra_directory_is_a_rule_error(tmp_path: Path) -> None:
     with pytest.raises(RuleError, match="does not exist"):
         load_rules(tmp_path / "nope")
+
+
+def test_missing_matrix_leaves_out_only_the_matrix_part() -> None:
+    from datetime import date
+
+    from tests.factories import NOW, make_case
+
+    rules = [r for r in load_rules() if r.name == "partner_activate"]
+    ruleset = RuleSet.build(rules, {}, lambda n: f"syncd.ini: [rule:{n}]", frozenset())
+    case = make_case(
+        tags=("partner_qualified",),
+        country_code="FR",
+        agreement_signed_date=date(2026, 11, 20),
+        briefing_date=date(2026, 11, 18),
+        step="active_partner",
+    )
+    report = evaluate(case, NOW, ruleset)
+    assert {a.kind for a in report.actions} == {"dolibarr.tag", "dolibarr.agenda_event"}
+    assert (
+        "partner_activate",
+        "matrix.notify left out: needs matrix, which is not configured",
+    ) in (report.skipped)
