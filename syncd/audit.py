@@ -71,7 +71,8 @@ def to_text(generated_at: datetime, reports: list[CaseReport], *, full: bool = F
 
 def case_text(report: CaseReport, *, full: bool = False) -> list[str]:
     step = "ERROR" if report.errors else report.step
-    lines = [f"#{report.case_id} {report.name} [{report.ref}] {report.process} · {step}"]
+    ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
+    lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
     if report.evidence:
         lines.append("  evidence: " + "; ".join(report.evidence))
     for action in report.actions:

@@ -46,12 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="audit output format"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    demo_parser = commands.add_parser(
+        "demo", help="run syncd against built-in local fakes seeded with sample cases"
+    )
     explain = commands.add_parser(
         "explain", help="show one case in full: step, evidence, actions, skips"
     )
     explain.add_argument("case", metavar="ID_OR_REF", help="third-party id or ref")
-    commands.add_parser(
-        "demo", help="run syncd against built-in local fakes seeded with sample cases"
+    explain.add_argument(
+        "--format", choices=("text", "json"), default=argparse.SUPPRESS, help="output format"
+    )
+    demo_parser.add_argument(
+        "--format", choices=("text", "json"), default=argparse.SUPPRESS, help="audit output format"
     )
     return parser
 

@@ -171,6 +171,8 @@ def test_explain_by_id_and_by_ref(
     assert code == 0 and [c["name"] for c in doc["cases"]] == ["Birch Data"]
     assert main(["--config", ini, "explain", "aster labs"]) == 0
     assert "Aster Labs" in capsys.readouterr().out
+    code, doc = run_json(capsys, "--config", ini, "explain", str(ids["trial"]), "--format", "json")
+    assert [c["name"] for c in doc["cases"]] == ["Aster Labs"]
     assert main(["--config", ini, "explain", "nobody"]) == 1
     assert "no case with id or ref 'nobody'" in capsys.readouterr().err
 
