@@ -14,7 +14,6 @@ import functools
 import json
 import math
 import re
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,8 +21,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from connectors.fakes import sqlfilters as sf
-
-Response = tuple[int, dict[str, str], bytes]
+from connectors.fakes.base import FakeBase, Response
+from connectors.fakes.base import Request as BaseRequest
 
 
 def _words(text: str) -> list[str]:
@@ -93,18 +92,6 @@ _KNOWN_RESOURCES = frozenset(
 )
 
 
-class ConnectionLost(Exception):
-    """The connection is lost before an answer; adapters turn it into a connection error."""
-
-    def __init__(self, applied: bool = False) -> None:
-        super().__init__("connection lost" + (" after the write was applied" if applied else ""))
-        self.applied = applied
-
-
-class TimedOut(ConnectionLost):
-    """No answer within the client's timeout; adapters turn it into a read timeout."""
-
-
 class HttpError(Exception):
     """Raised inside a route handler: becomes a Dolibarr/Restler error body."""
 
@@ -119,25 +106,6 @@ class HttpError(Exception):
         super().__init__(f"{status} {text}")
         self.status, self.text, self.source, self.stage = status, text, source, stage
         self.extra = dict(extra or {})
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    method: str
-    path: str
-    query: dict[str, str]
-
-
-@dataclass
-class Fault:
-    kind: Literal["respond", "drop", "timeout", "malformed"]
-    method: str | None
-    path_prefix: str
-    remaining: int | None
-    status: int = 500
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    after_apply: bool = False
 
 
 @dataclass
@@ -213,13 +181,7 @@ class EventRow:
 
 
 @dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]  # lower-cased names
-    body: bytes | None
-
+class Request(BaseRequest):
     def json(self) -> Json:
         try:
             return json.loads(self.body or b"null")
@@ -249,7 +211,7 @@ class ListSpec:
 Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
-class FakeDolibarr:
+class FakeDolibarr(FakeBase):
     """The fake server: state, seeding helpers, faults, and `handle()`."""
 
     def __init__(
@@ -262,6 +224,8 @@ class FakeDolibarr:
         production_mode: bool = False,
         extrafields: Mapping[str, str] | None = None,
     ) -> None:
+        super().__init__()
+        self.json_headers = _JSON_HEADERS
         self.now = now
         self.timezone = timezone
         self.version = version
@@ -283,11 +247,8 @@ class FakeDolibarr:
         self.proposals: dict[int, ProposalRow] = {}
         self.invoices: dict[int, InvoiceRow] = {}
         self.events: dict[int, EventRow] = {}
-        self.requests: list[LoggedRequest] = []
-        self.faults: list[Fault] = []
         self.auth_failures = 0
         self._next_ids: dict[str, int] = {}
-        self._lock = threading.RLock()
         self._routes = self._route_table()
 
     # ------------------------------------------------------------------ clock, keys, log
@@ -311,18 +272,6 @@ class FakeDolibarr:
         """Register another key; `rights=False` is a user without permissions (→ 403)."""
         self.api_keys[key] = rights
 
-    def count(self, method: str | None = None, path_prefix: str | None = None) -> int:
-        prefix = _norm_path(path_prefix) if path_prefix else None
-        return sum(
-            1
-            for r in self.requests
-            if (method is None or r.method == method.upper())
-            and (prefix is None or r.path.startswith(prefix))
-        )
-
-    def clear_log(self) -> None:
-        self.requests.clear()
-
     def _stamp(self) -> int:
         return int(self.now)
 
@@ -331,98 +280,14 @@ class FakeDolibarr:
         self._next_ids[kind] = max(self._next_ids.get(kind, 1), new + 1)
         return new
 
-    # ------------------------------------------------------------------ faults
-    def fail(
-        self,
-        method: str | None,
-        path_prefix: str,
-        *,
-        status: int = 500,
-        headers: Mapping[str, str] | None = None,
-        body: str | bytes | None = None,
-        times: int | None = 1,
-    ) -> None:
-        """Answer the next `times` matching requests with this instead (None: forever)."""
-        if body is None:
-            payload = _error_body(status, "", None, "", self.production_mode)
-        else:
-            payload = body.encode() if isinstance(body, str) else body
-        hdrs = dict(_JSON_HEADERS) | dict(headers or {})
-        self._add_fault(Fault("respond", method, path_prefix, times, status, hdrs, payload))
+    def _norm_path(self, path: str) -> str:
+        return _norm_path(path)
 
-    def drop(
-        self,
-        method: str | None,
-        path_prefix: str,
-        *,
-        times: int | None = 1,
-        after_apply: bool = False,
-    ) -> None:
-        """Lose the connection (before answering; with after_apply, after the write)."""
-        self._add_fault(Fault("drop", method, path_prefix, times, after_apply=after_apply))
+    def _fault_body(self, status: int) -> bytes:
+        return _error_body(status, "", None, "", self.production_mode)
 
-    def timeout(
-        self,
-        method: str | None,
-        path_prefix: str,
-        *,
-        times: int | None = 1,
-        after_apply: bool = False,
-    ) -> None:
-        """Never answer in time (adapters raise a read timeout)."""
-        self._add_fault(Fault("timeout", method, path_prefix, times, after_apply=after_apply))
-
-    def malformed(self, method: str | None, path_prefix: str, *, times: int | None = 1) -> None:
-        """Answer 200 with a truncated JSON body."""
-        self._add_fault(Fault("malformed", method, path_prefix, times))
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def _add_fault(self, fault: Fault) -> None:
-        fault.path_prefix = _norm_path(fault.path_prefix)
-        fault.method = fault.method.upper() if fault.method else None
-        self.faults.append(fault)
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for fault in self.faults:
-            if fault.method not in (None, "*", method) or not path.startswith(fault.path_prefix):
-                continue
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-            return fault
-        return None
-
-    # ------------------------------------------------------------------ entry point
-    def handle(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes | None,
-    ) -> Response:
-        """Answer one request; raise ConnectionLost/TimedOut for a dropped connection."""
-        with self._lock:
-            method, path = method.upper(), _norm_path(path)
-            self.requests.append(LoggedRequest(method, path, dict(query)))
-            fault = self._take_fault(method, path)
-            if fault is not None and fault.kind == "respond":
-                return fault.status, dict(fault.headers), fault.body
-            if fault is not None and fault.kind in ("drop", "timeout") and not fault.after_apply:
-                raise TimedOut() if fault.kind == "timeout" else ConnectionLost()
-            lowered = {k.lower(): v for k, v in headers.items()}
-            response = self._dispatch(Request(method, path, dict(query), lowered, body))
-            if fault is None:
-                return response
-            if fault.kind == "malformed":
-                text = response[2] if response[2][:1] in (b"{", b"[") else b'{"id": "1"}'
-                return 200, dict(_JSON_HEADERS), text[: max(1, len(text) // 2)]
-            raise TimedOut(True) if fault.kind == "timeout" else ConnectionLost(True)
-
-    def _dispatch(self, req: Request) -> Response:
+    def _dispatch(self, base: BaseRequest) -> Response:
+        req = Request(base.method, base.path, base.query, base.headers, base.body)
         resource = req.path.strip("/").split("/", 1)[0]
         if resource not in _KNOWN_RESOURCES:
             # unknown_api_resource_501.json: plain text, not JSON
@@ -1255,6 +1120,8 @@ class FakeDolibarr:
     ) -> int:
         """Create a third party; with array_options (names with or without `options_`)
         it gets an extrafields row, without it has none (date_modification "")."""
+        self._check_names(fields, _TP_WRITABLE)
+        self._check_names(array_options or {}, self.extrafields)
         saved = self.now
         if created_at is not None:
             self.now = created_at.timestamp() if isinstance(created_at, datetime) else created_at
@@ -1279,11 +1146,20 @@ class FakeDolibarr:
 
     def set_fields(self, socid: int, **extrafields: Any) -> None:
         """As `PUT /thirdparties/{id}` with only array_options (moves only ef.tms)."""
+        self._check_names(extrafields, self.extrafields)
         self._update(self._tp_or_404(str(socid)), {}, extrafields)
+
+    @staticmethod
+    def _check_names(given: Mapping[str, Any], known: Iterable[str]) -> None:
+        unknown = {k.removeprefix("options_") for k in given} - set(known)
+        if unknown:  # a seeding typo, which the real server would silently ignore
+            raise KeyError(f"unknown field(s) for the fake: {sorted(unknown)}")
 
     def update_thirdparty(self, socid: int, **fields: Any) -> None:
         """As `PUT /thirdparties/{id}` with standard fields (and optional array_options)."""
         options = fields.pop("array_options", None)
+        self._check_names(fields, _TP_WRITABLE)
+        self._check_names(options or {}, self.extrafields)
         self._update(self._tp_or_404(str(socid)), fields, options)
 
     def delete_thirdparty(self, socid: int) -> None:

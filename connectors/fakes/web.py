@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import requests
 import responses
 
-from connectors.fakes.dolibarr import ConnectionLost, TimedOut
+from connectors.fakes.base import ConnectionLost, TimedOut
 
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from connectors.fakes.dolibarr import ConnectionLost, FakeDolibarr
+from connectors.fakes.base import ConnectionLost
+from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.fakes.web import serve
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "dolibarr"
@@ -45,7 +46,7 @@ SKIPPED: dict[str, str] = {
     "v22/webhook_target_create.json": "the 22.0.4 webhook REST API is not modelled",
     "v22/webhook_target_list.json": "the 22.0.4 webhook REST API is not modelled",
 }
-CLIENT_KEYS = ("id", "ref", "name", "email", "client", "country_code")
+CLIENT_KEYS: tuple[str, ...] = ("id", "ref", "name", "email", "client", "country_code")
 CLIENT_KEYS += ("date_creation", "date_modification", "array_options")
 
 
