@@ -13,6 +13,8 @@ import responses
 from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.fakes.web import use_responses
 
+pytest_plugins = ["tests.fixtures_mautic", "tests.fixtures_freescout", "tests.fixtures_matrix"]
+
 SYNCD_CATEGORIES = (
     "Trial",
     "ICP-fit",

@@ -1,0 +1,3 @@
+"""pytest fixtures for the freescout fake (filled in with the freescout connector)."""
+
+from __future__ import annotations
