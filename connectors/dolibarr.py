@@ -13,10 +13,13 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from connectors.http import HttpClient, RetryPolicy
-from syncd.errors import AuthError, NotFoundError, PermanentError
+import requests
+
+from connectors.http import HttpClient, RetryPolicy, error_message
+from syncd.errors import AuthError, NotFoundError, PermanentError, RemoteError
 
 API_SUFFIX = "/api/index.php"
+SYNCD_EVENT_CODE = "AC_SYNCD"  # a custom `code` is kept as given (agendaevent_create.json)
 T = TypeVar("T")
 
 
@@ -65,6 +68,15 @@ class ProposalRecord:
 
 
 @dataclass(frozen=True)
+class AgendaEvent:
+    id: int
+    socid: int
+    label: str
+    code: str
+    note: str
+
+
+@dataclass(frozen=True)
 class InvoiceRecord:
     id: int
     socid: int
@@ -82,7 +94,12 @@ class DolibarrClient:
         self.api_url = api_url(settings.url)
         self.zone = ZoneInfo(settings.timezone)
         self.http = HttpClient(
-            "dolibarr", self.api_url, {"DOLAPIKEY": settings.api_key}, settings.timeout, policy
+            "dolibarr",
+            self.api_url,
+            {"DOLAPIKEY": settings.api_key},
+            settings.timeout,
+            policy,
+            error_hook=sql_errors_are_permanent,
         )
 
     def __repr__(self) -> str:
@@ -142,6 +159,98 @@ class DolibarrClient:
         body = self._get("/status")
         return dict(body.get("success", {})) if isinstance(body, dict) else {}
 
+    # -- agenda ------------------------------------------------------------------------
+
+    def create_agenda_event(
+        self,
+        *,
+        socid: int,
+        label: str,
+        note: str,
+        at: datetime,
+        owner_id: int,
+        is_task: bool = False,
+        code: str = SYNCD_EVENT_CODE,
+    ) -> int:
+        """POST /agendaevents (agendaevent_create.json); returns the new id.
+
+        Not idempotent: a lost answer raises OutcomeUnknown; find the event by
+        its label (`find_events`) before trying again.
+        """
+        epoch = int(at.timestamp())
+        body = {
+            "socid": socid,
+            "type_code": "AC_OTH_AUTO",
+            "code": code,
+            "label": label,
+            "note_private": note,
+            "datep": epoch,
+            "datef": epoch,
+            "userownerid": owner_id,
+            "percentage": 0 if is_task else -1,
+            "fulldayevent": 0,
+        }
+        return int(self._write("POST", "/agendaevents", body))
+
+    def find_events(self, label_prefix: str, socid: int | None = None) -> Iterator[AgendaEvent]:
+        """Agenda events whose label starts with a prefix.
+
+        agendaevents_by_thirdparty_and_code.json.
+
+        LIKE treats `_` as a wildcard, so the prefix is checked again here.
+        """
+        escaped = label_prefix.replace("'", "")
+        sqlfilters = f"(t.label:like:'{escaped}%')"
+        if socid is not None:
+            sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
+        params = {"sqlfilters": sqlfilters, "properties": "id,socid,code,label,note_private"}
+        for row in self._pages("/agendaevents", params, empty_is_404=False):
+            event = parse_event(row)
+            if event.label.startswith(label_prefix):
+                yield event
+
+    # -- third-party writes ------------------------------------------------------------
+
+    def update_extrafields(self, socid: int, values: Mapping[str, Any]) -> None:
+        """PUT only `array_options`: a true partial update (thirdparty_put_partial_extrafield.json).
+
+        A PUT sets values, so repeating it is harmless and it is retried.
+        """
+        options = {f"options_{code}": value for code, value in values.items()}
+        self._write("PUT", f"/thirdparties/{socid}", {"array_options": options}, retry=True)
+
+    def append_private_note(self, socid: int, line: str, marker: str) -> bool:
+        """Append a line to the private note unless a line with `marker` is already there.
+
+        Read-modify-write; the marker makes a repeat a no-op. Returns whether it wrote.
+        """
+        current = self._get(f"/thirdparties/{socid}")
+        note = str((current or {}).get("note_private") or "")
+        if marker in note:
+            return False
+        new = f"{note}\n{line}" if note else line
+        self._write("PUT", f"/thirdparties/{socid}", {"note_private": new}, retry=True)
+        return True
+
+    def tag(self, socid: int, category_id: int) -> None:
+        """PUT /thirdparties/{id}/categories/{cid}; tagging twice is harmless (retried)."""
+        self._write("PUT", f"/thirdparties/{socid}/categories/{category_id}", None, retry=True)
+
+    def setup_constants(self, prefix: str = "SYNCD_") -> dict[str, str]:
+        """Every readable setup constant with the prefix, in one request.
+
+        setup_conf_all_trimmed.json.
+
+        Only admins may read constants; a 403 means "none", not an error.
+        """
+        try:
+            body = self._get("/setup/conf")
+        except AuthError:
+            return {}
+        if not isinstance(body, dict):
+            return {}
+        return {k: str(v) for k, v in body.items() if k.startswith(prefix)}
+
     # -- plumbing ----------------------------------------------------------------------
 
     def local_literal(self, moment: datetime) -> str:
@@ -158,6 +267,14 @@ class DolibarrClient:
         except AuthError as exc:
             message = f"Dolibarr rejected the API key for {self.settings.url} ({exc.message})"
             raise AuthError("dolibarr", exc.operation, message, exc.status) from exc
+
+    def _write(self, method: str, path: str, body: Any, *, retry: bool = False) -> Any:
+        try:
+            response = self.http.request(method, path, body=body, retry_write=retry)
+        except AuthError as exc:
+            message = f"Dolibarr rejected the API key for {self.settings.url} ({exc.message})"
+            raise AuthError("dolibarr", exc.operation, message, exc.status) from exc
+        return self.http.decode(response, f"{method} {path}")
 
     def _related(
         self,
@@ -219,6 +336,19 @@ _THIRDPARTY_PROPERTIES = (
 _CONTACT_PROPERTIES = "id,socid,firstname,lastname,email"
 _PROPOSAL_PROPERTIES = "id,socid,ref,statut"
 _INVOICE_PROPERTIES = "id,socid,ref,paye,total_ht,multicurrency_code"
+
+
+# Dolibarr answers 503 for SQL errors (unknown column or sort field); retrying
+# them cannot help (thirdparties_list_sort_invalid.json,
+# sqlfilters_malformed_unknown_column.json).
+_PERMANENT_503_MARKERS = ("Unknown column", "SQL", "Error when retrieve")
+
+
+def sql_errors_are_permanent(response: requests.Response, operation: str) -> RemoteError | None:
+    message = error_message(response)
+    if response.status_code == 503 and any(m in message for m in _PERMANENT_503_MARKERS):
+        return PermanentError("dolibarr", operation, message, 503)
+    return None
 
 
 def api_url(url: str) -> str:
@@ -287,4 +417,14 @@ def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
         is_paid=str(row.get("paye")) == "1",
         total_ht=str(row.get("total_ht") or "0"),
         currency=str(row.get("multicurrency_code") or ""),
+    )
+
+
+def parse_event(row: Mapping[str, Any]) -> AgendaEvent:
+    return AgendaEvent(
+        id=int(row["id"]),
+        socid=_int(row.get("socid")),
+        label=str(row.get("label") or ""),
+        code=str(row.get("code") or ""),
+        note=str(row.get("note_private") or ""),
     )

@@ -3,7 +3,9 @@
 Reads are retried (tenacity, exponential backoff with jitter) on timeouts,
 connection errors, 429 (honouring `Retry-After`) and 5xx. Writes are retried
 only when the caller says the remote dedupes them; any other write that may
-have arrived becomes `OutcomeUnknown`. This module knows no business rule and
+have arrived becomes `OutcomeUnknown`. A connector may pass an `error_hook`
+that reads the remote's own error codes before the status mapping (Matrix's
+`errcode` and `retry_after_ms`). This module knows no business rule and
 never logs a secret: credentials live in session headers only.
 """
 
@@ -29,11 +31,11 @@ from syncd.errors import (
     TransientError,
 )
 
-# Dolibarr answers 503 for SQL errors (unknown column or sort field); retrying
-# them cannot help (fixtures thirdparties_list_sort_invalid.json,
-# sqlfilters_malformed_unknown_column.json).
-_PERMANENT_503_MARKERS = ("Unknown column", "SQL", "Error when retrieve")
 _MAX_RETRY_AFTER = 300.0
+
+# A connector's own reading of an error answer (e.g. Matrix `errcode`, which the
+# Matrix spec says to prefer over the HTTP status); None falls back to the status.
+ErrorHook = Callable[[requests.Response, str], RemoteError | None]
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,12 @@ class HttpClient:
         headers: Mapping[str, str],
         timeout: float,
         policy: RetryPolicy | None = None,
+        error_hook: ErrorHook | None = None,
+        describe: Callable[[requests.Response], str] | None = None,
     ) -> None:
         self.system = system
+        self.error_hook = error_hook
+        self.describe = describe or error_message
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
@@ -127,7 +133,13 @@ class HttpClient:
                 if may_resend:
                     raise TransientError(self.system, operation, _short(exc)) from exc
                 raise OutcomeUnknown(self.system, operation, _short(exc)) from exc
-            self._raise_for_status(response, operation)
+            try:
+                self._raise_for_status(response, operation)
+            except TransientError as exc:
+                # A 5xx to a write the remote does not dedupe may have been applied.
+                if may_resend or (exc.status or 0) < 500:
+                    raise
+                raise OutcomeUnknown(self.system, operation, exc.message, exc.status) from exc
             if method == "GET" and response.status_code == 200:
                 self.decode(response, operation)  # a truncated body is retried like a 5xx
             return response
@@ -138,16 +150,18 @@ class HttpClient:
         status = response.status_code
         if status < 400:
             return
-        message = error_message(response)
+        if self.error_hook is not None:
+            mapped = self.error_hook(response, operation)
+            if mapped is not None:
+                raise mapped
+        message = self.describe(response)
         if status in (401, 403):
             raise AuthError(self.system, operation, message, status)
         if status == 404:
             raise NotFoundError(self.system, operation, message, status)
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             raise TransientError(self.system, operation, message, status, retry_after)
-        if status == 503 and any(marker in message for marker in _PERMANENT_503_MARKERS):
-            raise PermanentError(self.system, operation, message, status)
         if status >= 500:
             raise TransientError(self.system, operation, message, status)
         raise PermanentError(self.system, operation, message, status)
@@ -161,7 +175,7 @@ class HttpClient:
 
 
 def error_message(response: requests.Response) -> str:
-    """The remote's own words: Dolibarr's `error.message`, else the start of the body."""
+    """The remote's own words: `error.message` (Dolibarr) or `errors[0].message` (Mautic)."""
     try:
         body = response.json()
     except ValueError:
@@ -178,7 +192,8 @@ def error_message(response: requests.Response) -> str:
     return json.dumps(body)[:200]
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """A `Retry-After` header in seconds; None when absent or an HTTP-date (needs a clock)."""
     if value is None:
         return None
     try:
@@ -199,4 +214,11 @@ def _log_retry(system: str, operation: str, state: RetryCallState) -> None:
     )
 
 
-__all__ = ["HttpClient", "RemoteError", "RetryPolicy", "error_message"]
+__all__ = [
+    "ErrorHook",
+    "HttpClient",
+    "RemoteError",
+    "RetryPolicy",
+    "error_message",
+    "retry_after_seconds",
+]

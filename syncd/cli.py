@@ -10,21 +10,28 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from loguru import logger
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
-from syncd import audit
+from syncd import audit, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
 from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
 from syncd.model import CaseReport
 from syncd.poll import Mirror
+from syncd.store import Status, Store
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
+SYSTEM_NAMES = {
+    "dolibarr": "Dolibarr",
+    "mautic": "Mautic",
+    "freescout": "FreeScout",
+    "matrix": "Matrix",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument(
         "--format", choices=("text", "json"), default=argparse.SUPPRESS, help="audit output format"
     )
+    run = commands.add_parser("run", help="run the daemon: poll, plan and act every poll_interval")
+    run.add_argument("--once", action="store_true", help="run one cycle and exit")
+    actions = commands.add_parser("actions", help="list the outbox (what syncd did or will do)")
+    actions.add_argument(
+        "--status", choices=[s.value for s in Status], help="only actions with this status"
+    )
+    retry = commands.add_parser("retry", help="send a failed or held action again")
+    retry.add_argument("key", help="the action's key")
+    release = commands.add_parser(
+        "release", help="mark a held or failed action done (a person checked it was sent)"
+    )
+    release.add_argument("key", help="the action's key")
+    commands.add_parser(
+        "rebuild-state",
+        help="rebuild a lost state database from the [syncd] events on Dolibarr's timeline",
+    )
     return parser
 
 
@@ -73,14 +96,92 @@ def main(argv: Sequence[str] | None = None) -> int:
             return explain(args.config, args.case, args.format)
         if args.dry_run:
             return dry_run(args.config, args.format)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
     except (ConfigError, RuleError) as exc:
         return _fail(exc, EXIT_CONFIG)
     except RemoteError as exc:
-        return _fail(exc, EXIT_REMOTE, "could not read Dolibarr: ")
+        name = SYSTEM_NAMES.get(exc.system, exc.system)
+        return _fail(exc, EXIT_REMOTE, f"could not reach {name}: ")
     except SyncdError as exc:
         return _fail(exc, EXIT_REMOTE)
     build_parser().print_help(sys.stderr)
     return EXIT_CONFIG
+
+
+def run(args: argparse.Namespace) -> int:
+    config, ruleset = load(args.config)
+    rt = daemon.build_runtime(config, ruleset)
+    if not args.once:
+        daemon.run_forever(rt)
+        return EXIT_OK
+    result = daemon.run_once(rt)
+    stats = result.stats
+    print(
+        f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
+        f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
+        f"{stats.retrying} to retry"
+    )
+    for problem in stats.problems:
+        print(f"  ! {problem}")
+    return EXIT_OK
+
+
+def list_actions(args: argparse.Namespace) -> int:
+    store = _existing_store(args.config)
+    rows = store.with_status(Status(args.status)) if args.status else store.with_status(*Status)
+    for row in rows:
+        line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
+        detail = row.last_error if row.status in (Status.FAILED, Status.HELD) else row.result
+        print(line + (f"\n         {detail}" if detail else ""))
+    counts = store.counts()
+    print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    return EXIT_OK
+
+
+def retry_action(args: argparse.Namespace) -> int:
+    return _move(args, Status.PLANNED, "will be sent in the next cycle")
+
+
+def release_action(args: argparse.Namespace) -> int:
+    return _move(args, Status.DONE, "marked done; it will not be sent")
+
+
+def _move(args: argparse.Namespace, to: Status, said: str) -> int:
+    store = _existing_store(args.config)
+    row = store.get(args.key)
+    if row is None:
+        print(f"syncd: no action with key {args.key!r}", file=sys.stderr)
+        return EXIT_REMOTE
+    if row.status not in (Status.FAILED, Status.HELD):
+        print(f"syncd: action {row.key} is {row.status}, not failed or held", file=sys.stderr)
+        return EXIT_REMOTE
+    now = datetime.now(UTC)
+    extra = (
+        {"next_attempt_at": now, "attempts": 0}
+        if to is Status.PLANNED
+        else {"result": "released by a person"}
+    )
+    store.move(row, to, now, **extra)
+    print(f"{row.key}: {said}")
+    return EXIT_OK
+
+
+def rebuild_state(args: argparse.Namespace) -> int:
+    config, ruleset = load(args.config)
+    rt = daemon.build_runtime(config, ruleset)
+    keys = list(rt.executor.recorded_keys())
+    changed = rt.store.mark_done_from_remote(keys, daemon.clock(config))
+    print(f"rebuilt: {len(keys)} actions found on Dolibarr's timeline, {changed} marked done")
+    return EXIT_OK
+
+
+def _existing_store(config_path: str) -> Store:
+    config = load_config(config_path)
+    store = Store.open_readonly(config.daemon.state_db)
+    if store is None:
+        raise SyncdError(f"no state database at {config.daemon.state_db} (run syncd first)")
+    return store
 
 
 def dry_run(config_path: str, fmt: str) -> int:
@@ -142,6 +243,15 @@ def setup_logging(level: str) -> None:
 
 def _progress(what: str, count: int) -> None:
     print(f"syncd: {count} {what}…", file=sys.stderr, flush=True)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "run": run,
+    "actions": list_actions,
+    "retry": retry_action,
+    "release": release_action,
+    "rebuild-state": rebuild_state,
+}
 
 
 def _fail(exc: Exception, code: int, prefix: str = "") -> int:

@@ -7,7 +7,7 @@ error in its report and the cycle goes on with the others.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,8 +19,11 @@ from syncd.casebuild import build_cases
 from syncd.config import Config
 from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError
-from syncd.model import Case, CaseReport
+from syncd.executor import Executor
+from syncd.model import Action, Case, CaseReport
+from syncd.outbox import DrainStats, drain, recover
 from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
+from syncd.store import Store
 
 
 @dataclass(frozen=True)
@@ -69,3 +72,72 @@ def _report(case: Case, now: datetime, ruleset: RuleSet, labels: Mapping[str, st
         logger.bind(case=case.id).error("case {} skipped: {}", case.id, exc)
         return error_report(case.id, case.ref, case.name, str(exc))
     return evaluate(inferred, now, ruleset)
+
+
+@dataclass
+class Runtime:
+    """What a cycle works with; built once by the CLI or the daemon."""
+
+    store: Store
+    reader: Reader
+    executor: Executor
+    config: Config
+    ruleset: RuleSet
+    mirror: Mirror
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    plan: Plan
+    enqueued: int
+    stats: DrainStats
+
+
+def run_cycle(
+    rt: Runtime,
+    now: datetime,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
+) -> CycleResult:
+    """One cycle, phase by phase; a RemoteError while reading is recorded and re-raised."""
+    try:
+        stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
+        poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress)  # read (I/O)
+    except Exception as exc:
+        rt.store.record_failed_cycle(now, now, str(exc))
+        raise
+    result = plan(rt.mirror, rt.config, rt.ruleset, now)  # decide (pure)
+    enqueued = rt.store.enqueue(planned_actions(result), now)  # one atomic write
+    if not should_stop():
+        stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
+    rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats))
+    logger.info(
+        "cycle ok: {} cases, {} new actions, {} done, {} failed, {} held",
+        len(result.reports),
+        enqueued,
+        stats.done,
+        stats.failed,
+        stats.held,
+    )
+    return CycleResult(result, enqueued, stats)
+
+
+def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:
+    for report in result.reports:
+        for action in report.actions:
+            yield report.case_id, action
+
+
+def steps_of(result: Plan) -> list[tuple[int, str]]:
+    return [(r.case_id, r.step) for r in result.reports if not r.errors]
+
+
+def cycle_stats(result: Plan, stats: DrainStats) -> dict[str, int]:
+    return {
+        "ok": 1,
+        "cases": len(result.reports),
+        "planned": sum(len(r.actions) for r in result.reports),
+        "done": stats.done,
+        "failed": stats.failed,
+        "held": stats.held,
+    }

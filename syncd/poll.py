@@ -12,7 +12,7 @@ about steps or rules and never writes to Dolibarr.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -26,37 +26,62 @@ from syncd.errors import SyncdError
 GUARD_MIN_MEMBERS = 3
 
 
-class ThirdPartyRow(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def ref(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def country_code(self) -> str: ...
-    @property
-    def created_at(self) -> int: ...
-    @property
-    def modified_at(self) -> int | None: ...
-    @property
-    def array_options(self) -> Mapping[str, Any]: ...
+@dataclass(frozen=True)
+class PartyRow:
+    """A third party as the mirror keeps it (raw extrafields, epochs)."""
+
+    id: int
+    ref: str
+    name: str
+    email: str
+    country_code: str
+    created_at: int
+    modified_at: int | None
+    array_options: Mapping[str, Any]
 
 
-class CategoryRow(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def label(self) -> str: ...
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    socid: int
+    name: str
+    email: str
 
 
-class RelatedRow(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def socid(self) -> int: ...
+@dataclass(frozen=True)
+class ProposalRow:
+    id: int
+    socid: int
+    ref: str
+    status: int
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    socid: int
+    ref: str
+    is_paid: bool
+    total_ht: str
+    currency: str
+
+
+RelatedRow = ContactRow | ProposalRow | InvoiceRow
+ROW_TYPES: dict[str, type[Any]] = {
+    "thirdparties": PartyRow,
+    "contacts": ContactRow,
+    "proposals": ProposalRow,
+    "invoices": InvoiceRow,
+}
+
+
+def _copy(kind: str, row: Any) -> Any:
+    """The reader's record as a mirror row: same attribute names, our own type."""
+    cls = ROW_TYPES[kind]
+    values = {f.name: getattr(row, f.name) for f in fields(cls)}
+    if kind == "thirdparties":
+        values["array_options"] = dict(values["array_options"])
+    return cls(**values)
 
 
 class Reader(Protocol):
@@ -80,7 +105,7 @@ class TagGuardError(SyncdError):
 class Mirror:
     """The last known raw state of every case, and the cursors that keep it fresh."""
 
-    thirdparties: dict[int, Any] = field(default_factory=dict)
+    thirdparties: dict[int, PartyRow] = field(default_factory=dict)
     related: dict[str, dict[int, Any]] = field(
         default_factory=lambda: {kind: {} for kind in RELATED_KINDS}
     )
@@ -173,7 +198,8 @@ def _poll_thirdparties(
 ) -> set[int]:
     changed: set[int] = set()
     since = _since(mirror, "thirdparties", settings.overlap)
-    for seen, row in enumerate(reader.iter_thirdparties(since), start=1):
+    for seen, record in enumerate(reader.iter_thirdparties(since), start=1):
+        row = _copy("thirdparties", record)
         if mirror.thirdparties.get(row.id) != row:
             changed.add(row.id)
         mirror.thirdparties[row.id] = row
@@ -190,7 +216,8 @@ def _poll_related(reader: Reader, mirror: Mirror, kind: str, settings: PollSetti
     }[kind]
     rows = mirror.related[kind]
     changed: set[int] = set()
-    for row in iterate(_since(mirror, kind, settings.overlap)):
+    for record in iterate(_since(mirror, kind, settings.overlap)):
+        row = _copy(kind, record)
         previous = rows.get(row.id)
         if previous is not None and previous.socid != row.socid:
             changed.add(previous.socid)

@@ -39,8 +39,18 @@ def dolibarr() -> FakeDolibarr:
 
 
 @pytest.fixture
-def dolibarr_url(dolibarr: FakeDolibarr) -> Iterator[str]:
-    """The base URL of `dolibarr`, served in-process (no socket), key "test-key"."""
+def http_mock() -> Iterator[responses.RequestsMock]:
+    """The one in-process HTTP mock of a test; every fake's `*_url` fixture registers in it.
+
+    `responses` answers through one active mock at a time, so the fakes share
+    this one instead of opening their own. An unregistered URL is refused.
+    """
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        use_responses(dolibarr, rsps, "http://dolibarr.test")
-        yield "http://dolibarr.test"
+        yield rsps
+
+
+@pytest.fixture
+def dolibarr_url(dolibarr: FakeDolibarr, http_mock: responses.RequestsMock) -> str:
+    """The base URL of `dolibarr`, served in-process (no socket), key "test-key"."""
+    use_responses(dolibarr, http_mock, "http://dolibarr.test")
+    return "http://dolibarr.test"

@@ -197,7 +197,7 @@ def test_dolibarr_down_exits_1(
     monkeypatch.setattr("time.sleep", lambda _: None)
     dolibarr.fail("GET", "/categories", status=500, times=None)
     assert main(["--config", str(write_ini(tmp_path, dolibarr_url)), "--dry-run"]) == 1
-    assert "could not read Dolibarr" in capsys.readouterr().err
+    assert "could not reach Dolibarr" in capsys.readouterr().err
 
 
 def test_bad_config_exits_2_naming_file_section_and_key(

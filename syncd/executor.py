@@ -1,0 +1,319 @@
+"""Carry out one outbox action through the connectors, and find out whether one was done.
+
+Role: map an action kind to remote calls (`execute`), leave the action's key on
+the case's Dolibarr timeline (`record`), and, after a crash, ask the remote side
+whether an action whose outcome is unknown happened (`reconcile`). It decides
+nothing about *whether* to act: rules did that. It sees the connectors through
+the small protocols below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+from syncd.errors import PermanentError, RemoteError
+from syncd.store import OutboxRow
+
+EVENT_PREFIX = "[syncd] "
+MATRIX_TXN_MEMORY = timedelta(hours=23)  # Synapse forgets a txnId after 24 h (matrix.md §3)
+RECONCILE_SKEW = timedelta(minutes=5)
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    NOT_DONE = "not done"
+    UNKNOWN = "unknown"
+
+
+class DolibarrWriter(Protocol):
+    def create_agenda_event(
+        self,
+        *,
+        socid: int,
+        label: str,
+        note: str,
+        at: datetime,
+        owner_id: int,
+        is_task: bool = False,
+        code: str = ...,
+    ) -> int: ...
+    def find_events(self, label_prefix: str, socid: int | None = None) -> Iterator[Any]: ...
+    def update_extrafields(self, socid: int, values: Mapping[str, Any]) -> None: ...
+    def append_private_note(self, socid: int, line: str, marker: str) -> bool: ...
+    def tag(self, socid: int, category_id: int) -> None: ...
+
+
+class MauticSender(Protocol):
+    def find_contact(self, email: str) -> Any: ...
+    def get_contact(self, contact_id: int) -> Any: ...
+    def upsert_contact(
+        self, email: str, firstname: str = "", lastname: str = "", company: str = ""
+    ) -> Any: ...
+    def send_email(
+        self, email_id: int, contact_id: int, tokens: Mapping[str, str] | None = None
+    ) -> None: ...
+    def add_to_segment(self, segment_id: int, contact_id: int) -> None: ...
+    def email_sent_since(self, email_id: int, contact_id: int, since: datetime) -> bool: ...
+
+
+class FreescoutSender(Protocol):
+    def create_conversation(
+        self,
+        *,
+        mailbox_id: int,
+        user_id: int,
+        customer_email: str,
+        customer_name: str,
+        subject: str,
+        text: str,
+        marker: str,
+    ) -> int: ...
+    def find_conversation(
+        self, *, customer_email: str, mailbox_id: int, marker: str, since: datetime
+    ) -> int | None: ...
+
+
+class MatrixSender(Protocol):
+    def send_notice(self, room_id: str, text: str, txn_id: str) -> str: ...
+
+
+@dataclass
+class Targets:
+    """Where logical names point: rooms, tag category ids, extrafield codes, owners."""
+
+    field_codes: Mapping[str, str]
+    category_ids: Mapping[str, int]
+    rooms: Mapping[str, str] = field(default_factory=dict)
+    freescout_user_id: int | None = None
+    default_owner_id: int = 1
+
+
+class Executor:
+    """One remote effect per action kind; every method may raise a `RemoteError`."""
+
+    def __init__(
+        self,
+        dolibarr: DolibarrWriter,
+        targets: Targets,
+        *,
+        mautic: MauticSender | None = None,
+        freescout: FreescoutSender | None = None,
+        matrix: MatrixSender | None = None,
+        txn_id: Callable[[str], str] = lambda key: key,
+    ) -> None:
+        self.dolibarr = dolibarr
+        self.targets = targets
+        self.mautic = mautic
+        self.freescout = freescout
+        self.matrix = matrix
+        self.txn_id = txn_id
+        self._handlers: dict[str, Callable[[OutboxRow, datetime], str]] = {
+            "dolibarr.agenda_event": self._agenda_event,
+            "dolibarr.note": self._note,
+            "dolibarr.set_fields": self._set_fields,
+            "dolibarr.tag": self._tag,
+            "mautic.link_contact": self._mautic_link,
+            "mautic.send_email": self._mautic_email,
+            "mautic.add_to_segment": self._mautic_segment,
+            "freescout.message": self._freescout_message,
+            "matrix.notify": self._matrix_notify,
+        }
+
+    # -- doing ---------------------------------------------------------------------------
+
+    def execute(self, row: OutboxRow, now: datetime) -> str:
+        handler = self._handlers.get(row.kind)
+        if handler is None:
+            raise PermanentError("syncd", row.kind, f"no connector carries out {row.kind}")
+        return handler(row, now)
+
+    def record(self, row: OutboxRow, now: datetime) -> None:
+        """Leave the key on the case's timeline (an agenda event labelled `[syncd] KEY`)."""
+        if row.kind == "dolibarr.agenda_event":
+            return  # the action's own event carries the key
+        note = f"{row.because}\n{row.result or ''}".strip()
+        self.dolibarr.create_agenda_event(
+            socid=row.case_id,
+            label=f"{EVENT_PREFIX}{row.key}",
+            note=note,
+            at=now,
+            owner_id=self.targets.default_owner_id,
+        )
+
+    def is_recorded(self, row: OutboxRow) -> bool:
+        return any(
+            _key_of(event.label) == row.key
+            for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
+        )
+
+    def recorded_keys(self) -> Iterator[str]:
+        """Every key syncd ever left on a Dolibarr timeline (for `rebuild-state`)."""
+        for event in self.dolibarr.find_events(EVENT_PREFIX):
+            key = _key_of(event.label)
+            if key:
+                yield key
+
+    # -- finding out -------------------------------------------------------------------------
+
+    def reconcile(self, row: OutboxRow, now: datetime) -> Outcome:
+        """Whether an action whose outcome is unknown took effect on the remote side."""
+        if self.is_recorded(row):
+            return Outcome.DONE
+        since = (row.claimed_at or row.created_at) - RECONCILE_SKEW
+        payload = row.payload
+        if row.kind == "freescout.message":
+            if self.freescout is None:
+                return Outcome.UNKNOWN
+            found = self.freescout.find_conversation(
+                customer_email=row.target.lower(),
+                mailbox_id=int(payload["mailbox_id"]),
+                marker=row.key,
+                since=since,
+            )
+            return Outcome.DONE if found is not None else Outcome.NOT_DONE
+        if row.kind == "mautic.send_email":
+            contact = self._find_mautic_contact(row) if self.mautic else None
+            if self.mautic is None or contact is None:
+                return Outcome.UNKNOWN if self.mautic is None else Outcome.NOT_DONE
+            sent = self.mautic.email_sent_since(int(payload["template_id"]), contact.id, since)
+            return Outcome.DONE if sent else Outcome.NOT_DONE
+        if row.kind == "matrix.notify":
+            # Resending with the same txnId is deduplicated while the server remembers it.
+            fresh = now - (row.claimed_at or row.created_at) < MATRIX_TXN_MEMORY
+            return Outcome.NOT_DONE if fresh else Outcome.UNKNOWN
+        if row.kind == "dolibarr.agenda_event":
+            return Outcome.NOT_DONE  # is_recorded looked for its own event
+        # Notes carry a marker, fields and tags are set, segments and contacts upserted:
+        # doing them again is harmless.
+        return Outcome.NOT_DONE
+
+    # -- one handler per kind ------------------------------------------------------------------
+
+    def _agenda_event(self, row: OutboxRow, now: datetime) -> str:
+        p = row.payload
+        event_id = self.dolibarr.create_agenda_event(
+            socid=int(p["socid"]),
+            label=f"{EVENT_PREFIX}{row.key} {p['label']}",
+            note=row.because,
+            at=now,
+            owner_id=int(p.get("owner_id") or self.targets.default_owner_id),
+            is_task=bool(p.get("is_task", True)),
+        )
+        return f"agenda event {event_id}"
+
+    def _note(self, row: OutboxRow, now: datetime) -> str:
+        p = row.payload
+        marker = f"[{row.key}]"
+        line = f"{marker} {now.date().isoformat()} {p['text']}"
+        wrote = self.dolibarr.append_private_note(int(p["socid"]), line, marker)
+        return "note appended" if wrote else "note already there"
+
+    def _set_fields(self, row: OutboxRow, now: datetime) -> str:
+        values = {self._code(name): value for name, value in row.payload["fields"].items()}
+        self.dolibarr.update_extrafields(int(row.payload["socid"]), values)
+        return "set " + ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def _tag(self, row: OutboxRow, now: datetime) -> str:
+        tag = str(row.payload["tag"])
+        category_id = self.targets.category_ids.get(tag)
+        if category_id is None:
+            raise PermanentError("dolibarr", "tag", f"tag {tag} has no category in Dolibarr")
+        self.dolibarr.tag(int(row.payload["socid"]), category_id)
+        return f"tagged {tag} (category {category_id})"
+
+    def _mautic_link(self, row: OutboxRow, now: datetime) -> str:
+        mautic = self._need(self.mautic, "mautic")
+        email = _email(row)
+        contact = mautic.find_contact(email) or mautic.upsert_contact(email, **_names(row))
+        socid = int(row.payload["socid"])
+        self.dolibarr.update_extrafields(socid, {self._code("mautic_contact_id"): str(contact.id)})
+        return f"linked to Mautic contact {contact.id}"
+
+    def _mautic_email(self, row: OutboxRow, now: datetime) -> str:
+        mautic = self._need(self.mautic, "mautic")
+        contact = self._find_mautic_contact(row) or mautic.upsert_contact(
+            _email(row), **_names(row)
+        )
+        if contact.is_email_dnc:
+            # Mautic's send endpoint ignores Do-Not-Contact (mautic.md §8): syncd must not mail.
+            return f"skipped: {contact.email} opted out of email in Mautic (Do-Not-Contact)"
+        template = int(row.payload["template_id"])
+        mautic.send_email(template, contact.id)
+        return f"sent email {template} to Mautic contact {contact.id}"
+
+    def _mautic_segment(self, row: OutboxRow, now: datetime) -> str:
+        mautic = self._need(self.mautic, "mautic")
+        contact = self._find_mautic_contact(row) or mautic.upsert_contact(
+            _email(row), **_names(row)
+        )
+        segment = int(row.payload["segment_id"])
+        mautic.add_to_segment(segment, contact.id)
+        return f"added Mautic contact {contact.id} to segment {segment}"
+
+    def _freescout_message(self, row: OutboxRow, now: datetime) -> str:
+        freescout = self._need(self.freescout, "freescout")
+        user_id = self.targets.freescout_user_id
+        if user_id is None:
+            raise PermanentError("freescout", "message", "no [freescout] user_id to send as")
+        p = row.payload
+        conversation = freescout.create_conversation(
+            mailbox_id=int(p["mailbox_id"]),
+            user_id=user_id,
+            customer_email=_email(row).lower(),
+            customer_name=str(p.get("name") or ""),
+            subject=str(p["subject"]),
+            text=str(p["text"]),
+            marker=row.key,
+        )
+        return f"FreeScout conversation {conversation}"
+
+    def _matrix_notify(self, row: OutboxRow, now: datetime) -> str:
+        matrix = self._need(self.matrix, "matrix")
+        room = str(row.payload["room"])
+        room_id = self.targets.rooms.get(room, room)
+        event_id = matrix.send_notice(room_id, str(row.payload["text"]), self.txn_id(row.key))
+        return f"Matrix event {event_id} in {room_id}"
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _find_mautic_contact(self, row: OutboxRow) -> Any:
+        mautic = self._need(self.mautic, "mautic")
+        known = row.payload.get("mautic_contact_id")
+        if known:
+            found = mautic.get_contact(int(known))
+            if found is not None:
+                return found
+        return mautic.find_contact(_email(row))
+
+    def _code(self, logical: str) -> str:
+        return self.targets.field_codes.get(logical, logical)
+
+    @staticmethod
+    def _need(client: Any, system: str) -> Any:
+        if client is None:
+            raise PermanentError(system, "send", f"{system} is not configured")
+        return client
+
+
+def _key_of(label: str) -> str:
+    if not label.startswith(EVENT_PREFIX):
+        return ""
+    return label[len(EVENT_PREFIX) :].split(" ", 1)[0]
+
+
+def _email(row: OutboxRow) -> str:
+    email = str(row.payload.get("email") or row.target or "")
+    if "@" not in email:
+        raise PermanentError("syncd", row.kind, f"case {row.case_id} has no email address")
+    return email
+
+
+def _names(row: OutboxRow) -> dict[str, str]:
+    return {"company": str(row.payload.get("name") or "")}
+
+
+__all__ = ["EVENT_PREFIX", "Executor", "Outcome", "RemoteError", "Targets"]

@@ -1,0 +1,211 @@
+"""Effectively-once delivery: claim, send, record, mark — and recover after a crash.
+
+Every action is in the outbox (key unique forever) before anything is sent.
+One action moves through these steps, each committed before the next:
+
+1. claim: planned → sending (`claimed_at`), committed before any remote call;
+2. send: the connector call; on success `sent_at` and the result are stored;
+3. record: an agenda event carrying the key on the case's Dolibarr timeline;
+4. mark: sending → done.
+
+A crash between any two steps leaves the row `sending`. `recover` runs before
+every drain: with `sent_at` set it only records and marks; without it, the
+remote side is asked (`Executor.reconcile`): proven done → recorded and done,
+proven not done → planned again, unknown → held for a person. Nothing is ever
+resent blindly. This module decides nothing about what to send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from loguru import logger
+
+from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
+from syncd.executor import Executor, Outcome
+from syncd.store import OutboxRow, Status, Store
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    max_attempts: int = 8
+    first_backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(hours=6)
+
+    def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
+        if retry_after is not None:
+            return timedelta(seconds=retry_after)
+        return min(self.first_backoff * (1 << min(30, max(0, attempts - 1))), self.max_backoff)
+
+
+@dataclass
+class DrainStats:
+    done: int = 0
+    failed: int = 0
+    held: int = 0
+    retrying: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def add(self, other: DrainStats) -> None:
+        self.done += other.done
+        self.failed += other.failed
+        self.held += other.held
+        self.retrying += other.retrying
+        self.problems += other.problems
+
+
+def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
+    """Settle every action a previous run left `sending`."""
+    stats = DrainStats()
+    for row in store.with_status(Status.SENDING):
+        log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+        try:
+            _recover_one(store, executor, row, now, stats)
+        except TransientError as exc:
+            log.warning("action {} still unsettled ({}); next cycle tries again", row.key, exc)
+        except RemoteError as exc:
+            store.move(row, Status.HELD, now, last_error=f"could not reconcile: {exc}")
+            stats.held += 1
+            log.error("action {} held: could not reconcile ({})", row.key, exc)
+    return stats
+
+
+def _recover_one(
+    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+) -> None:
+    log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+    if row.sent_at is not None:
+        if not executor.is_recorded(row):
+            executor.record(row, now)
+        store.move(row, Status.DONE, now)
+        stats.done += 1
+        log.info("action {} was sent before a stop; now recorded and done", row.key)
+        return
+    outcome = executor.reconcile(row, now)
+    if outcome is Outcome.DONE:
+        if not executor.is_recorded(row):
+            executor.record(row, now)
+        store.move(row, Status.DONE, now, sent_at=now, result="found done on the remote side")
+        stats.done += 1
+        log.info("action {} found done on the remote side", row.key)
+    elif outcome is Outcome.NOT_DONE:
+        store.move(row, Status.PLANNED, now, next_attempt_at=now)
+        log.info("action {} proven not done; it will be sent", row.key)
+    else:
+        reason = "outcome unknown after a stop; not resent (check, then retry or release)"
+        store.move(row, Status.HELD, now, last_error=reason)
+        stats.held += 1
+        log.warning("action {} held: {}", row.key, reason)
+
+
+def drain(
+    store: Store,
+    executor: Executor,
+    now: datetime,
+    should_stop: Callable[[], bool] = lambda: False,
+    policy: OutboxPolicy | None = None,
+) -> DrainStats:
+    """Send every due action, one at a time, checking the stop flag between actions."""
+    policy = policy or OutboxPolicy()
+    stats = DrainStats()
+    for row in store.due(now):
+        if should_stop():
+            break
+        send_one(store, executor, row, now, policy, stats)
+    return stats
+
+
+def send_one(
+    store: Store,
+    executor: Executor,
+    row: OutboxRow,
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+) -> None:
+    log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+    row = store.move(row, Status.SENDING, now, claimed_at=now, attempts=row.attempts + 1)  # 1.
+    try:
+        result = executor.execute(row, now)  # 2.
+    except OutcomeUnknown as exc:
+        log.warning("action {}: outcome unknown ({}); asking the remote side", row.key, exc)
+        _settle_unknown(store, executor, row, now, policy, stats, str(exc))
+        return
+    except TransientError as exc:
+        _retry_later(store, row, now, policy, stats, str(exc), exc.retry_after)
+        return
+    except AuthError as exc:
+        # Credentials get fixed by a person; the action waits for that, it is not lost.
+        _retry_later(store, row, now, policy, stats, str(exc), None)
+        return
+    except PermanentError as exc:
+        store.move(row, Status.FAILED, now, last_error=str(exc))
+        stats.failed += 1
+        stats.problems.append(f"{row.key}: {exc}")
+        log.error("action {} failed: {}", row.key, exc)
+        return
+    row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
+    _record_and_mark(store, executor, row, now, stats)
+    log.info("action {} done: {}", row.key, result)
+
+
+def _record_and_mark(
+    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+) -> None:
+    try:
+        executor.record(row, now)  # 3.
+    except RemoteError as exc:
+        # Sent but not recorded: stays `sending` with sent_at; recover() records it.
+        logger.bind(key=row.key).warning("action {} sent, not yet recorded: {}", row.key, exc)
+        return
+    store.move(row, Status.DONE, now)  # 4.
+    stats.done += 1
+
+
+def _settle_unknown(
+    store: Store,
+    executor: Executor,
+    row: OutboxRow,
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    error: str,
+) -> None:
+    try:
+        outcome = executor.reconcile(row, now)
+    except RemoteError as exc:
+        outcome = Outcome.UNKNOWN
+        error = f"{error}; reconciliation failed: {exc}"
+    if outcome is Outcome.DONE:
+        row = store.move(row, Status.SENDING, now, sent_at=now, result="found done after: " + error)
+        _record_and_mark(store, executor, row, now, stats)
+    elif outcome is Outcome.NOT_DONE:
+        _retry_later(store, row, now, policy, stats, error, None)
+    else:
+        store.move(row, Status.HELD, now, last_error=f"outcome unknown: {error}")
+        stats.held += 1
+        stats.problems.append(f"{row.key}: held, outcome unknown")
+
+
+def _retry_later(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    error: str,
+    retry_after: float | None,
+) -> None:
+    log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+    if row.attempts >= policy.max_attempts:
+        store.move(row, Status.FAILED, now, last_error=f"gave up after {row.attempts}: {error}")
+        stats.failed += 1
+        stats.problems.append(f"{row.key}: failed after {row.attempts} attempts: {error}")
+        log.error("action {} failed after {} attempts: {}", row.key, row.attempts, error)
+        return
+    later = now + policy.backoff(row.attempts, retry_after)
+    store.move(row, Status.PLANNED, now, last_error=error, next_attempt_at=later)
+    stats.retrying += 1
+    log.warning("action {} will be retried at {}: {}", row.key, later.isoformat(), error)

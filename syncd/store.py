@@ -1,0 +1,392 @@
+"""syncd's own state in SQLite: cursors, the case mirror, step history, the outbox, cycles.
+
+The schema comes from named migrations (sqlite-utils `Migrations`), each in its
+own transaction, so an older database opens with a newer syncd. Every state
+change is one `db.atomic()` block. This module knows no remote API: it stores
+rows of `syncd.poll` and `syncd.model` types only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from syncd.errors import SyncdError
+from syncd.model import Action
+from syncd.poll import RELATED_KINDS, ROW_TYPES, Mirror
+
+migrations = Migrations("syncd")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.table("cursors").create({"kind": str, "at": str}, pk="kind", not_null={"at"})
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("mirror_rows").create(
+        {"kind": str, "id": int, "socid": int, "data": str},
+        pk=("kind", "id"),
+        not_null={"data"},
+    )
+    db.table("mirror_members").create({"tag": str, "socid": int}, pk=("tag", "socid"))
+    db.table("mirror_categories").create({"tag": str, "category_id": int}, pk="tag")
+    db.table("step_history").create(
+        {"case_id": int, "step": str, "entered_at": str},
+        pk=("case_id", "entered_at"),
+        not_null={"step"},
+    )
+    db.table("outbox").create(
+        {
+            "key": str,
+            "rule": str,
+            "case_id": int,
+            "kind": str,
+            "target": str,
+            "payload": str,
+            "because": str,
+            "status": str,
+            "attempts": int,
+            "last_error": str,
+            "result": str,
+            "created_at": str,
+            "updated_at": str,
+            "next_attempt_at": str,
+            "claimed_at": str,
+            "sent_at": str,
+        },
+        pk="key",
+        not_null={"rule", "case_id", "kind", "payload", "status", "attempts", "created_at"},
+        defaults={"attempts": 0},
+    )
+    db.table("outbox").create_index(["status", "next_attempt_at"])
+    db.table("cycles").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "ok": int,
+            "cases": int,
+            "planned": int,
+            "done": int,
+            "failed": int,
+            "held": int,
+            "error": str,
+        },
+        pk="id",
+    )
+
+
+class Status(StrEnum):
+    PLANNED = "planned"
+    SENDING = "sending"
+    DONE = "done"
+    FAILED = "failed"
+    HELD = "held"
+
+
+# The one place that says which status may follow which.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD}),
+    Status.SENDING: frozenset(
+        {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD}
+    ),
+    Status.FAILED: frozenset({Status.PLANNED, Status.DONE}),
+    Status.HELD: frozenset({Status.PLANNED, Status.DONE}),
+    Status.DONE: frozenset(),
+}
+
+
+class TransitionError(SyncdError):
+    """A status change the outbox does not allow (or a row that moved meanwhile)."""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    key: str
+    rule: str
+    case_id: int
+    kind: str
+    target: str
+    payload: dict[str, Any]
+    because: str
+    status: Status
+    attempts: int
+    last_error: str | None
+    result: str | None
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None
+    claimed_at: datetime | None
+    sent_at: datetime | None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def _dt(text: str | None) -> datetime | None:
+    return None if not text else datetime.fromisoformat(text)
+
+
+def _row(record: dict[str, Any]) -> OutboxRow:
+    return OutboxRow(
+        key=record["key"],
+        rule=record["rule"],
+        case_id=record["case_id"],
+        kind=record["kind"],
+        target=record["target"] or "",
+        payload=json.loads(record["payload"]),
+        because=record["because"] or "",
+        status=Status(record["status"]),
+        attempts=record["attempts"],
+        last_error=record["last_error"],
+        result=record["result"],
+        created_at=_dt(record["created_at"]) or datetime.min.replace(tzinfo=UTC),
+        updated_at=_dt(record["updated_at"]) or datetime.min.replace(tzinfo=UTC),
+        next_attempt_at=_dt(record["next_attempt_at"]),
+        claimed_at=_dt(record["claimed_at"]),
+        sent_at=_dt(record["sent_at"]),
+    )
+
+
+class Store:
+    """The state database. One instance per process; WAL so readers never block it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.db = Database(self.path)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        migrations.apply(self.db)
+
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Store | None:
+        """The store if its file exists, else None (status and dry runs create nothing)."""
+        return cls(path) if Path(path).exists() else None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- outbox ------------------------------------------------------------------------
+
+    def enqueue(self, planned: Iterable[tuple[int, Action]], now: datetime) -> int:
+        """Insert new actions; a key seen before, in any status, is ignored. Returns the count."""
+        rows = [
+            {
+                "key": a.key,
+                "rule": a.rule,
+                "case_id": case_id,
+                "kind": a.kind,
+                "target": a.target,
+                "payload": json.dumps(dict(a.payload), default=str),
+                "because": a.because,
+                "status": Status.PLANNED.value,
+                "attempts": 0,
+                "created_at": _iso(now),
+                "updated_at": _iso(now),
+                "next_attempt_at": _iso(now),
+            }
+            for case_id, a in planned
+        ]
+        with self.db.atomic():
+            before = self.db.table("outbox").count
+            self.db.table("outbox").insert_all(rows, ignore=True)
+            return self.db.table("outbox").count - before
+
+    def get(self, key: str) -> OutboxRow | None:
+        found = list(self.db.table("outbox").rows_where("key = ?", [key]))
+        return _row(found[0]) if found else None
+
+    def due(self, now: datetime) -> list[OutboxRow]:
+        where = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"
+        records = self.db.table("outbox").rows_where(
+            where, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
+        )
+        return [_row(r) for r in records]
+
+    def with_status(self, *statuses: Status) -> list[OutboxRow]:
+        marks = ", ".join("?" for _ in statuses)
+        records = self.db.table("outbox").rows_where(
+            f"status in ({marks})", [s.value for s in statuses], order_by="created_at, key"
+        )
+        return [_row(r) for r in records]
+
+    def counts(self) -> dict[str, int]:
+        sql = "select status, count(*) from outbox group by status"
+        return {status: count for status, count in self.db.execute(sql).fetchall()}
+
+    def move(self, row: OutboxRow, to: Status, now: datetime, **changes: Any) -> OutboxRow:
+        """Change a row's status if the transition is allowed and nobody moved it meanwhile.
+
+        The UPDATE is conditional on the status we read (claim, then check the
+        row count), so two writers can never both claim one action.
+        """
+        if to not in TRANSITIONS[row.status]:
+            raise TransitionError(f"action {row.key}: {row.status} → {to} is not allowed")
+        values = {"status": to.value, "updated_at": _iso(now)}
+        for name, value in changes.items():
+            values[name] = _iso(value) if isinstance(value, datetime) else value
+        assigns = ", ".join(f"{name} = ?" for name in values)
+        with self.db.atomic():
+            cursor = self.db.execute(
+                f"update outbox set {assigns} where key = ? and status = ?",
+                [*values.values(), row.key, row.status.value],
+            )
+            if cursor.rowcount != 1:
+                raise TransitionError(f"action {row.key} is no longer {row.status}")
+        moved = self.get(row.key)
+        assert moved is not None
+        return moved
+
+    def mark_done_from_remote(self, keys: Iterable[str], now: datetime) -> int:
+        """Rebuild: actions Dolibarr's timeline proves done (inserted or moved to done)."""
+        count = 0
+        with self.db.atomic():
+            for key in keys:
+                existing = self.get(key)
+                if existing is None:
+                    self.db.table("outbox").insert(
+                        {
+                            "key": key,
+                            "rule": key.split(":", 1)[0],
+                            "case_id": _case_of(key),
+                            "kind": "",
+                            "target": "",
+                            "payload": "{}",
+                            "because": "rebuilt from the Dolibarr timeline",
+                            "status": Status.DONE.value,
+                            "attempts": 0,
+                            "created_at": _iso(now),
+                            "updated_at": _iso(now),
+                            "result": "rebuilt from the Dolibarr timeline",
+                        }
+                    )
+                    count += 1
+                elif existing.status is not Status.DONE:
+                    self.db.table("outbox").update(
+                        key, {"status": Status.DONE.value, "updated_at": _iso(now)}
+                    )
+                    count += 1
+        return count
+
+    # -- mirror and cursors -----------------------------------------------------------------
+
+    def load_mirror(self) -> Mirror:
+        mirror = Mirror()
+        for record in self.db.table("mirror_rows").rows:
+            cls = ROW_TYPES[record["kind"]]
+            row = cls(**json.loads(record["data"]))
+            if record["kind"] == "thirdparties":
+                mirror.thirdparties[row.id] = row
+            else:
+                mirror.related[record["kind"]][row.id] = row
+        for record in self.db.table("mirror_members").rows:
+            mirror.members.setdefault(record["tag"], set()).add(record["socid"])
+        for record in self.db.table("mirror_categories").rows:
+            mirror.category_ids[record["tag"]] = record["category_id"]
+        for record in self.db.table("cursors").rows:
+            mirror.cursors[record["kind"]] = datetime.fromisoformat(record["at"])
+        mirror.polls = int(self.meta("polls") or 0)
+        return mirror
+
+    def meta(self, key: str) -> str | None:
+        found = list(self.db.table("meta").rows_where("key = ?", [key]))
+        return found[0]["value"] if found else None
+
+    def save_cycle(
+        self,
+        mirror: Mirror,
+        steps: Sequence[tuple[int, str]],
+        started_at: datetime,
+        finished_at: datetime,
+        stats: dict[str, Any],
+    ) -> None:
+        """Mirror, cursors, step history and the cycle record in one transaction.
+
+        Cursors advance only here, with the mirror they describe: a crash before
+        this re-reads the same changes, it never skips them.
+        """
+        with self.db.atomic():
+            self._write_mirror(mirror)
+            self.db.table("cursors").upsert_all(
+                [{"kind": k, "at": _iso(v)} for k, v in mirror.cursors.items()], pk="kind"
+            )
+            self.db.table("meta").upsert({"key": "polls", "value": str(mirror.polls)}, pk="key")
+            self._record_steps(steps, started_at)
+            self.db.table("cycles").insert(
+                {"started_at": _iso(started_at), "finished_at": _iso(finished_at), **stats}
+            )
+
+    def record_failed_cycle(self, started_at: datetime, finished_at: datetime, error: str) -> None:
+        with self.db.atomic():
+            self.db.table("cycles").insert(
+                {
+                    "started_at": _iso(started_at),
+                    "finished_at": _iso(finished_at),
+                    "ok": 0,
+                    "error": error,
+                }
+            )
+
+    def last_cycles(self, limit: int = 5) -> list[dict[str, Any]]:
+        return list(self.db.table("cycles").rows_where(order_by="id desc", limit=limit))
+
+    def step_history(self, case_id: int) -> list[tuple[str, datetime]]:
+        records = self.db.table("step_history").rows_where(
+            "case_id = ?", [case_id], order_by="entered_at"
+        )
+        return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
+
+    def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
+        sql = (
+            "select case_id, step from step_history s where entered_at = "
+            "(select max(entered_at) from step_history where case_id = s.case_id)"
+        )
+        current = dict(self.db.execute(sql).fetchall())
+        entered = [
+            {"case_id": case_id, "step": step, "entered_at": _iso(at)}
+            for case_id, step in steps
+            if current.get(case_id) != step
+        ]
+        self.db.table("step_history").insert_all(entered, ignore=True)
+
+    def _write_mirror(self, mirror: Mirror) -> None:
+        # Rewritten whole: simple, and a cycle's one transaction keeps it consistent.
+        self.db.execute("delete from mirror_rows")
+        self.db.table("mirror_rows").insert_all(self._mirror_records(mirror), batch_size=500)
+        self.db.execute("delete from mirror_members")
+        self.db.table("mirror_members").insert_all(
+            {"tag": tag, "socid": socid} for tag, ids in mirror.members.items() for socid in ids
+        )
+        self.db.execute("delete from mirror_categories")
+        self.db.table("mirror_categories").insert_all(
+            {"tag": tag, "category_id": cid} for tag, cid in mirror.category_ids.items()
+        )
+
+    def _mirror_records(self, mirror: Mirror) -> Iterator[dict[str, Any]]:
+        for row in mirror.thirdparties.values():
+            yield {
+                "kind": "thirdparties",
+                "id": row.id,
+                "socid": row.id,
+                "data": json.dumps(asdict(row)),
+            }
+        for kind in RELATED_KINDS:
+            for rel in mirror.related[kind].values():
+                yield {
+                    "kind": kind,
+                    "id": rel.id,
+                    "socid": rel.socid,
+                    "data": json.dumps(asdict(rel)),
+                }
+
+
+def _case_of(key: str) -> int:
+    parts = key.split(":")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0

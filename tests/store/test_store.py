@@ -1,0 +1,101 @@
+"""The state database: enqueue once, allowed transitions only, mirror and steps kept."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from syncd.model import Action
+from syncd.poll import ContactRow, Mirror, PartyRow
+from syncd.store import Status, Store, TransitionError
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def action(key: str, kind: str = "matrix.notify") -> Action:
+    return Action(
+        kind, key, "sales", {"room": "sales", "text": "hi"}, "because", rule=key.split(":")[0]
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "state.db")
+
+
+def test_planning_the_same_key_twice_adds_it_once(store: Store) -> None:
+    assert store.enqueue([(1, action("signup_notify:1"))], NOW) == 1
+    assert store.enqueue([(1, action("signup_notify:1")), (2, action("signup_notify:2"))], NOW) == 1
+    assert [r.key for r in store.due(NOW)] == ["signup_notify:1", "signup_notify:2"]
+
+
+def test_a_done_key_is_never_planned_again(store: Store) -> None:
+    store.enqueue([(1, action("check_in_email:1"))], NOW)
+    row = store.move(store.due(NOW)[0], Status.SENDING, NOW)
+    store.move(row, Status.DONE, NOW)
+    assert store.enqueue([(1, action("check_in_email:1"))], NOW + timedelta(days=3)) == 0
+    assert store.due(NOW + timedelta(days=3)) == []
+
+
+def test_transitions_outside_the_table_are_refused(store: Store) -> None:
+    store.enqueue([(1, action("signup_notify:1"))], NOW)
+    row = store.due(NOW)[0]
+    with pytest.raises(TransitionError, match="planned → failed is not allowed"):
+        store.move(row, Status.FAILED, NOW)
+    done = store.move(store.move(row, Status.SENDING, NOW), Status.DONE, NOW)
+    with pytest.raises(TransitionError):
+        store.move(done, Status.PLANNED, NOW)
+
+
+def test_a_stale_row_cannot_be_claimed_twice(store: Store) -> None:
+    store.enqueue([(1, action("signup_notify:1"))], NOW)
+    row = store.due(NOW)[0]
+    store.move(row, Status.SENDING, NOW)
+    with pytest.raises(TransitionError, match="no longer planned"):
+        store.move(row, Status.SENDING, NOW)
+
+
+def test_retry_waits_for_next_attempt_at(store: Store) -> None:
+    store.enqueue([(1, action("signup_notify:1"))], NOW)
+    row = store.move(store.due(NOW)[0], Status.SENDING, NOW)
+    store.move(row, Status.PLANNED, NOW, next_attempt_at=NOW + timedelta(minutes=5))
+    assert store.due(NOW + timedelta(minutes=4)) == []
+    assert len(store.due(NOW + timedelta(minutes=5))) == 1
+
+
+def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path: Path) -> None:
+    Store(tmp_path / "s.db").enqueue([(1, action("signup_notify:1"))], NOW)
+    again = Store(tmp_path / "s.db")
+    assert again.counts() == {"planned": 1}
+
+
+def test_mirror_cursors_and_steps_survive_a_restart(tmp_path: Path) -> None:
+    mirror = Mirror()
+    mirror.thirdparties[4] = PartyRow(
+        4, "Acme", "Acme", "a@x.example", "FR", 1, None, {"logins_count": "7"}
+    )
+    mirror.related["contacts"][9] = ContactRow(9, 4, "Claire Martin", "c@x.example")
+    mirror.members["trial"] = {4}
+    mirror.category_ids["trial"] = 1
+    mirror.cursors["thirdparties"] = NOW
+    mirror.polls = 3
+    store = Store(tmp_path / "s.db")
+    store.save_cycle(mirror, [(4, "signup")], NOW, NOW, {"ok": 1})
+    store.save_cycle(mirror, [(4, "qualification")], NOW + timedelta(days=1), NOW, {"ok": 1})
+    store.save_cycle(mirror, [(4, "qualification")], NOW + timedelta(days=2), NOW, {"ok": 1})
+    loaded = Store(tmp_path / "s.db").load_mirror()
+    assert loaded.thirdparties == mirror.thirdparties
+    assert loaded.related["contacts"] == mirror.related["contacts"]
+    assert loaded.members == {"trial": {4}} and loaded.category_ids == {"trial": 1}
+    assert loaded.cursors == {"thirdparties": NOW} and loaded.polls == 3
+    history = store.step_history(4)
+    assert [step for step, _ in history] == ["signup", "qualification"]
+
+
+def test_rebuild_marks_remote_keys_done(store: Store) -> None:
+    store.enqueue([(1, action("signup_notify:1"))], NOW)
+    assert store.mark_done_from_remote(["signup_notify:1", "check_in_email:2"], NOW) == 2
+    assert store.counts() == {"done": 2}
+    assert store.enqueue([(2, action("check_in_email:2", "mautic.send_email"))], NOW) == 0
