@@ -204,7 +204,8 @@ class DolibarrClient:
         if socid is not None:
             sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
         params = {"sqlfilters": sqlfilters, "properties": "id,socid,code,label,note_private"}
-        for row in self._pages("/agendaevents", params, empty_is_404=False):
+        # llx_actioncomm's key is `id`, not `rowid`: sorting on t.rowid is an SQL error.
+        for row in self._pages("/agendaevents", params, empty_is_404=False, sortfield="t.id"):
             event = parse_event(row)
             if event.label.startswith(label_prefix):
                 yield event
@@ -290,7 +291,12 @@ class DolibarrClient:
             yield parse(row)
 
     def _pages(
-        self, path: str, params: Mapping[str, Any], *, empty_is_404: bool
+        self,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        empty_is_404: bool,
+        sortfield: str = "t.rowid",
     ) -> Iterator[Mapping[str, Any]]:
         """Rows of a list endpoint, one page in memory at a time.
 
@@ -306,7 +312,7 @@ class DolibarrClient:
                 **params,
                 "limit": size,
                 "page": page,
-                "sortfield": "t.rowid",
+                "sortfield": sortfield,
                 "sortorder": "ASC",
             }
             try:

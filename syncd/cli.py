@@ -158,7 +158,7 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
         return EXIT_REMOTE
     now = datetime.now(UTC)
     extra = (
-        {"next_attempt_at": now, "attempts": 0}
+        {"next_attempt_at": None, "attempts": 0}
         if to is Status.PLANNED
         else {"result": "released by a person"}
     )

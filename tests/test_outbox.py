@@ -1,0 +1,307 @@
+"""Effectively once: crashes at every step boundary, unknown outcomes, retries, rebuilds.
+
+Actions are put straight into the outbox (as a cycle would), then carried out
+through the real executor against the stateful fakes. A `Crash` is thrown at a
+chosen step; a new process (a new Store on the same file) must then finish the
+job with no effect lost and none doubled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.fakes.dolibarr import FakeDolibarr
+from connectors.fakes.freescout import FreescoutFake
+from connectors.fakes.matrix import FakeMatrix
+from connectors.fakes.mautic import FakeMautic
+from syncd.cli import main
+from syncd.executor import Executor
+from syncd.model import Action
+from syncd.outbox import drain, recover
+from syncd.store import OutboxRow, Status
+from tests.harness import World
+
+EMAIL = "jane@aster.example"
+SALES = "!sales:test"
+
+
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing in syncd may catch it)."""
+
+
+class CrashingExecutor:
+    """The real executor, dying at one step boundary of the delivery sequence."""
+
+    def __init__(self, real: Executor, point: str) -> None:
+        self.real, self.point = real, point
+
+    def execute(self, row: OutboxRow, now: Any) -> str:
+        if self.point == "claimed":
+            raise Crash
+        result = self.real.execute(row, now)
+        if self.point == "sent":
+            raise Crash
+        return result
+
+    def record(self, row: OutboxRow, now: Any) -> None:
+        if self.point == "sent_at_stored":
+            raise Crash
+        self.real.record(row, now)
+        if self.point == "recorded":
+            raise Crash
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    dolibarr: FakeDolibarr,
+    dolibarr_url: str,
+    mautic: FakeMautic,
+    mautic_url: str,
+    freescout: FreescoutFake,
+    freescout_url: str,
+    matrix: FakeMatrix,
+    matrix_url: str,
+) -> World:
+    fakes = {"dolibarr": dolibarr, "mautic": mautic, "freescout": freescout, "matrix": matrix}
+    urls = {
+        "dolibarr": dolibarr_url,
+        "mautic": mautic_url,
+        "freescout": freescout_url,
+        "matrix": matrix_url,
+    }
+    w = World.build(tmp_path, fakes, urls)
+    w.socid = dolibarr.add_thirdparty("Aster Labs", email=EMAIL)  # type: ignore[attr-defined]
+    w.cycle()  # learns the tag categories; the untagged case plans nothing
+    assert w.rt.store.counts() == {}
+    return w
+
+
+def plan(world: World, kind: str) -> Action:
+    socid = world.socid  # type: ignore[attr-defined]
+    payloads: dict[str, tuple[str, str, dict[str, Any]]] = {
+        "matrix.notify": ("signup_notify", "sales", {"room": "sales", "text": "New trial"}),
+        "freescout.message": (
+            "welcome_call_offer",
+            EMAIL,
+            {
+                "mailbox_id": 1,
+                "subject": "Your call",
+                "text": "Book here",
+                "email": EMAIL,
+                "name": "Aster Labs",
+            },
+        ),
+        "mautic.send_email": (
+            "check_in_email",
+            EMAIL,
+            {"template_id": 1, "email": EMAIL, "name": "Aster Labs", "mautic_contact_id": None},
+        ),
+        "dolibarr.note": (
+            "partner_referral_note",
+            f"thirdparty:{socid}",
+            {"socid": socid, "text": "Referred by Quartz"},
+        ),
+        "dolibarr.agenda_event": (
+            "conversion_proposal",
+            f"thirdparty:{socid}",
+            {"socid": socid, "label": "Send proposal", "owner_id": 1, "is_task": True},
+        ),
+        "dolibarr.tag": (
+            "subscription_activate",
+            f"thirdparty:{socid}",
+            {"socid": socid, "tag": "customer_active"},
+        ),
+    }
+    rule, target, payload = payloads[kind]
+    return Action(kind, f"{rule}:{socid}", target, payload, "test", rule=rule)
+
+
+def effects(world: World, action: Action) -> int:
+    """How many times the action's effect exists on the remote side."""
+    d, socid = world.dolibarr, world.socid  # type: ignore[attr-defined]
+    counters: dict[str, Callable[[], int]] = {
+        "matrix.notify": lambda: len(world.matrix.messages(SALES)),
+        "freescout.message": lambda: len(world.freescout.messages_to(EMAIL)),
+        "mautic.send_email": lambda: len(world.mautic.sent(to=EMAIL)),
+        "dolibarr.note": lambda: str(d.thirdparties[socid].fields.get("note_private") or "").count(
+            f"[{action.key}]"
+        ),
+        "dolibarr.agenda_event": lambda: sum(
+            1 for e in d.events.values() if e.label.startswith(f"[syncd] {action.key} ")
+        ),
+        "dolibarr.tag": lambda: int(socid in d.members[d.category_id("Customer-Active")]),
+    }
+    return counters[action.kind]()
+
+
+def records(world: World, key: str) -> int:
+    return sum(1 for label in world.syncd_events() if label.split(" ")[1] == key)
+
+
+KINDS = [
+    "matrix.notify",
+    "freescout.message",
+    "mautic.send_email",
+    "dolibarr.note",
+    "dolibarr.agenda_event",
+    "dolibarr.tag",
+]
+POINTS = ["claimed", "sent", "sent_at_stored", "recorded"]
+
+
+@pytest.mark.parametrize("point", POINTS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_crash_at_any_step_neither_loses_nor_doubles(world: World, kind: str, point: str) -> None:
+    action = plan(world, kind)
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    crashing = CrashingExecutor(world.rt.executor, point)
+    with pytest.raises(Crash):
+        drain(world.rt.store, crashing, world.now)  # type: ignore[arg-type]
+    world.advance(minutes=2)
+    world.restart()
+    recover(world.rt.store, world.rt.executor, world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.DONE, row
+    assert effects(world, action) == 1
+    assert records(world, action.key) == 1
+
+
+def action_case(world: World) -> int:
+    return int(world.socid)  # type: ignore[attr-defined]
+
+
+def test_freescout_timeout_after_the_server_created_it_is_reconciled_not_resent(
+    world: World,
+) -> None:
+    action = plan(world, "freescout.message")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.freescout.timeout("POST", "/api/conversations", after_apply=True)
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    assert stats.done == 1 and effects(world, action) == 1
+    assert "found done" in (world.rt.store.get(action.key).result or "")  # type: ignore[union-attr]
+
+
+def test_mautic_send_5xx_after_sending_is_reconciled_from_email_stats(world: World) -> None:
+    action = plan(world, "mautic.send_email")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.mautic.drop("POST", "/api/emails", after_apply=True)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_opted_out_contact_is_not_mailed(world: World) -> None:
+    world.mautic.add_contact(EMAIL, "Jane", dnc=True)
+    action = plan(world, "mautic.send_email")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert effects(world, action) == 0
+    assert row is not None and row.status is Status.DONE
+    assert "opted out" in (row.result or "")
+
+
+def test_transient_failures_back_off_across_cycles_then_succeed(world: World) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.matrix.fail("PUT", "/_matrix", status=502, times=None)
+    world.rt.executor.matrix.http.policy = type(world.rt.executor.matrix.http.policy)(  # type: ignore[union-attr]
+        attempts=1, sleep=lambda _: None
+    )
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert stats.retrying == 1 and row is not None and row.status is Status.PLANNED
+    assert row.next_attempt_at is not None and row.next_attempt_at > world.now
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 0  # not due yet
+    world.matrix.clear_faults()
+    world.advance(minutes=5)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
+
+
+def test_validation_error_fails_at_once_with_the_remote_message(world: World) -> None:
+    action = plan(world, "freescout.message")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.freescout.fail(
+        "POST",
+        "/api/conversations",
+        status=400,
+        body='{"message": "Error occurred", "_embedded": {"errors": '
+        '[{"path": "mailboxId", "message": "Mailbox not found"}]}}',
+    )
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert stats.failed == 1 and row is not None and row.status is Status.FAILED
+    assert "Mailbox not found" in (row.last_error or "")
+
+
+def test_unknown_outcome_is_held_then_a_person_decides(world: World, capsys: Any) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    with pytest.raises(Crash):
+        drain(world.rt.store, CrashingExecutor(world.rt.executor, "sent"), world.now)  # type: ignore[arg-type]
+    world.advance(days=2)  # the homeserver has forgotten the txnId by now
+    world.restart()
+    recover(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.HELD
+    ini = str(world.config_path)
+    assert main(["--config", ini, "actions", "--status", "held"]) == 0
+    assert action.key in capsys.readouterr().out
+    assert main(["--config", ini, "release", action.key]) == 0
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+    assert effects(world, action) == 1  # not resent
+
+
+def test_retry_sends_a_failed_action_again(world: World, capsys: Any) -> None:
+    action = plan(world, "freescout.message")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.freescout.fail("POST", "/api/conversations", status=400)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert main(["--config", str(world.config_path), "retry", action.key]) == 0
+    assert main(["--config", str(world.config_path), "retry", "nope:1"]) == 1
+    world.advance(minutes=1)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert effects(world, action) == 1
+
+
+def test_lost_state_database_is_rebuilt_from_dolibarr_and_nothing_is_resent(
+    world: World, capsys: Any
+) -> None:
+    d = world.dolibarr
+    d.add_thirdparty(
+        "Birch Data",
+        email="b@birch.example",
+        tags=("Trial", "ICP-fit"),
+        array_options={"signup_date": world.now.date() - timedelta(days=8)},
+    )
+    first = world.cycle()
+    assert first.stats.done >= 3
+    sent = (
+        world.freescout.messages_to("b@birch.example"),
+        world.matrix.messages(SALES),
+        world.mautic.sent(),
+    )
+    world.rt.store.close()
+    Path(world.rt.store.path).unlink()
+    assert main(["--config", str(world.config_path), "rebuild-state"]) == 0
+    assert "marked done" in capsys.readouterr().out
+    world.restart()
+    world.advance(hours=1)
+    again = world.cycle()
+    assert again.stats.done == 0
+    assert (
+        world.freescout.messages_to("b@birch.example"),
+        world.matrix.messages(SALES),
+        world.mautic.sent(),
+    ) == sent
