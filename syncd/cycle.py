@@ -7,9 +7,11 @@ error in its report and the cycle goes on with the others.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
@@ -17,10 +19,11 @@ from loguru import logger
 from syncd import steps
 from syncd.casebuild import build_cases
 from syncd.config import Config
+from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
-from syncd.errors import CaseDataError
+from syncd.errors import CaseDataError, ConfigError
 from syncd.executor import Executor
-from syncd.model import Action, Case, CaseReport
+from syncd.model import Action, Case, CaseReport, Rule
 from syncd.outbox import DrainStats, drain, recover
 from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
 from syncd.store import Store
@@ -84,6 +87,33 @@ class Runtime:
     config: Config
     ruleset: RuleSet
     mirror: Mirror
+    rules: list[Rule[Any]] = field(default_factory=list)
+    constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
+
+
+def refresh_constants(rt: Runtime, environ: Mapping[str, str]) -> None:
+    """Re-read the `SYNCD_*` setup constants and rebuild the rules' parameters from them.
+
+    Read at start and with each id sweep, not every cycle, so an idle cycle stays
+    at its handful of requests. A bad value is logged, naming the constant, and
+    the parameters in force stay.
+    """
+    constants = rt.reader.setup_constants()
+    if constants == rt.constants:
+        return
+    sections, used = merge_sections(rt.rules, rt.config.rules, constants, environ)
+
+    def source(name: str) -> str:
+        return f"Dolibarr constants or {rt.config.rules_source(name)}"
+
+    try:
+        rt.ruleset = RuleSet.build(rt.rules, sections, source, rt.config.systems)
+    except ConfigError as exc:
+        logger.error("Dolibarr SYNCD_* constants ignored: {}", "; ".join(exc.problems))
+    else:
+        if used:
+            logger.info("rule parameters from Dolibarr constants: {}", ", ".join(used))
+    rt.constants = constants
 
 
 @dataclass(frozen=True)
@@ -102,6 +132,8 @@ def run_cycle(
     """One cycle, phase by phase; a RemoteError while reading is recorded and re-raised."""
     try:
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
+        if rt.rules and (rt.constants is None or sweep_due(rt)):
+            refresh_constants(rt, os.environ)  # parameters people set in Dolibarr
         poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress)  # read (I/O)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
@@ -120,6 +152,10 @@ def run_cycle(
         stats.held,
     )
     return CycleResult(result, enqueued, stats)
+
+
+def sweep_due(rt: Runtime) -> bool:
+    return rt.mirror.polls % rt.config.dolibarr.sweep_every == 0
 
 
 def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:

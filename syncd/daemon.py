@@ -67,7 +67,8 @@ def build_runtime(config: Config, ruleset: RuleSet) -> Runtime:
     mirror = store.load_mirror()
     dolibarr = dolibarr_client(config)
     executor = build_executor(config, dolibarr, mirror.category_ids)
-    return Runtime(store, dolibarr, executor, config, ruleset, mirror)
+    rules = [entry.rule for entry in ruleset.rules]
+    return Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
 
 
 def run_once(rt: Runtime, should_stop: Callable[[], bool] = lambda: False) -> CycleResult:
