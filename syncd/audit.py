@@ -61,15 +61,17 @@ def action_json(action: Action) -> dict[str, Any]:
     }
 
 
-def to_text(generated_at: datetime, reports: list[CaseReport], *, full: bool = False) -> str:
+def to_text(
+    generated_at: datetime, reports: list[CaseReport], *, full: bool = False, skips: bool = True
+) -> str:
     lines = [f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)", ""]
     for report in reports:
-        lines += [*case_text(report, full=full), ""]
+        lines += [*case_text(report, full=full, skips=skips), ""]
     lines += summary_text(summary(reports))
     return "\n".join(lines)
 
 
-def case_text(report: CaseReport, *, full: bool = False) -> list[str]:
+def case_text(report: CaseReport, *, full: bool = False, skips: bool = True) -> list[str]:
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
     lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
@@ -80,8 +82,10 @@ def case_text(report: CaseReport, *, full: bool = False) -> list[str]:
         lines.append(f"      because {action.because}")
         if full:
             lines += [f"      {k}: {v}" for k, v in action.payload.items()]
-    for rule, reason in report.skipped:
-        lines.append(f"  · skip {rule}: {reason}")
+    if skips:
+        lines += [f"  · skip {rule}: {reason}" for rule, reason in report.skipped]
+    elif report.skipped:
+        lines.append(f"  · {len(report.skipped)} rules skipped (syncd explain {report.case_id})")
     lines += [f"  ! error: {error}" for error in report.errors]
     return lines
 

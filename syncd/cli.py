@@ -13,16 +13,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from loguru import logger
-
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from syncd import audit, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
 from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
+from syncd.lock import InstanceLock, LockError, running_pid
+from syncd.logs import mask, setup_logging
 from syncd.model import CaseReport
 from syncd.poll import Mirror
+from syncd.status import status_report
 from syncd.store import Status, Store
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
@@ -79,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     release.add_argument("key", help="the action's key")
     commands.add_parser(
+        "status",
+        help="daemon, cursors, last cycles, steps, outbox; exit 1 when a person is needed",
+    )
+    commands.add_parser(
         "rebuild-state",
         help="rebuild a lost state database from the [syncd] events on Dolibarr's timeline",
     )
@@ -98,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dry_run(args.config, args.format)
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
-    except (ConfigError, RuleError) as exc:
+    except (ConfigError, RuleError, LockError) as exc:
         return _fail(exc, EXIT_CONFIG)
     except RemoteError as exc:
         name = SYSTEM_NAMES.get(exc.system, exc.system)
@@ -111,11 +116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
-    rt = daemon.build_runtime(config, ruleset)
-    if not args.once:
-        daemon.run_forever(rt)
-        return EXIT_OK
-    result = daemon.run_once(rt)
+    with InstanceLock(config.daemon.state_db):
+        if not args.once:
+            runner = daemon.Daemon(args.config)
+            runner.install_signal_handlers()
+            runner.run()
+            return EXIT_OK
+        result = daemon.run_once(daemon.build_runtime(config, ruleset))
     stats = result.stats
     print(
         f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
@@ -125,6 +132,20 @@ def run(args: argparse.Namespace) -> int:
     for problem in stats.problems:
         print(f"  ! {problem}")
     return EXIT_OK
+
+
+def status(args: argparse.Namespace) -> int:
+    """What a sysadmin or a monitoring check asks; non-zero when a person is needed."""
+    config = load_config(args.config)
+    pid = running_pid(config.daemon.state_db)
+    print(f"daemon: running (PID {pid})" if pid else "daemon: not running")
+    store = Store.open_readonly(config.daemon.state_db)
+    if store is None:
+        print(f"state: no database at {config.daemon.state_db} yet")
+        return EXIT_REMOTE
+    report = status_report(store)
+    print(report.text)
+    return EXIT_OK if report.healthy else EXIT_REMOTE
 
 
 def list_actions(args: argparse.Namespace) -> int:
@@ -204,7 +225,7 @@ def explain(config_path: str, wanted: str, fmt: str) -> int:
 
 def load(config_path: str) -> tuple[Config, RuleSet]:
     config = load_config(config_path)
-    setup_logging(config.daemon.log_level)
+    setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
     ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
     return config, ruleset
@@ -236,17 +257,13 @@ def write_audit(plan: Plan, fmt: str, *, full: bool = False) -> None:
         print(audit.to_text(plan.generated_at, plan.reports, full=full))
 
 
-def setup_logging(level: str) -> None:
-    logger.remove()
-    logger.add(sys.stderr, level=level, format="{time:YYYY-MM-DD HH:mm:ss} {level} {message}")
-
-
 def _progress(what: str, count: int) -> None:
     print(f"syncd: {count} {what}…", file=sys.stderr, flush=True)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": run,
+    "status": status,
     "actions": list_actions,
     "retry": retry_action,
     "release": release_action,
@@ -257,7 +274,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def _fail(exc: Exception, code: int, prefix: str = "") -> int:
     problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
     for problem in problems:
-        print(f"syncd: {prefix}{problem}", file=sys.stderr)
+        print(mask(f"syncd: {prefix}{problem}"), file=sys.stderr)
     return code
 
 

@@ -130,6 +130,18 @@ class Config:
         """The optional systems configured; rules needing any other one are skipped."""
         return frozenset(name for name in OPTIONAL_SYSTEMS if getattr(self, name) is not None)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential in the configuration: the log masks each of them."""
+        found = [self.dolibarr.api_key]
+        if self.mautic:
+            found += [self.mautic.password, self.mautic.client_secret]
+        if self.freescout:
+            found.append(self.freescout.api_key)
+        if self.matrix:
+            found.append(self.matrix.access_token)
+        return tuple(s for s in found if s)
+
     def tag_label(self, logical: str) -> str:
         return self.tags[logical]
 

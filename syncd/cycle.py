@@ -62,7 +62,6 @@ def plan(mirror: Mirror, config: Config, ruleset: RuleSet, now: datetime) -> Pla
     built = build_cases(mirror, config.fields, zone)
     reports = [_report(case, local_now, ruleset, config.tags) for case in built.cases]
     for row, exc in built.errors:
-        logger.bind(case=row.id).error("case {} skipped: {}", row.id, exc)
         reports.append(error_report(row.id, row.ref, row.name, str(exc)))
     reports.sort(key=lambda r: r.case_id)
     return Plan(now, reports)
@@ -72,7 +71,6 @@ def _report(case: Case, now: datetime, ruleset: RuleSet, labels: Mapping[str, st
     try:
         inferred = steps.infer(case, now, labels)
     except CaseDataError as exc:
-        logger.bind(case=case.id).error("case {} skipped: {}", case.id, exc)
         return error_report(case.id, case.ref, case.name, str(exc))
     return evaluate(inferred, now, ruleset)
 
@@ -88,6 +86,7 @@ class Runtime:
     ruleset: RuleSet
     mirror: Mirror
     rules: list[Rule[Any]] = field(default_factory=list)
+    case_errors: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
 
 
@@ -139,6 +138,7 @@ def run_cycle(
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
     result = plan(rt.mirror, rt.config, rt.ruleset, now)  # decide (pure)
+    log_case_errors(rt, result)
     enqueued = rt.store.enqueue(planned_actions(result), now)  # one atomic write
     if not should_stop():
         stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
@@ -152,6 +152,17 @@ def run_cycle(
         stats.held,
     )
     return CycleResult(result, enqueued, stats)
+
+
+def log_case_errors(rt: Runtime, result: Plan) -> None:
+    """Log a case's bad data when it appears or changes, not every cycle; and when fixed."""
+    now_errors = {r.case_id: "; ".join(r.errors) for r in result.reports if r.errors}
+    for case_id, error in now_errors.items():
+        if rt.case_errors.get(case_id) != error:
+            logger.bind(case=case_id).error("case {} skipped: {}", case_id, error)
+    for case_id in rt.case_errors.keys() - now_errors.keys():
+        logger.bind(case=case_id).info("case {} is readable again", case_id)
+    rt.case_errors = now_errors
 
 
 def sweep_due(rt: Runtime) -> bool:

@@ -8,10 +8,12 @@ fault. This and `cli.py` are the only places that read the real clock.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import schedule
 from loguru import logger
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
@@ -24,6 +26,7 @@ from syncd.engine import RuleSet
 from syncd.errors import SyncdError
 from syncd.executor import Executor, Targets
 from syncd.store import Store
+from syncd.systemd import Notifier
 
 
 def clock(config: Config) -> datetime:
@@ -75,14 +78,109 @@ def run_once(rt: Runtime, should_stop: Callable[[], bool] = lambda: False) -> Cy
     return run_cycle(rt, clock(rt.config), should_stop)
 
 
-def run_forever(rt: Runtime, should_stop: Callable[[], bool] = lambda: False) -> None:
-    """Cycle every poll_interval until asked to stop; remote faults never end the loop."""
-    interval = rt.config.daemon.poll_interval
-    while not should_stop():
-        started = time.monotonic()
+class Daemon:
+    """`syncd run`: a cycle every poll_interval until SIGTERM, reloading on SIGHUP.
+
+    Signal handlers only set flags; the loop acts on them between actions, so
+    the action in flight always finishes and is recorded. Sleeping happens in
+    short slices that check the flags and ping the systemd watchdog.
+    """
+
+    def __init__(self, config_path: str, notifier: Notifier | None = None) -> None:
+        self.config_path = config_path
+        self.notifier = notifier or Notifier.from_env()
+        self.stopping = False
+        self.reload_requested = False
+        self.cycles = 0
+        self.rt = build_runtime(*load_checked(config_path))
+        self.scheduler = schedule.Scheduler()
+        self._last_ping = 0.0
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def run(self) -> None:
+        """The loop; returns once stopped (the caller exits 0)."""
+        self._schedule()
+        self.notifier.ready()
+        logger.info("syncd started: polling every {}s", self.rt.config.daemon.poll_interval)
+        self.cycle()
+        while not self.stopping:
+            if self.reload_requested:
+                self.reload()
+            self.scheduler.run_pending()
+            self._idle(min(1.0, max(0.05, self.scheduler.idle_seconds or 1.0)))
+        self.notifier.stopping()
+        self.rt.store.close()
+        logger.info("syncd stopped")
+
+    def cycle(self) -> None:
+        """One cycle; any failure is logged with its cause and the loop goes on."""
+        self.cycles += 1
         try:
-            run_once(rt, should_stop)
+            result = run_once(self.rt, self.should_stop)
+        except Exception as exc:  # a remote fault must never end the daemon
+            logger.opt(exception=not isinstance(exc, SyncdError)).error(
+                "cycle {} failed: {}", self.cycles, exc
+            )
+            self.notifier.status(f"cycle {self.cycles} failed: {exc}"[:200])
+            return
+        stats = result.stats
+        self.notifier.status(
+            f"cycle {self.cycles} ok: {stats.done} actions, {stats.held} held, "
+            f"{stats.failed} failed"
+        )
+
+    def should_stop(self) -> bool:
+        """Asked between actions: also the moment to tell the watchdog we are alive."""
+        self._ping()
+        return self.stopping
+
+    def reload(self) -> None:
+        """Re-read the config and rules; a broken new config is refused, the old stays."""
+        self.reload_requested = False
+        self.notifier.reloading()
+        try:
+            config, ruleset = load_checked(self.config_path)
         except SyncdError as exc:
-            logger.error("cycle failed: {}", exc)
-        while not should_stop() and time.monotonic() - started < interval:
-            time.sleep(min(1.0, interval))
+            logger.error("reload refused, the previous configuration stays in force: {}", exc)
+        else:
+            self.rt.store.close()
+            self.rt = build_runtime(config, ruleset)
+            self._schedule()
+            logger.info("configuration reloaded from {}", self.config_path)
+        self.notifier.ready()
+
+    def _schedule(self) -> None:
+        self.scheduler.clear()
+        self.scheduler.every(self.rt.config.daemon.poll_interval).seconds.do(self.cycle)
+
+    def _idle(self, seconds: float) -> None:
+        self._ping()
+        time.sleep(seconds)
+
+    def _ping(self) -> None:
+        interval = self.notifier.watchdog_interval()
+        now = time.monotonic()
+        if interval is not None and now - self._last_ping >= min(interval, 5.0):
+            self.notifier.watchdog()
+            self._last_ping = now
+
+    def _on_stop(self, signum: int, _frame: object) -> None:
+        logger.info(
+            "{} received: finishing the action in flight, then stopping",
+            signal.Signals(signum).name,
+        )
+        self.stopping = True
+
+    def _on_reload(self, _signum: int, _frame: object) -> None:
+        self.reload_requested = True
+
+
+def load_checked(config_path: str) -> tuple[Config, RuleSet]:
+    """Config and rules, with logging set up from the config."""
+    from syncd.cli import load
+
+    return load(config_path)

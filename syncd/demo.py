@@ -1,20 +1,32 @@
-"""`syncd demo`: syncd against built-in fakes on 127.0.0.1, no accounts needed.
+"""`syncd demo`: the whole of syncd against built-in fakes on 127.0.0.1, no accounts needed.
 
-It starts the stateful Dolibarr fake as a real HTTP server on a free loopback
-port, seeds it with sample cases, writes a temporary config pointing at it,
-and shows the dry-run audit. Everything it starts is stopped before it returns.
+It starts stateful fakes of Dolibarr, Mautic, FreeScout and Matrix as real
+HTTP servers on free loopback ports, seeds them with sample cases covering
+both processes and every exception, writes a temporary config pointing at
+them, shows the dry-run audit, runs cycles over simulated days, and prints
+what was sent where. Everything it starts is stopped before it returns.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.fakes.dolibarr import FakeDolibarr
-from connectors.fakes.seed import seed_demo
+from connectors.fakes.freescout import FreescoutFake
+from connectors.fakes.matrix import FakeMatrix
+from connectors.fakes.mautic import FakeMautic
+from connectors.fakes.seed import seed_demo, seed_systems
 from connectors.fakes.web import serve
+from syncd import audit
+from syncd.cycle import run_cycle
+
+DAYS = 14
+CYCLES_PER_DAY = 2
 
 DEMO_RULES = """
 [rule:welcome_call_offer]
@@ -26,47 +38,110 @@ calendar_link = https://cloud.example.com/apps/calendar/p/partners
 [rule:follow_up_message]
 docs_link = https://docs.example.com
 community_link = https://discord.example.com/invite
-"""
 
-# No message leaves the machine in a dry run; these addresses are never contacted.
-DEMO_SYSTEMS = """
-[mautic]
-url = http://127.0.0.1:9
-username = demo
-password = demo
-
-[freescout]
-url = http://127.0.0.1:9
-api_key = demo
-mailbox_id = 1
-
-[matrix]
-homeserver = http://127.0.0.1:9
-access_token = demo
-room_sales = !sales:demo.local
-room_success = !success:demo.local
+[rule:partner_welcome_email]
+template_id = 2
 """
 
 
-def write_config(folder: Path, url: str, api_key: str, now: datetime) -> Path:
+class Fakes:
+    def __init__(self, now: float) -> None:
+        self.dolibarr = FakeDolibarr(now=now)
+        self.mautic = FakeMautic(now=now)
+        self.freescout = FreescoutFake(now=now)
+        self.matrix = FakeMatrix(server_name="demo.local", now=now)
+        seed_demo(self.dolibarr)
+        seed_systems(self.mautic, self.freescout, self.matrix)
+
+    def all(self) -> Iterator[FakeDolibarr | FakeMautic | FreescoutFake | FakeMatrix]:
+        yield from (self.dolibarr, self.mautic, self.freescout, self.matrix)
+
+    def advance(self, seconds: float) -> None:
+        for fake in self.all():
+            fake.now += seconds
+
+
+def write_config(folder: Path, urls: dict[str, str], api_key: str, now: datetime) -> Path:
     path = folder / "syncd-demo.ini"
     path.write_text(
-        f"[dolibarr]\nurl = {url}\napi_key = {api_key}\ntimezone = Europe/Paris\n\n"
+        f"[dolibarr]\nurl = {urls['dolibarr']}\napi_key = {api_key}\ntimezone = Europe/Paris\n\n"
         f"[daemon]\nstate_db = {folder / 'syncd-demo.db'}\nlog_level = WARNING\n"
-        f"now = {now.isoformat()}\n" + DEMO_SYSTEMS + DEMO_RULES
+        f"now = {now.isoformat()}\n\n"
+        f"[mautic]\nurl = {urls['mautic']}\nusername = syncd\npassword = demo-secret\n\n"
+        f"[freescout]\nurl = {urls['freescout']}\napi_key = {'test-key'}\nmailbox_id = 1\n"
+        f"user_id = 1\n\n"
+        f"[matrix]\nhomeserver = {urls['matrix']}\naccess_token = demo-token\n"
+        f"room_sales = !sales:demo.local\nroom_success = !success:demo.local\n" + DEMO_RULES
     )
     return path
 
 
 def run_demo(fmt: str = "text") -> int:
-    from syncd.cli import dry_run
+    from syncd.cli import audit_plan, load
+    from syncd.daemon import build_runtime
 
-    fake = FakeDolibarr()
-    fake.now = datetime.now(UTC).replace(microsecond=0).timestamp()
-    seed_demo(fake)
-    with tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp, serve(fake) as url:
-        config = write_config(Path(tmp), url, fake.api_key, datetime.fromtimestamp(fake.now, UTC))
+    start = datetime.now(UTC).replace(microsecond=0)
+    fakes = Fakes(start.timestamp())
+    with tempfile.TemporaryDirectory(prefix="syncd-demo-") as tmp, ExitStack() as servers:
+        urls = {
+            name: servers.enter_context(serve(fake))
+            for name, fake in zip(
+                ("dolibarr", "mautic", "freescout", "matrix"), fakes.all(), strict=True
+            )
+        }
+        config_path = write_config(Path(tmp), urls, fakes.dolibarr.api_key, start)
         print(
-            f"syncd demo: fake Dolibarr on {url}, {len(fake.thirdparties)} cases", file=sys.stderr
+            f"syncd demo: fakes of Dolibarr, Mautic, FreeScout and Matrix on 127.0.0.1 "
+            f"({len(fakes.dolibarr.thirdparties)} sample cases)",
+            file=sys.stderr,
         )
-        return dry_run(str(config), fmt)
+        config, ruleset = load(str(config_path))
+        plan = audit_plan(config, ruleset)
+        if fmt == "json":
+            print(audit.to_json(plan.generated_at, plan.reports))
+            return 0
+        say("\n== 1. The dry-run audit: what syncd would do today, and why ==\n")
+        print(audit.to_text(plan.generated_at, plan.reports, skips=False))
+        rt = build_runtime(config, ruleset)
+        say(f"\n== 2. Running for real: {DAYS} simulated days, {CYCLES_PER_DAY} cycles a day ==\n")
+        step = timedelta(days=1) / CYCLES_PER_DAY
+        for n in range(DAYS * CYCLES_PER_DAY):
+            now = start + step * n
+            result = run_cycle(rt, now)
+            if result.stats.done or result.stats.failed:
+                print(
+                    f"  {now:%a %d %b %H:%M}  {result.stats.done} actions done"
+                    + (f", {result.stats.failed} failed" if result.stats.failed else "")
+                )
+            fakes.advance(step.total_seconds())
+        say("\n== 3. What was sent where ==\n")
+        print(inboxes(fakes))
+        counts = rt.store.counts()
+        print("\noutbox: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        rt.store.close()
+    say("\nsyncd demo: all fakes stopped.")
+    return 0
+
+
+def inboxes(fakes: Fakes) -> str:
+    lines = ["FreeScout (personal emails from the sales mailbox):"]
+    emails = sorted(
+        {str(tp.fields.get("email") or "") for tp in fakes.dolibarr.thirdparties.values()}
+    )
+    sent = [m for email in emails if email for m in fakes.freescout.messages_to(email)]
+    for message in sorted(sent, key=lambda m: m.conversation_id):
+        lines.append(f"  to {message.to:28} {message.subject}")
+    lines.append("Mautic (template emails):")
+    names = fakes.mautic.emails
+    for email in fakes.mautic.sent():
+        lines.append(f"  to {email.to:28} {names.get(email.email_id, email.email_id)}")
+    for room in ("!sales:demo.local", "!success:demo.local"):
+        lines.append(f"Matrix {room}:")
+        lines += [f"  {text}" for text in fakes.matrix.messages(room)]
+    events = [e for e in fakes.dolibarr.events.values() if e.label.startswith("[syncd] ")]
+    lines.append(f"Dolibarr: {len(events)} [syncd] agenda events on the cases' timelines")
+    return "\n".join(lines)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)

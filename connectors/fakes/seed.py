@@ -103,3 +103,16 @@ def seed_demo(fake: FakeDolibarr) -> dict[str, int]:
     add("Pine Advisory", ("Partner-Declined",), 9)
     fake.add_contact(helix, "Hana", "Novak", "hana@helix.example")
     return ids
+
+
+def seed_systems(mautic: Any, freescout: Any, matrix: Any) -> None:
+    """The demo's Mautic, FreeScout and Matrix: one API user, templates, a mailbox, rooms."""
+    mautic.add_user("syncd", "demo-secret")
+    for email_id, name in ((1, "How is it going?"), (2, "Welcome, partner"), (3, "Spare")):
+        mautic.add_email(email_id, name)
+    mautic.add_segment(1, "Nurture")
+    freescout.add_mailbox("Sales", "sales@demo.example")
+    freescout.add_user("Predrag", "Sales", "sales@demo.example")
+    matrix.add_user("@syncd:demo.local", "demo-token")
+    for room in ("!sales:demo.local", "!success:demo.local"):
+        matrix.add_room(room, members=("@syncd:demo.local",))

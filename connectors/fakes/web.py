@@ -88,6 +88,9 @@ def serve(fake: FakeServer) -> Iterator[str]:
 def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes; with Nagle on, keep-alive clients
+        # wait for a delayed ACK (~40 ms) on every request.
+        disable_nagle_algorithm = True
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)

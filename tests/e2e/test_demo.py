@@ -17,7 +17,7 @@ def test_demo_audits_both_processes_and_every_exception() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "fake Dolibarr on http://127.0.0.1:" in done.stderr
+    assert "Dolibarr, Mautic, FreeScout and Matrix on 127.0.0.1" in done.stderr
     document = json.loads(done.stdout)
     cases = {case["name"]: case for case in document["cases"]}
     steps = Counter(case["step"] for case in cases.values())

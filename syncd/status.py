@@ -1,0 +1,68 @@
+"""`syncd status`: what the state database says, for a person or a monitoring check.
+
+Read-only: it never writes to the database and never contacts a remote system.
+Unhealthy means a person is needed: the last cycle failed, or actions are held
+or failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from syncd.store import Status, Store
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    text: str
+    healthy: bool
+
+
+def status_report(store: Store) -> StatusReport:
+    cycles = store.last_cycles(5)
+    counts = store.counts()
+    attention = store.with_status(Status.HELD, Status.FAILED)
+    lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_outbox(counts)]
+    for row in attention:
+        lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
+        lines.append(f"         {row.last_error or ''}")
+    last_failed = bool(cycles) and not cycles[0]["ok"]
+    healthy = not last_failed and not attention
+    lines.append("health: ok" if healthy else "health: needs attention")
+    return StatusReport("\n".join(lines), healthy)
+
+
+def _cycles(cycles: list[dict[str, object]]) -> list[str]:
+    if not cycles:
+        return ["last cycles: none yet"]
+    lines = ["last cycles:"]
+    for c in cycles:
+        if c["ok"]:
+            lines.append(
+                f"  {c['started_at']} ok: {c['cases']} cases, {c['planned']} planned, "
+                f"{c['done']} done, {c['failed']} failed, {c['held']} held"
+            )
+        else:
+            lines.append(f"  {c['started_at']} FAILED: {c['error']}")
+    return lines
+
+
+def _cursors(store: Store) -> list[str]:
+    rows = list(store.db.table("cursors").rows)
+    return ["cursors: " + (", ".join(f"{r['kind']} {r['at']}" for r in rows) or "none")]
+
+
+def _steps(store: Store) -> list[str]:
+    sql = (
+        "select step from step_history s where entered_at = "
+        "(select max(entered_at) from step_history where case_id = s.case_id)"
+    )
+    steps = Counter(step for (step,) in store.db.execute(sql).fetchall())
+    text = ", ".join(f"{step} {n}" for step, n in sorted(steps.items())) or "none"
+    return [f"cases per step: {text}"]
+
+
+def _outbox(counts: dict[str, int]) -> list[str]:
+    text = ", ".join(f"{status} {n}" for status, n in sorted(counts.items())) or "empty"
+    return [f"outbox: {text}"]
