@@ -6,27 +6,20 @@ Nothing here may reach the network: `dolibarr_url` answers from a `responses` mo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import responses
 
 from connectors.fakes.dolibarr import FakeDolibarr
+from connectors.fakes.freescout import FreescoutFake
+from connectors.fakes.matrix import FakeMatrix
+from connectors.fakes.mautic import FakeMautic
+from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.fakes.web import use_responses
+from tests.harness import World
 
 pytest_plugins = ["tests.fixtures_mautic", "tests.fixtures_freescout", "tests.fixtures_matrix"]
-
-SYNCD_CATEGORIES = (
-    "Trial",
-    "ICP-fit",
-    "Not-ICP",
-    "EU-Project",
-    "Self-hosted",
-    "Customer-Active",
-    "Partner-Prospect",
-    "Partner-Qualified",
-    "Partner-Declined",
-    "Partner-Active",
-)
 
 
 @pytest.fixture
@@ -54,3 +47,26 @@ def dolibarr_url(dolibarr: FakeDolibarr, http_mock: responses.RequestsMock) -> s
     """The base URL of `dolibarr`, served in-process (no socket), key "test-key"."""
     use_responses(dolibarr, http_mock, "http://dolibarr.test")
     return "http://dolibarr.test"
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path,
+    dolibarr: FakeDolibarr,
+    dolibarr_url: str,
+    mautic: FakeMautic,
+    mautic_url: str,
+    freescout: FreescoutFake,
+    freescout_url: str,
+    matrix: FakeMatrix,
+    matrix_url: str,
+) -> World:
+    """All four fakes in-process, a config pointing at them, and a syncd runtime."""
+    fakes = {"dolibarr": dolibarr, "mautic": mautic, "freescout": freescout, "matrix": matrix}
+    urls = {
+        "dolibarr": dolibarr_url,
+        "mautic": mautic_url,
+        "freescout": freescout_url,
+        "matrix": matrix_url,
+    }
+    return World.build(tmp_path, fakes, urls)

@@ -10,40 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
-from pathlib import Path
 
-import pytest
-
-from connectors.fakes.dolibarr import FakeDolibarr
-from connectors.fakes.freescout import FreescoutFake
-from connectors.fakes.matrix import FakeMatrix
-from connectors.fakes.mautic import FakeMautic
 from syncd.store import Status
 from tests.harness import World
 
 SALES, SUCCESS = "!sales:test", "!success:test"
-
-
-@pytest.fixture
-def world(
-    tmp_path: Path,
-    dolibarr: FakeDolibarr,
-    dolibarr_url: str,
-    mautic: FakeMautic,
-    mautic_url: str,
-    freescout: FreescoutFake,
-    freescout_url: str,
-    matrix: FakeMatrix,
-    matrix_url: str,
-) -> World:
-    fakes = {"dolibarr": dolibarr, "mautic": mautic, "freescout": freescout, "matrix": matrix}
-    urls = {
-        "dolibarr": dolibarr_url,
-        "mautic": mautic_url,
-        "freescout": freescout_url,
-        "matrix": matrix_url,
-    }
-    return World.build(tmp_path, fakes, urls)
 
 
 def today(world: World) -> date:

@@ -15,10 +15,6 @@ from typing import Any
 
 import pytest
 
-from connectors.fakes.dolibarr import FakeDolibarr
-from connectors.fakes.freescout import FreescoutFake
-from connectors.fakes.matrix import FakeMatrix
-from connectors.fakes.mautic import FakeMautic
 from syncd.cli import main
 from syncd.executor import Executor
 from syncd.model import Action
@@ -60,26 +56,10 @@ class CrashingExecutor:
 
 
 @pytest.fixture
-def world(
-    tmp_path: Path,
-    dolibarr: FakeDolibarr,
-    dolibarr_url: str,
-    mautic: FakeMautic,
-    mautic_url: str,
-    freescout: FreescoutFake,
-    freescout_url: str,
-    matrix: FakeMatrix,
-    matrix_url: str,
-) -> World:
-    fakes = {"dolibarr": dolibarr, "mautic": mautic, "freescout": freescout, "matrix": matrix}
-    urls = {
-        "dolibarr": dolibarr_url,
-        "mautic": mautic_url,
-        "freescout": freescout_url,
-        "matrix": matrix_url,
-    }
-    w = World.build(tmp_path, fakes, urls)
-    w.socid = dolibarr.add_thirdparty("Aster Labs", email=EMAIL)  # type: ignore[attr-defined]
+def world(world: World) -> World:
+    """The shared world plus one untagged third party to act on."""
+    w = world
+    w.socid = w.dolibarr.add_thirdparty("Aster Labs", email=EMAIL)  # type: ignore[attr-defined]
     w.cycle()  # learns the tag categories; the untagged case plans nothing
     assert w.rt.store.counts() == {}
     return w

@@ -13,10 +13,10 @@ import pytest
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.fakes.dolibarr import FakeDolibarr
+from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.http import RetryPolicy
 from syncd.model import TAGS
 from syncd.poll import Mirror, PollSettings, TagGuardError, poll
-from tests.conftest import SYNCD_CATEGORIES
 
 LABELS = dict(zip(TAGS, SYNCD_CATEGORIES, strict=True))
 SETTINGS = PollSettings(tag_labels=LABELS, overlap=timedelta(minutes=5), sweep_every=3)
