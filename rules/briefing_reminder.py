@@ -32,8 +32,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     when = "today" if days == 0 else f"in {days} day(s)"
     because = f"partner onboarding briefing on {briefing} is {when}"
     key = f"briefing_reminder:{case.id}:{briefing}"
-    label = f"Partner onboarding briefing with {case.name} ({case.ref}) on {briefing}"
-    text = f"Partner onboarding briefing with {case.name} ({case.ref}) {when}, on {briefing}."
+    label = f"Partner onboarding briefing with {case.label} on {briefing}"
+    text = f"Partner onboarding briefing with {case.label} {when}, on {briefing}."
     return [
         matrix_notify(p.room, text, f"{key}:matrix", because),
         agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),

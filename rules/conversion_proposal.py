@@ -46,7 +46,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
 
 def _licence_notice(case: Case, p: Params, because: str) -> Action:
     text = (
-        f"Self-hosted trial {case.name} ({case.ref}) is ready to convert: a licence key "
+        f"Self-hosted trial {case.label} is ready to convert: a licence key "
         "from billing is due (no SaaS proposal is sent automatically)."
     )
     why = f"{because}; self-hosted, so a human issues the licence key"
@@ -55,8 +55,8 @@ def _licence_notice(case: Case, p: Params, because: str) -> Action:
 
 def _proposal_actions(case: Case, p: Params, because: str) -> list[Action]:
     key = f"conversion_proposal:{case.id}"
-    label = f"Send proposal to {case.name} ({case.ref})"
-    text = f"Trial {case.name} ({case.ref}) is active and ready for a proposal."
+    label = f"Send proposal to {case.label}"
+    text = f"Trial {case.label} is active and ready for a proposal."
     return [
         agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),
         matrix_notify(p.room, text, f"{key}:matrix", because),

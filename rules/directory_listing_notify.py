@@ -25,7 +25,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip(f"briefing on {briefing} has not passed yet")
     if not case.fields.has_directory_consent:
         return skip("no directory_consent for a public listing")
-    text = f"Please list partner {case.name} ({case.ref}) in the website partner directory."
+    text = f"Please list partner {case.label} in the website partner directory."
     because = f"briefing on {briefing} done and directory_consent given"
     return [matrix_notify(p.room, text, f"directory_listing_notify:{case.id}", because)]
 

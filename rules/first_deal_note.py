@@ -28,7 +28,7 @@ def _notes(case: Case, ref: Referral) -> list[Action]:
     key = f"first_deal_note:{case.id}:referral:{ref.id}"
     because = f"customer {ref.ref} names partner {case.ref} in referred_by"
     on_partner = f"Deal registered: customer {ref.name} ({ref.ref}) referred by this partner."
-    on_customer = f"Deal registered by partner {case.name} ({case.ref})."
+    on_customer = f"Deal registered by partner {case.label}."
     return [
         dolibarr_note(case, on_partner, f"{key}:partner", because),
         dolibarr_note(case, on_customer, f"{key}:customer", because, target_id=ref.id),

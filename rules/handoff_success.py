@@ -24,8 +24,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip(f"step is {case.step}, not handoff")
     key = f"handoff_success:{case.id}"
     because = "active customer not yet handed off to ongoing success"
-    text = f"{case.name} ({case.ref}) is an active customer: welcome them to ongoing success."
-    label = f"Ongoing success for {case.name} ({case.ref}): support channel and check-ins"
+    text = f"{case.label} is an active customer: welcome them to ongoing success."
+    label = f"Ongoing success for {case.label}: support channel and check-ins"
     return [
         matrix_notify(p.room, text, f"{key}:matrix", because),
         agenda_event(case, label, f"{key}:event", because, owner_id=p.success_owner_id),

@@ -30,7 +30,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     if days > p.days_before:
         return skip(f"call on {call} is {days} days ahead; reminder {p.days_before} day(s) before")
     when = "today" if days == 0 else f"in {days} day(s)"
-    text = f"Onboarding call with {case.name} ({case.ref}) {when}, on {call}."
+    text = f"Onboarding call with {case.label} {when}, on {call}."
     because = f"onboarding call on {call} is {when}"
     return [matrix_notify(p.room, text, f"onboarding_call_reminder:{case.id}:{call}", because)]
 

@@ -53,8 +53,8 @@ def _not_active_reason(case: Case, now: datetime) -> str:
 def _dpa_reminder(case: Case, p: Params) -> list[Action]:
     key = f"partner_activate:{case.id}:dpa"
     because = f"EU partner (country {case.country_code}) without dpa_signed"
-    label = f"DPA missing: get a Data Processing Agreement signed by {case.name} ({case.ref})"
-    text = f"DPA missing for EU partner {case.name} ({case.ref}): please get it signed."
+    label = f"DPA missing: get a Data Processing Agreement signed by {case.label}"
+    text = f"DPA missing for EU partner {case.label}: please get it signed."
     return [
         matrix_notify(p.room, text, f"{key}:matrix", because),
         agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),

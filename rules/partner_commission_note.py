@@ -57,7 +57,7 @@ def _notes(case: Case, partner: Referrer, inv: Invoice, rate: Decimal) -> list[A
     amount = inv.total_ht.quantize(CENT, rounding=ROUND_HALF_UP)
     due = commission(inv.total_ht, rate)
     text = (
-        f"Commission on invoice {inv.ref} ({case.name}, {case.ref}): "
+        f"Commission on invoice {inv.ref} ({case.label}): "
         f"{amount} {inv.currency} excl. tax × rate {rate} = {due} {inv.currency}"
     )
     source = "partner commission_rate" if partner.commission_rate is not None else "default rate"

@@ -30,8 +30,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         f"partner prospect undecided on day {days} since {case.signup_date} (timer, due {due})"
     )
     key = f"partner_qualification_reminder:{case.id}"
-    label = f"Qualify or decline partner prospect {case.name} ({case.ref})"
-    text = f"Partner prospect {case.name} ({case.ref}) is still undecided after {days} days."
+    label = f"Qualify or decline partner prospect {case.label}"
+    text = f"Partner prospect {case.label} is still undecided after {days} days."
     return [
         agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),
         matrix_notify(p.room, text, f"{key}:matrix", because),

@@ -26,7 +26,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     key = f"partner_referral_note:{case.id}:partner:{partner.id}"
     because = f"referred_by names partner {partner.ref}"
     on_customer = f"Referred by partner {partner.name} ({partner.ref}), for commission tracking."
-    on_partner = f"Referred customer {case.name} ({case.ref}), for commission tracking."
+    on_partner = f"Referred customer {case.label}, for commission tracking."
     return [
         dolibarr_note(case, on_customer, f"{key}:customer", because),
         dolibarr_note(case, on_partner, f"{key}:partner", because, target_id=partner.id),

@@ -35,8 +35,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     due = case.signup_date + timedelta(days=p.after_days)
     because = f"still unqualified on day {days} since signup {case.signup_date} (timer, due {due})"
     key = f"qualification_reminder:{case.id}"
-    label = f"Qualify trial {case.name} ({case.ref}): ICP-fit or Not-ICP"
-    text = f"Trial {case.name} ({case.ref}) is still unqualified, {days} days after signup."
+    label = f"Qualify trial {case.label}: ICP-fit or Not-ICP"
+    text = f"Trial {case.label} is still unqualified, {days} days after signup."
     return [
         agenda_event(case, label, f"{key}:task", because, owner_id=p.owner_id),
         matrix_notify(p.room, text, f"{key}:matrix", because),

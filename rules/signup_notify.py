@@ -24,7 +24,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     if case.step not in STEPS:
         return skip(f"step is {case.step}, not signup or qualification")
     contact = case.contact_email or "no email yet"
-    text = f"New trial signup: {case.name} ({case.ref}, {contact}), signed up {case.signup_date}."
+    text = f"New trial signup: {case.label}, {contact}, signed up {case.signup_date}."
     because = f"trial signed up on {case.signup_date} (step {case.step})"
     return [matrix_notify(p.room, text, f"signup_notify:{case.id}", because)]
 

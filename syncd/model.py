@@ -212,6 +212,13 @@ class Case:
         return "customer"
 
     @property
+    def label(self) -> str:
+        """How people name the case: its name, with the ref when the ref says more."""
+        if self.ref and self.ref != self.name:
+            return f"{self.name} ({self.ref})"
+        return self.name
+
+    @property
     def signup_date(self) -> date:
         """The signup date field, else the day the third party was created."""
         return self.fields.signup_date or self.created_at.date()

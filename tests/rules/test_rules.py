@@ -526,3 +526,14 @@ def test_handoff_event_is_assigned_to_the_success_owner() -> None:
     notice, event = actions("handoff_success", make_case(step="handoff"), success_owner_id=4)
     assert notice.target == "success"
     assert event.payload["owner_id"] == 4
+
+
+def test_messages_name_the_case_once_when_ref_equals_name() -> None:
+    case = make_case(
+        id=7, name="Aster Labs", ref="Aster Labs", tags=("trial",), step="qualification"
+    )
+    (notice,) = actions("signup_notify", case)
+    assert "Aster Labs (Aster Labs" not in notice.payload["text"]
+    other = make_case(id=8, name="Birch", ref="CU-0008", tags=("trial",), step="qualification")
+    (notice,) = actions("signup_notify", other)
+    assert "Birch (CU-0008)" in notice.payload["text"]
