@@ -1,8 +1,10 @@
-"""Note each deal a partner brought in, on the partner and on the customer.
+"""Mark a partner's first deal on the partner's record, once.
 
-A customer whose `referred_by` names this partner is a registered deal. One
-note on each record per referred customer:
-`first_deal_note:<partner>:referral:<customer>:partner` and `…:customer`.
+A customer whose `referred_by` names this partner is a registered deal; each
+referral is already noted on both records by `partner_referral_note`. This
+rule marks the milestone: the partner's first deal (the earliest referred
+customer), one note ever, so the key names only the partner:
+`first_deal_note:<partner>`.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import Action, Case, Decision, Referral, Rule, dolibarr_note, skip
+from syncd.model import Case, Decision, Rule, dolibarr_note, skip
 
 
 @dataclass(frozen=True)
@@ -21,18 +23,10 @@ class Params:
 def decide(case: Case, now: datetime, p: Params) -> Decision:
     if not case.referrals:
         return skip("no customer names this partner in referred_by")
-    return [action for ref in case.referrals for action in _notes(case, ref)]
-
-
-def _notes(case: Case, ref: Referral) -> list[Action]:
-    key = f"first_deal_note:{case.id}:referral:{ref.id}"
-    because = f"customer {ref.ref} names partner {case.ref} in referred_by"
-    on_partner = f"Deal registered: customer {ref.name} ({ref.ref}) referred by this partner."
-    on_customer = f"Deal registered by partner {case.label}."
-    return [
-        dolibarr_note(case, on_partner, f"{key}:partner", because),
-        dolibarr_note(case, on_customer, f"{key}:customer", because, target_id=ref.id),
-    ]
+    first = min(case.referrals, key=lambda r: r.id)
+    text = f"First deal: customer {first.name} ({first.ref}) was referred by this partner."
+    because = f"customer {first.ref} is the first to name partner {case.ref} in referred_by"
+    return [dolibarr_note(case, text, f"first_deal_note:{case.id}", because)]
 
 
 RULE = Rule(name="first_deal_note", process="partner", params=Params, decide=decide)

@@ -166,12 +166,7 @@ ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
         "first_deal_note",
         partner("first_deal", "partner_qualified", referrals=(referral(20), referral(21))),
         {},
-        [
-            "first_deal_note:7:referral:20:partner",
-            "first_deal_note:7:referral:20:customer",
-            "first_deal_note:7:referral:21:partner",
-            "first_deal_note:7:referral:21:customer",
-        ],
+        ["first_deal_note:7"],
     ),
     (
         "partner_activate",
@@ -504,10 +499,11 @@ def test_referral_notes_land_on_both_records() -> None:
     assert "Iris Partners" in on_customer.payload["text"]
 
 
-def test_first_deal_note_targets_the_referred_customer() -> None:
-    case = partner("first_deal", referrals=(referral(20),))
-    on_partner, on_customer = actions("first_deal_note", case)
-    assert (on_partner.target, on_customer.target) == ("thirdparty:7", "thirdparty:20")
+def test_first_deal_note_marks_the_earliest_referral_on_the_partner_once() -> None:
+    case = partner("first_deal", referrals=(referral(21), referral(20)))
+    (note,) = actions("first_deal_note", case)
+    assert note.target == "thirdparty:7" and note.key == "first_deal_note:7"
+    assert "(" + referral(20).ref + ")" in note.payload["text"]
 
 
 def test_step_writeback_writes_the_logical_field() -> None:
