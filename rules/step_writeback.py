@@ -1,8 +1,9 @@
 """Write the inferred step into the `onboarding_step` extrafield.
 
 People read the step in Dolibarr; syncd never reads it back as input. The key
-carries the step (`step_writeback:<case>:<step>`), so each new step is
-written once.
+carries the step and what the field said before
+(`step_writeback:<case>:<step>:from-<previous>`), so a step is written again
+when a case comes back to it, or when a person overwrote the field.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip(f"onboarding_step already says {case.step}")
     shown = case.fields.onboarding_step or "empty"
     because = f"step is {case.step}, onboarding_step says {shown}"
-    key = f"step_writeback:{case.id}:{case.step}"
+    previous = case.fields.onboarding_step or "empty"
+    key = f"step_writeback:{case.id}:{case.step}:from-{previous}"
     return [set_fields(case, {"onboarding_step": case.step}, key, because)]
 
 

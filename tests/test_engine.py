@@ -70,7 +70,7 @@ def test_signup_case_plans_actions_stamped_with_their_rule() -> None:
     by_rule = {a.key: a.rule for a in report.actions}
     assert by_rule["signup_notify:1"] == "signup_notify"
     assert by_rule["mautic_contact_link:1"] == "mautic_contact_link"
-    assert by_rule["step_writeback:1:signup"] == "step_writeback"
+    assert by_rule["step_writeback:1:signup:from-empty"] == "step_writeback"
     assert report.errors == ()
     assert report.step == "signup" and report.process == "customer"
 

@@ -107,12 +107,17 @@ ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
         {},
         ["handoff_success:1:matrix", "handoff_success:1:event"],
     ),
-    ("step_writeback", make_case(step="welcome_call"), {}, ["step_writeback:1:welcome_call"]),
+    (
+        "step_writeback",
+        make_case(step="welcome_call"),
+        {},
+        ["step_writeback:1:welcome_call:from-empty"],
+    ),
     (
         "step_writeback",
         partner("discovery_call", onboarding_step="partner_qualification"),
         {},
-        ["step_writeback:7:discovery_call"],
+        ["step_writeback:7:discovery_call:from-partner_qualification"],
     ),
     (
         "partner_referral_note",
@@ -533,3 +538,9 @@ def test_messages_name_the_case_once_when_ref_equals_name() -> None:
     other = make_case(id=8, name="Birch", ref="CU-0008", tags=("trial",), step="qualification")
     (notice,) = actions("signup_notify", other)
     assert "Birch (CU-0008)" in notice.payload["text"]
+
+
+def test_step_written_again_when_a_case_returns_to_it() -> None:
+    back = make_case(step="welcome_call", onboarding_step="onboarding_call")
+    (write,) = actions("step_writeback", back)
+    assert write.key == "step_writeback:1:welcome_call:from-onboarding_call"
