@@ -6,6 +6,8 @@ agent sends). It knows no step, rule or outbox; it never retries a create that m
 reached the server (FreeScout has no idempotency key, contract §7), and never puts the
 API key anywhere but a session header: not in a URL, a repr or a log line.
 See tests/fixtures/freescout/README.md for the quirks cited below.
+
+The contract cited as §n is docs/contracts/freescout.md.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Matrix Client-Server client: the only module that speaks Matrix's protocol.
 
 It posts bot notices into rooms and answers who the bot is, following
-/work/shared/contracts/matrix.md (cited as §n). A notice is a PUT keyed by a
+docs/contracts/matrix.md (cited as §n). A notice is a PUT keyed by a
 transaction id that the homeserver dedupes (§3), so it is safe to retry with
 the same id; that id is derived from our action key by `txn_id_for`, never
 drawn at random. It must never know a rule, a case or a step, log or show the

@@ -4,7 +4,7 @@ Role: find, create and read contacts, send a template email to one contact, add 
 to a segment, and ask `email_stats` whether a send already happened, turning Mautic's JSON
 (contacts keyed by id, `{}` or `[]` for nothing, `total` as a string, errors inside an
 HTTP 200) into small typed records. Section numbers (§n) cite
-/work/shared/contracts/mautic.md, the spec of every quirk handled here.
+docs/contracts/mautic.md, the spec of every quirk handled here.
 It must never decide anything (a Do-Not-Contact entry is reported, not acted on), never
 resend an email that may have reached the server, never hand back a contact whose address
 is not exactly the one asked for, and never log or repr a secret.

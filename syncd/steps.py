@@ -2,7 +2,7 @@
 
 Role: from one immutable case snapshot and the current time, pick the most
 advanced step of the customer or partner process that the evidence supports
-(`shared/DESIGN.md`, "The processes as steps") and name the facts that decided
+(docs/design.md, "The processes as steps") and name the facts that decided
 it, in short sentences people read in the audit.
 
 This module must never do I/O, read the clock (the caller passes `now`, already

@@ -2,7 +2,7 @@
 
 Role: users with access tokens and devices, rooms with members, messages per
 room stamped with the fake clock `now`, and Synapse's transaction cache (§3 of
-/work/shared/contracts/matrix.md): a PUT repeating a (user, device, path) answers
+docs/contracts/matrix.md): a PUT repeating a (user, device, path) answers
 the first event id for 24 h of fake time, then posts anew. Rate limiting and
 the 401/403/400 answers have the contract's shapes (§2, §4, §5). It must never
 import `requests`/`responses`, sleep, or read the real clock: `advance()` moves time.

@@ -1,7 +1,7 @@
 """A stateful, in-memory fake of Mautic's REST API (5.1.0 by default; "4.4" and older on demand).
 
 Role: answer parsed requests with the statuses, headers and body shapes of
-/work/shared/contracts/mautic.md (§n below), keep the state those requests change (contacts,
+docs/contracts/mautic.md (§n below), keep the state those requests change (contacts,
 Do-Not-Contact entries, segment membership, `email_stats` rows, OAuth2 tokens) and model
 the quirks syncd must survive: prefix search (§6), the ignored-filter bug mautic#12612
 (`prefix_search_bug`), `{}` vs `[]` for nothing, `total` as a string, the 4.x silent DNC

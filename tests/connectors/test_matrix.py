@@ -1,7 +1,7 @@
 """The Matrix client through the stateful fake homeserver: once-only notices, retries, errors.
 
 Assertions read the fake's rooms and request log (what the homeserver holds),
-never mock call arguments. § refers to /work/shared/contracts/matrix.md.
+never mock call arguments. § refers to docs/contracts/matrix.md.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Each behaviour test drives `MauticClient` through `FakeMautic` (in-process, via
 `mautic_url`) and asserts on the fake's state and request log. The shape tests replay the
-bodies quoted in /work/shared/contracts/mautic.md (section in each case id) against the
+bodies quoted in docs/contracts/mautic.md (section in each case id) against the
 fake's own answers. Nothing here leaves the process.
 """
 
@@ -415,7 +415,7 @@ def test_same_fake_over_a_real_socket(mautic: FakeMautic) -> None:
 
 # -- the fake's bodies against the shapes quoted in the contract ------------------------
 
-# Bodies as quoted in /work/shared/contracts/mautic.md; "..." stands for "anything".
+# Bodies as quoted in docs/contracts/mautic.md; "..." stands for "anything".
 CONTRACT_CONTACTS = {
     "total": "1",
     "contacts": {
