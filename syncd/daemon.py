@@ -9,6 +9,7 @@ fault. This and `cli.py` are the only places that read the real clock.
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from loguru import logger
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.freescout import FreescoutClient, FreescoutSettings
+from connectors.http import RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config
@@ -34,25 +36,32 @@ def clock(config: Config) -> datetime:
     return config.daemon.now or datetime.now(UTC)
 
 
-def dolibarr_client(config: Config) -> DolibarrClient:
+def dolibarr_client(config: Config, policy: RetryPolicy | None = None) -> DolibarrClient:
     d = config.dolibarr
-    return DolibarrClient(DolibarrSettings(d.url, d.api_key, d.timezone, d.page_size, d.timeout))
+    settings = DolibarrSettings(d.url, d.api_key, d.timezone, d.page_size, d.timeout)
+    return DolibarrClient(settings, policy)
 
 
 def build_executor(
-    config: Config, dolibarr: DolibarrClient, category_ids: dict[str, int]
+    config: Config,
+    dolibarr: DolibarrClient,
+    category_ids: dict[str, int],
+    policy: RetryPolicy | None = None,
 ) -> Executor:
     timeout = config.dolibarr.timeout
     m, f, x = config.mautic, config.freescout, config.matrix
     mautic = (
         MauticClient(
-            MauticSettings(m.url, m.username, m.password, m.client_id, m.client_secret, timeout)
+            MauticSettings(m.url, m.username, m.password, m.client_id, m.client_secret, timeout),
+            policy,
         )
         if m
         else None
     )
-    freescout = FreescoutClient(FreescoutSettings(f.url, f.api_key, timeout)) if f else None
-    matrix = MatrixClient(MatrixSettings(x.homeserver, x.access_token, timeout)) if x else None
+    freescout = FreescoutClient(FreescoutSettings(f.url, f.api_key, timeout), policy) if f else None
+    matrix = (
+        MatrixClient(MatrixSettings(x.homeserver, x.access_token, timeout), policy) if x else None
+    )
     rooms = {"sales": x.room_sales, "success": x.room_success} if x else {}
     targets = Targets(
         field_codes=config.fields,
@@ -65,11 +74,12 @@ def build_executor(
     )
 
 
-def build_runtime(config: Config, ruleset: RuleSet) -> Runtime:
+def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None = None) -> Runtime:
+    """`policy` lets the daemon make retry back-offs end early on SIGTERM."""
     store = Store(config.daemon.state_db)
     mirror = store.load_mirror()
-    dolibarr = dolibarr_client(config)
-    executor = build_executor(config, dolibarr, mirror.category_ids)
+    dolibarr = dolibarr_client(config, policy)
+    executor = build_executor(config, dolibarr, mirror.category_ids, policy)
     rules = [entry.rule for entry in ruleset.rules]
     return Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
 
@@ -90,9 +100,12 @@ class Daemon:
         self.config_path = config_path
         self.notifier = notifier or Notifier.from_env()
         self.stopping = False
+        self.stop_event = threading.Event()
         self.reload_requested = False
         self.cycles = 0
-        self.rt = build_runtime(*load_checked(config_path))
+        # Retry back-offs wait on the stop event: SIGTERM never waits out a Retry-After.
+        self.policy = RetryPolicy(sleep=self._backoff)
+        self.rt = build_runtime(*load_checked(config_path), self.policy)
         self.scheduler = schedule.Scheduler()
         self._last_ping = 0.0
 
@@ -148,7 +161,7 @@ class Daemon:
             logger.error("reload refused, the previous configuration stays in force: {}", exc)
         else:
             self.rt.store.close()
-            self.rt = build_runtime(config, ruleset)
+            self.rt = build_runtime(config, ruleset, self.policy)
             self._schedule()
             logger.info("configuration reloaded from {}", self.config_path)
         self.notifier.ready()
@@ -159,7 +172,7 @@ class Daemon:
 
     def _idle(self, seconds: float) -> None:
         self._ping()
-        time.sleep(seconds)
+        self.stop_event.wait(seconds)
 
     def _ping(self) -> None:
         interval = self.notifier.watchdog_interval()
@@ -168,12 +181,16 @@ class Daemon:
             self.notifier.watchdog()
             self._last_ping = now
 
+    def _backoff(self, seconds: float) -> None:
+        self.stop_event.wait(seconds)
+
     def _on_stop(self, signum: int, _frame: object) -> None:
         logger.info(
             "{} received: finishing the action in flight, then stopping",
             signal.Signals(signum).name,
         )
         self.stopping = True
+        self.stop_event.set()
 
     def _on_reload(self, _signum: int, _frame: object) -> None:
         self.reload_requested = True

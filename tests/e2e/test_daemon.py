@@ -195,3 +195,18 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, fmt: str) -> None:
         events = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
         assert any(e.get("key", "").startswith("signup_notify:") for e in events)
         assert all({"time", "level", "message"} <= set(e) for e in events)
+
+
+def test_sigterm_does_not_wait_out_a_long_retry_after(tmp_path: Path) -> None:
+    import time
+
+    with served(tmp_path) as w:
+        w.dolibarr.fail(
+            "GET", "/categories", status=429, headers={"Retry-After": "300"}, times=None
+        )
+        proc = w.start("run", stderr=tmp_path / "daemon.log")
+        wait_for(lambda: w.dolibarr.count("GET", "/categories") >= 1, what="the first 429")
+        began = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - began < 10
