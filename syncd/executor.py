@@ -75,6 +75,7 @@ class FreescoutSender(Protocol):
     def find_conversation(
         self, *, customer_email: str, mailbox_id: int, marker: str, since: datetime
     ) -> int | None: ...
+    def first_user_id(self) -> int | None: ...
 
 
 class MatrixSender(Protocol):
@@ -256,9 +257,12 @@ class Executor:
 
     def _freescout_message(self, row: OutboxRow, now: datetime) -> str:
         freescout = self._need(self.freescout, "freescout")
+        if self.targets.freescout_user_id is None:
+            # No user configured: send as FreeScout's first agent, asked once.
+            self.targets.freescout_user_id = freescout.first_user_id()
         user_id = self.targets.freescout_user_id
         if user_id is None:
-            raise PermanentError("freescout", "message", "no [freescout] user_id to send as")
+            raise PermanentError("freescout", "message", "no [freescout] user_id and no agent")
         p = row.payload
         conversation = freescout.create_conversation(
             mailbox_id=int(p["mailbox_id"]),

@@ -285,3 +285,11 @@ def test_lost_state_database_is_rebuilt_from_dolibarr_and_nothing_is_resent(
         world.matrix.messages(SALES),
         world.mautic.sent(),
     ) == sent
+
+
+def test_without_a_configured_user_freescout_sends_as_its_first_agent(world: World) -> None:
+    world.rt.executor.targets.freescout_user_id = None
+    action = plan(world, "freescout.message")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
