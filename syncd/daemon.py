@@ -27,6 +27,7 @@ from syncd.cycle import CycleResult, Runtime, run_cycle
 from syncd.engine import RuleSet
 from syncd.errors import SyncdError
 from syncd.executor import Executor, Targets
+from syncd.poll import Progress
 from syncd.store import Store
 from syncd.systemd import Notifier
 
@@ -84,8 +85,12 @@ def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None =
     return Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
 
 
-def run_once(rt: Runtime, should_stop: Callable[[], bool] = lambda: False) -> CycleResult:
-    return run_cycle(rt, clock(rt.config), should_stop)
+def run_once(
+    rt: Runtime,
+    should_stop: Callable[[], bool] = lambda: False,
+    progress: Progress | None = None,
+) -> CycleResult:
+    return run_cycle(rt, clock(rt.config), should_stop, progress)
 
 
 class Daemon:
@@ -133,7 +138,8 @@ class Daemon:
         """One cycle; any failure is logged with its cause and the loop goes on."""
         self.cycles += 1
         try:
-            result = run_once(self.rt, self.should_stop)
+            # A long read of Dolibarr pings the watchdog with each hundred third parties.
+            result = run_once(self.rt, self.should_stop, lambda _what, _n: self._ping())
         except Exception as exc:  # a remote fault must never end the daemon
             logger.opt(exception=not isinstance(exc, SyncdError)).error(
                 "cycle {} failed: {}", self.cycles, exc
