@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import requests
 from loguru import logger
@@ -65,6 +66,7 @@ class HttpClient:
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
         self.session = requests.Session()
+        self._decoded: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
         self.session.headers.update({"Accept": "application/json", **headers})
 
     def __repr__(self) -> str:
@@ -98,10 +100,13 @@ class HttpClient:
         return self.decode(self.request("GET", path, params), f"GET {path}")
 
     def decode(self, response: requests.Response, operation: str) -> Any:
+        """The answer's JSON, parsed once: a GET's body was already parsed to vet it."""
+        if response in self._decoded:
+            return self._decoded[response]
         if not response.content:
             return None
         try:
-            return response.json()
+            value = response.json()
         except ValueError as exc:
             raise TransientError(
                 self.system,
@@ -109,6 +114,8 @@ class HttpClient:
                 f"malformed JSON in the answer ({exc})",
                 response.status_code,
             ) from exc
+        self._decoded[response] = value
+        return value
 
     def _attempt_factory(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import Case, Decision, Rule, freescout_message, skip
+from syncd.model import Case, Decision, Rule, fill_message, freescout_message, skip
 
 BODY = (
     "Hello {name},\n\n"
@@ -41,14 +41,11 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip("no email on the third party or its contacts")
     because = "tagged Partner-Qualified with no discovery_call_date: offering the call"
     key = f"discovery_call_offer:{case.id}"
-    return [freescout_message(case, p.mailbox_id, p.subject, _text(case, p), key, because)]
-
-
-def _text(case: Case, p: Params) -> str:
-    text = p.body.replace("{name}", case.name)
-    if "{calendar_link}" not in text:
-        return f"{text}\n\n{p.calendar_link}"
-    return text.replace("{calendar_link}", p.calendar_link)
+    return [
+        freescout_message(
+            case, p.mailbox_id, p.subject, fill_message(p.body, case, p.calendar_link), key, because
+        )
+    ]
 
 
 RULE = Rule(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import Case, Decision, Rule, freescout_message, skip
+from syncd.model import Case, Decision, Rule, fill_message, freescout_message, skip
 
 BODY = (
     "Hello {name},\n\n"
@@ -32,7 +32,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip(f"step is {case.step}, not partner_declined")
     if not case.contact_email:
         return skip("no email on the third party or its contacts")
-    text = p.body.replace("{name}", case.name)
+    text = fill_message(p.body, case)
     because = "tagged Partner-Declined: polite decline"
     key = f"partner_decline:{case.id}"
     return [freescout_message(case, p.mailbox_id, p.subject, text, key, because)]

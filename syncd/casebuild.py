@@ -17,7 +17,7 @@ from typing import Any
 from syncd.errors import CaseDataError
 from syncd.fields import parse_fields
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
-from syncd.poll import Mirror
+from syncd.poll import RELATED_KINDS, Mirror
 
 
 @dataclass(frozen=True)
@@ -27,18 +27,28 @@ class Built:
 
 
 def build_cases(mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) -> Built:
+    related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
     cases: list[Case] = []
     errors: list[tuple[Any, CaseDataError]] = []
     for socid in sorted(mirror.thirdparties):
         row = mirror.thirdparties[socid]
         try:
-            cases.append(_case(row, mirror, field_codes, tz))
+            cases.append(_case(row, mirror, related, field_codes, tz))
         except CaseDataError as exc:
             errors.append((row, exc))
     return Built(link_referrals(cases), errors)
 
 
-def _case(row: Any, mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) -> Case:
+def _case(
+    row: Any,
+    mirror: Mirror,
+    related: Mapping[str, Mapping[int, list[Any]]],
+    field_codes: Mapping[str, str],
+    tz: tzinfo,
+) -> Case:
+    def of(kind: str) -> list[Any]:
+        return list(related[kind].get(row.id, ()))
+
     return Case(
         id=row.id,
         ref=row.ref,
@@ -48,13 +58,9 @@ def _case(row: Any, mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) 
         created_at=datetime.fromtimestamp(row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
-        contacts=tuple(
-            Contact(c.id, c.name, c.email) for c in mirror.related_of("contacts", row.id)
-        ),
-        proposals=tuple(
-            Proposal(p.id, p.ref, p.status) for p in mirror.related_of("proposals", row.id)
-        ),
-        invoices=tuple(_invoice(row.id, i) for i in mirror.related_of("invoices", row.id)),
+        contacts=tuple(Contact(c.id, c.name, c.email) for c in of("contacts")),
+        proposals=tuple(Proposal(p.id, p.ref, p.status) for p in of("proposals")),
+        invoices=tuple(_invoice(row.id, i) for i in of("invoices")),
     )
 
 

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from syncd import audit, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
@@ -118,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
     with InstanceLock(config.daemon.state_db):
         if not args.once:
-            runner = daemon.Daemon(args.config)
+            runner = daemon.Daemon(args.config, (config, ruleset))
             runner.install_signal_handlers()
             runner.run()
             return EXIT_OK
@@ -233,14 +232,9 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
 
 def audit_plan(config: Config, ruleset: RuleSet) -> Plan:
     """Read Dolibarr with GET requests only into a fresh mirror and plan every case."""
-    client = DolibarrClient(dolibarr_settings(config))
+    client = daemon.dolibarr_client(config)
     now = config.daemon.now or datetime.now(UTC)
     return read_and_plan(client, Mirror(), config, ruleset, now, progress=_progress)
-
-
-def dolibarr_settings(config: Config) -> DolibarrSettings:
-    d = config.dolibarr
-    return DolibarrSettings(d.url, d.api_key, d.timezone, d.page_size, d.timeout)
 
 
 def find_case(reports: Sequence[CaseReport], wanted: str) -> CaseReport | None:

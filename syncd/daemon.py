@@ -101,7 +101,13 @@ class Daemon:
     short slices that check the flags and ping the systemd watchdog.
     """
 
-    def __init__(self, config_path: str, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str,
+        loaded: tuple[Config, RuleSet],
+        notifier: Notifier | None = None,
+    ) -> None:
+        """`loaded` is the config and rules already read from `config_path`."""
         self.config_path = config_path
         self.notifier = notifier or Notifier.from_env()
         self.stopping = False
@@ -110,7 +116,7 @@ class Daemon:
         self.cycles = 0
         # Retry back-offs wait on the stop event: SIGTERM never waits out a Retry-After.
         self.policy = RetryPolicy(sleep=self._backoff)
-        self.rt = build_runtime(*load_checked(config_path), self.policy)
+        self.rt = build_runtime(*loaded, self.policy)
         self.scheduler = schedule.Scheduler()
         self._last_ping = 0.0
 

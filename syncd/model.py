@@ -301,6 +301,17 @@ def skip(reason: str) -> Skip:
     return Skip(reason)
 
 
+def fill_message(template: str, case: Case, calendar_link: str = "") -> str:
+    """A message body from a configured template: `{name}` is the case's name, and
+    `{calendar_link}` the link (appended at the end when the template has no place for it)."""
+    text = template.replace("{name}", case.name)
+    if not calendar_link:
+        return text
+    if "{calendar_link}" not in text:
+        return f"{text}\n\n{calendar_link}"
+    return text.replace("{calendar_link}", calendar_link)
+
+
 def thirdparty_target(case: Case) -> str:
     return f"thirdparty:{case.id}"
 

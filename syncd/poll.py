@@ -118,9 +118,12 @@ class Mirror:
     def tags_of(self, socid: int) -> frozenset[str]:
         return frozenset(tag for tag, ids in self.members.items() if socid in ids)
 
-    def related_of(self, kind: str, socid: int) -> list[Any]:
-        rows = [row for row in self.related[kind].values() if row.socid == socid]
-        return sorted(rows, key=lambda row: int(row.id))
+    def related_by_case(self, kind: str) -> dict[int, list[Any]]:
+        """Rows of one kind grouped by third party, by id: one pass for all cases."""
+        grouped: dict[int, list[Any]] = {}
+        for row in sorted(self.related[kind].values(), key=lambda row: int(row.id)):
+            grouped.setdefault(row.socid, []).append(row)
+        return grouped
 
     def forget(self, socid: int) -> None:
         self.thirdparties.pop(socid, None)

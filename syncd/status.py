@@ -49,16 +49,12 @@ def _cycles(cycles: list[dict[str, object]]) -> list[str]:
 
 
 def _cursors(store: Store) -> list[str]:
-    rows = list(store.db.table("cursors").rows)
-    return ["cursors: " + (", ".join(f"{r['kind']} {r['at']}" for r in rows) or "none")]
+    cursors = store.cursor_positions()
+    return ["cursors: " + (", ".join(f"{k} {at}" for k, at in cursors.items()) or "none")]
 
 
 def _steps(store: Store) -> list[str]:
-    sql = (
-        "select step from step_history s where entered_at = "
-        "(select max(entered_at) from step_history where case_id = s.case_id)"
-    )
-    steps = Counter(step for (step,) in store.db.execute(sql).fetchall())
+    steps = Counter(store.current_steps().values())
     text = ", ".join(f"{step} {n}" for step, n in sorted(steps.items())) or "none"
     return [f"cases per step: {text}"]
 

@@ -343,12 +343,19 @@ class Store:
         )
         return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
 
-    def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
+    def current_steps(self) -> dict[int, str]:
+        """Each case's latest recorded step."""
         sql = (
             "select case_id, step from step_history s where entered_at = "
             "(select max(entered_at) from step_history where case_id = s.case_id)"
         )
-        current = dict(self.db.execute(sql).fetchall())
+        return dict(self.db.execute(sql).fetchall())
+
+    def cursor_positions(self) -> dict[str, str]:
+        return {r["kind"]: r["at"] for r in self.db.table("cursors").rows}
+
+    def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
+        current = self.current_steps()
         entered = [
             {"case_id": case_id, "step": step, "entered_at": _iso(at)}
             for case_id, step in steps

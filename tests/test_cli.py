@@ -229,9 +229,12 @@ def test_progress_is_shown_on_stderr_for_many_cases(
 
 
 def test_every_command_has_help_text() -> None:
+    import argparse
+
     parser = build_parser()
-    actions = [a for a in parser._actions if a.dest == "command"]
-    for name, sub in actions[0].choices.items():  # type: ignore[union-attr]
-        assert sub.description or actions[0]._choices_actions, name
-    helps = {a.dest: a.help for a in actions[0]._choices_actions}  # type: ignore[attr-defined]
-    assert all(helps.values()) and set(helps) == set(actions[0].choices)  # type: ignore[arg-type]
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {choice.dest: choice.help for choice in commands._choices_actions}
+    assert set(helps) == set(commands.choices)  # every command is listed with a help line
+    assert all(helps.values()), [name for name, text in helps.items() if not text]
+    options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    assert all(a.help for a in options)

@@ -290,3 +290,10 @@ def test_config_is_frozen(tmp_path: Path) -> None:
     config: Config = load_config(write(tmp_path, MINIMAL), {})
     with pytest.raises(AttributeError):
         config.dolibarr.page_size = 5  # type: ignore[misc]
+
+
+def test_the_fakes_and_the_demo_use_the_default_tag_labels() -> None:
+    from connectors.fakes.seed import SYNCD_CATEGORIES
+    from syncd.config import DEFAULT_TAG_LABELS
+
+    assert tuple(DEFAULT_TAG_LABELS.values()) == SYNCD_CATEGORIES

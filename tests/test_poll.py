@@ -13,12 +13,12 @@ import pytest
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.fakes.dolibarr import FakeDolibarr
-from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.http import RetryPolicy
+from syncd.config import DEFAULT_TAG_LABELS
 from syncd.model import TAGS
 from syncd.poll import Mirror, PollSettings, TagGuardError, poll
 
-LABELS = dict(zip(TAGS, SYNCD_CATEGORIES, strict=True))
+LABELS = dict(DEFAULT_TAG_LABELS)
 SETTINGS = PollSettings(tag_labels=LABELS, overlap=timedelta(minutes=5), sweep_every=3)
 
 
@@ -123,7 +123,7 @@ def test_new_contact_invoice_and_proposal_mark_their_case_changed(
     dolibarr.add_proposal(ids["birch"], "PR-1")
     result = poll(client, mirror, SETTINGS, clock.tick())
     assert result.changed == {ids["cobalt"], ids["echo"], ids["birch"]}
-    assert [c.email for c in mirror.related_of("contacts", ids["cobalt"])] == [
+    assert [c.email for c in mirror.related_by_case("contacts")[ids["cobalt"]]] == [
         "cleo@cobalt.example"
     ]
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from syncd.config import DEFAULT_TAG_LABELS
 from syncd.errors import CaseDataError
 from syncd.fields import parse_fields
 from syncd.model import ALL_STEPS, CUSTOMER_STEPS, FIELDS, NO_STEP, PARTNER_STEPS, Case
@@ -29,18 +30,7 @@ TODAY = NOW.date()  # 2026-11-23, day 11 since SIGNUP_DATE (2026-11-12)
 PASSED = TODAY - timedelta(days=3)  # 2026-11-20
 AHEAD = TODAY + timedelta(days=2)  # 2026-11-25
 ACTIVE: dict[str, Any] = {"logins_count": 5, "frameworks_mapped": 1}
-LABELS = {
-    "trial": "Trial",
-    "icp_fit": "ICP-fit",
-    "not_icp": "Not-ICP",
-    "eu_project": "EU-Project",
-    "self_hosted": "Self-hosted",
-    "customer_active": "Customer-Active",
-    "partner_prospect": "Partner-Prospect",
-    "partner_qualified": "Partner-Qualified",
-    "partner_declined": "Partner-Declined",
-    "partner_active": "Partner-Active",
-}
+LABELS = DEFAULT_TAG_LABELS
 
 
 def step_of(case: Case) -> str:
