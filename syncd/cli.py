@@ -21,6 +21,7 @@ from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask, setup_logging
 from syncd.model import CaseReport
+from syncd.outbox import sync_timeline
 from syncd.poll import Mirror
 from syncd.status import status_report
 from syncd.store import Status, Store
@@ -189,10 +190,11 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
 
 def rebuild_state(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
-    rt = daemon.build_runtime(config, ruleset)
-    keys = list(rt.executor.recorded_keys())
-    changed = rt.store.mark_done_from_remote(keys, daemon.clock(config))
-    print(f"rebuilt: {len(keys)} actions found on Dolibarr's timeline, {changed} marked done")
+    with InstanceLock(config.daemon.state_db):
+        rt = daemon.build_runtime(config, ruleset)
+        changed = sync_timeline(rt.store, rt.executor, daemon.clock(config), full=True)
+        rt.store.close()
+    print(f"rebuilt from Dolibarr's timeline: {changed} actions marked done")
     return EXIT_OK
 
 
