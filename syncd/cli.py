@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from syncd import audit, daemon
+from syncd import audit, cycle, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
@@ -21,7 +21,6 @@ from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask, setup_logging
 from syncd.model import CaseReport
-from syncd.outbox import sync_timeline
 from syncd.poll import Mirror
 from syncd.status import status_report
 from syncd.store import Status, Store
@@ -192,7 +191,7 @@ def rebuild_state(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
     with InstanceLock(config.daemon.state_db):
         rt = daemon.build_runtime(config, ruleset)
-        changed = sync_timeline(rt.store, rt.executor, daemon.clock(config), full=True)
+        changed = cycle.rebuild_state(rt, daemon.clock(config))
         rt.store.close()
     print(f"rebuilt from Dolibarr's timeline: {changed} actions marked done")
     return EXIT_OK

@@ -180,6 +180,11 @@ def settle_state(rt: Runtime, now: datetime) -> None:
         logger.info("state database {}: nothing to take in from the timeline", rt.store.path)
 
 
+def rebuild_state(rt: Runtime, now: datetime) -> int:
+    """`syncd rebuild-state`: take in every `[syncd]` event of the timeline, from the first."""
+    return sync_timeline(rt.store, rt.executor, now, full=True)
+
+
 def log_case_errors(rt: Runtime, result: Plan) -> None:
     """Log a case's bad data when it appears or changes, not every cycle; and when fixed."""
     now_errors = {r.case_id: "; ".join(r.errors) for r in result.reports if r.errors}
