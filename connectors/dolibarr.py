@@ -16,7 +16,14 @@ from zoneinfo import ZoneInfo
 import requests
 
 from connectors.http import HttpClient, RetryPolicy, error_message
-from syncd.errors import AuthError, NotFoundError, PermanentError, RemoteError
+from syncd.errors import (
+    AuthError,
+    NotFoundError,
+    OutcomeUnknown,
+    PermanentError,
+    RemoteError,
+    TransientError,
+)
 
 API_SUFFIX = "/api/index.php"
 SYNCD_EVENT_CODE = "AC_SYNCD"  # a custom `code` is kept as given (agendaevent_create.json)
@@ -190,10 +197,18 @@ class DolibarrClient:
             "percentage": 0 if is_task else -1,
             "fulldayevent": 0,
         }
-        return int(self._write("POST", "/agendaevents", body))
+        answer = self._write("POST", "/agendaevents", body)
+        if isinstance(answer, bool) or not str(answer).isdigit():
+            # Created or not, we cannot tell from this answer: the outbox reconciles.
+            raise OutcomeUnknown(
+                "dolibarr", "POST /agendaevents", f"no event id in the answer: {answer!r}"[:200]
+            )
+        return int(answer)
 
-    def find_events(self, label_prefix: str, socid: int | None = None) -> Iterator[AgendaEvent]:
-        """Agenda events whose label starts with a prefix.
+    def find_events(
+        self, label_prefix: str, socid: int | None = None, after_id: int = 0
+    ) -> Iterator[AgendaEvent]:
+        """Agenda events whose label starts with a prefix (and whose id is above `after_id`).
 
         agendaevents_by_thirdparty_and_code.json.
 
@@ -203,6 +218,8 @@ class DolibarrClient:
         sqlfilters = f"(t.label:like:'{escaped}%')"
         if socid is not None:
             sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
+        if after_id:
+            sqlfilters = f"(t.id:>:{int(after_id)}) and {sqlfilters}"
         params = {"sqlfilters": sqlfilters, "properties": "id,socid,code,label,note_private"}
         # llx_actioncomm's key is `id`, not `rowid`: sorting on t.rowid is an SQL error.
         for row in self._pages("/agendaevents", params, empty_is_404=False, sortfield="t.id"):
@@ -270,12 +287,20 @@ class DolibarrClient:
             raise AuthError("dolibarr", exc.operation, message, exc.status) from exc
 
     def _write(self, method: str, path: str, body: Any, *, retry: bool = False) -> Any:
+        """One write; an answer that cannot be read is unknown unless the write may be resent."""
+        operation = f"{method} {path}"
         try:
             response = self.http.request(method, path, body=body, retry_write=retry)
         except AuthError as exc:
             message = f"Dolibarr rejected the API key for {self.settings.url} ({exc.message})"
             raise AuthError("dolibarr", exc.operation, message, exc.status) from exc
-        return self.http.decode(response, f"{method} {path}")
+        try:
+            return self.http.decode(response, operation)
+        except TransientError as exc:
+            if retry:
+                raise
+            # The server acted, then its answer was cut or garbled: the write may be there.
+            raise OutcomeUnknown("dolibarr", operation, exc.message, exc.status) from exc
 
     def _related(
         self,

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from syncd import audit, daemon
+from syncd import audit, cycle, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
@@ -189,10 +189,11 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
 
 def rebuild_state(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
-    rt = daemon.build_runtime(config, ruleset)
-    keys = list(rt.executor.recorded_keys())
-    changed = rt.store.mark_done_from_remote(keys, daemon.clock(config))
-    print(f"rebuilt: {len(keys)} actions found on Dolibarr's timeline, {changed} marked done")
+    with InstanceLock(config.daemon.state_db):
+        rt = daemon.build_runtime(config, ruleset)
+        changed = cycle.rebuild_state(rt, daemon.clock(config))
+        rt.store.close()
+    print(f"rebuilt from Dolibarr's timeline: {changed} actions marked done")
     return EXIT_OK
 
 

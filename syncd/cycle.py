@@ -24,7 +24,7 @@ from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError, ConfigError
 from syncd.executor import Executor
 from syncd.model import Action, Case, CaseReport, Rule
-from syncd.outbox import DrainStats, drain, recover
+from syncd.outbox import DrainStats, drain, recover, sync_timeline
 from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
 from syncd.store import Store
 
@@ -130,6 +130,7 @@ def run_cycle(
 ) -> CycleResult:
     """One cycle, phase by phase; a RemoteError while reading is recorded and re-raised."""
     try:
+        settle_state(rt, now)  # the database is the one we had and knows what was done
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
         if rt.rules and (rt.constants is None or sweep_due(rt)):
             refresh_constants(rt, os.environ)  # parameters people set in Dolibarr
@@ -152,6 +153,36 @@ def run_cycle(
         stats.held,
     )
     return CycleResult(result, enqueued, stats)
+
+
+def settle_state(rt: Runtime, now: datetime) -> None:
+    """Before acting: the state file is still ours, and has taken in Dolibarr's timeline.
+
+    A new, emptied, restored or replaced database would otherwise resend every
+    action it does not know; the `[syncd] KEY` events on the timeline say which
+    were done.
+    """
+    changed = rt.store.check_file()
+    if changed:
+        logger.error(changed)
+    if not rt.store.needs_timeline_sync:
+        return
+    first = rt.store.timeline_mark() == 0
+    marked = sync_timeline(rt.store, rt.executor, now)
+    if marked:
+        logger.warning(
+            "state database {} did not know {} action(s) Dolibarr's timeline shows done: "
+            "marked done, not resent",
+            rt.store.path,
+            marked,
+        )
+    elif first:
+        logger.info("state database {}: nothing to take in from the timeline", rt.store.path)
+
+
+def rebuild_state(rt: Runtime, now: datetime) -> int:
+    """`syncd rebuild-state`: take in every `[syncd]` event of the timeline, from the first."""
+    return sync_timeline(rt.store, rt.executor, now, full=True)
 
 
 def log_case_errors(rt: Runtime, result: Plan) -> None:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import schedule
 from loguru import logger
@@ -172,11 +173,26 @@ class Daemon:
         except SyncdError as exc:
             logger.error("reload refused, the previous configuration stays in force: {}", exc)
         else:
+            if not self._same_state_db(config):
+                self.notifier.ready()
+                return
             self.rt.store.close()
             self.rt = build_runtime(config, ruleset, self.policy)
             self._schedule()
             logger.info("configuration reloaded from {}", self.config_path)
         self.notifier.ready()
+
+    def _same_state_db(self, config: Config) -> bool:
+        """The state database (and its lock) cannot move under a running daemon."""
+        old, new = self.rt.config.daemon.state_db, config.daemon.state_db
+        if Path(old).resolve() == Path(new).resolve():
+            return True
+        logger.error(
+            "reload refused: state_db cannot change on reload ({} → {}): restart syncd",
+            old,
+            new,
+        )
+        return False
 
     def _schedule(self) -> None:
         self.scheduler.clear()

@@ -41,7 +41,9 @@ class DolibarrWriter(Protocol):
         is_task: bool = False,
         code: str = ...,
     ) -> int: ...
-    def find_events(self, label_prefix: str, socid: int | None = None) -> Iterator[Any]: ...
+    def find_events(
+        self, label_prefix: str, socid: int | None = None, after_id: int = 0
+    ) -> Iterator[Any]: ...
     def update_extrafields(self, socid: int, values: Mapping[str, Any]) -> None: ...
     def append_private_note(self, socid: int, line: str, marker: str) -> bool: ...
     def tag(self, socid: int, category_id: int) -> None: ...
@@ -151,12 +153,13 @@ class Executor:
             for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
         )
 
-    def recorded_keys(self) -> Iterator[str]:
-        """Every key syncd ever left on a Dolibarr timeline (for `rebuild-state`)."""
-        for event in self.dolibarr.find_events(EVENT_PREFIX):
+    def recorded_keys(self, after_id: int = 0) -> Iterator[tuple[int, str]]:
+        """(event id, key) of every key syncd left on a Dolibarr timeline in an event
+        whose id is above `after_id`: what rebuilds a lost or stale state database."""
+        for event in self.dolibarr.find_events(EVENT_PREFIX, after_id=after_id):
             key = _key_of(event.label)
             if key:
-                yield key
+                yield int(event.id), key
 
     # -- finding out -------------------------------------------------------------------------
 
@@ -195,6 +198,9 @@ class Executor:
     # -- one handler per kind ------------------------------------------------------------------
 
     def _agenda_event(self, row: OutboxRow, now: datetime) -> str:
+        # The event is the action: if a run whose state was lost created it, it is done.
+        if self.is_recorded(row):
+            return "agenda event already on the timeline"
         p = row.payload
         event_id = self.dolibarr.create_agenda_event(
             socid=int(p["socid"]),

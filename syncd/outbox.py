@@ -61,6 +61,10 @@ def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
     stats = DrainStats()
     for row in store.with_status(Status.SENDING):
         log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+        if row.sent_at is not None:
+            # Sent: recording is retried every cycle until it lands; never held, never resent.
+            _record_and_mark(store, executor, row, now, stats, look_first=True)
+            continue
         try:
             _recover_one(store, executor, row, now, stats)
         except TransientError as exc:
@@ -76,20 +80,11 @@ def _recover_one(
     store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
 ) -> None:
     log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
-    if row.sent_at is not None:
-        if not executor.is_recorded(row):
-            executor.record(row, now)
-        store.move(row, Status.DONE, now)
-        stats.done += 1
-        log.info("action {} was sent before a stop; now recorded and done", row.key)
-        return
     outcome = executor.reconcile(row, now)
     if outcome is Outcome.DONE:
-        if not executor.is_recorded(row):
-            executor.record(row, now)
-        store.move(row, Status.DONE, now, sent_at=now, result="found done on the remote side")
-        stats.done += 1
         log.info("action {} found done on the remote side", row.key)
+        row = store.move(row, Status.SENDING, now, sent_at=now, result="found done remotely")
+        _record_and_mark(store, executor, row, now, stats, look_first=True)
     elif outcome is Outcome.NOT_DONE:
         store.move(row, Status.PLANNED, now, next_attempt_at=now)
         log.info("action {} proven not done; it will be sent", row.key)
@@ -98,6 +93,24 @@ def _recover_one(
         store.move(row, Status.HELD, now, last_error=reason)
         stats.held += 1
         log.warning("action {} held: {}", row.key, reason)
+
+
+def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool = False) -> int:
+    """Mark done every action the Dolibarr timeline shows done and the database does not.
+
+    Read from the last event seen on (all of it for a new, lost or replaced
+    database): what keeps a state database that is new, restored from an old
+    backup or deleted from resending what was already sent. Returns how many
+    actions it marked done.
+    """
+    after = 0 if full else store.timeline_mark()
+    found = list(executor.recorded_keys(after_id=after))
+    if not found:
+        store.set_timeline_mark(after)
+        return 0
+    marked = store.mark_done_from_remote([key for _id, key in found], now)
+    store.set_timeline_mark(max(event_id for event_id, _key in found))
+    return marked
 
 
 def drain(
@@ -152,12 +165,24 @@ def send_one(
 
 
 def _record_and_mark(
-    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+    store: Store,
+    executor: Executor,
+    row: OutboxRow,
+    now: datetime,
+    stats: DrainStats,
+    *,
+    look_first: bool = False,
 ) -> None:
+    """Steps 3 and 4 for an action known to be done (`sent_at` stored).
+
+    `look_first`: an earlier attempt may have recorded it (its answer lost), so
+    the timeline is asked before recording again.
+    """
     try:
-        executor.record(row, now)  # 3.
+        if not (look_first and executor.is_recorded(row)):
+            executor.record(row, now)  # 3.
     except RemoteError as exc:
-        # Sent but not recorded: stays `sending` with sent_at; recover() records it.
+        # Sent but not recorded: stays `sending` with sent_at; the next recover() records it.
         logger.bind(key=row.key).warning("action {} sent, not yet recorded: {}", row.key, exc)
         return
     store.move(row, Status.DONE, now)  # 4.
@@ -175,12 +200,16 @@ def _settle_unknown(
 ) -> None:
     try:
         outcome = executor.reconcile(row, now)
+    except TransientError as exc:
+        # The remote cannot be asked now: the row stays `sending`; recover() asks again.
+        logger.bind(key=row.key).warning("action {} unsettled: {}", row.key, exc)
+        return
     except RemoteError as exc:
         outcome = Outcome.UNKNOWN
         error = f"{error}; reconciliation failed: {exc}"
     if outcome is Outcome.DONE:
         row = store.move(row, Status.SENDING, now, sent_at=now, result="found done after: " + error)
-        _record_and_mark(store, executor, row, now, stats)
+        _record_and_mark(store, executor, row, now, stats, look_first=True)
     elif outcome is Outcome.NOT_DONE:
         _retry_later(store, row, now, policy, stats, error, None)
     else:

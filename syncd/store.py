@@ -9,6 +9,8 @@ rows of `syncd.poll` and `syncd.model` types only.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -157,13 +159,60 @@ def _row(record: dict[str, Any]) -> OutboxRow:
 
 
 class Store:
-    """The state database. One instance per process; WAL so readers never block it."""
+    """The state database. One instance per process; WAL so readers never block it.
+
+    `needs_timeline_sync` is true for a store just opened or switched to another
+    file: before acting on it, a cycle brings in what Dolibarr's timeline shows
+    done (`outbox.sync_timeline`), so a database that is new, restored from an
+    old backup or replaced never resends what was sent.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.db = Database(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        migrations.apply(self.db)
+        self.db = self._open()
+        self.needs_timeline_sync = True
+
+    def _open(self) -> Database:
+        db = Database(self.path)
+        db.execute("PRAGMA journal_mode=WAL")
+        migrations.apply(db)
+        self._identity = _file_identity(self.path)
+        return db
+
+    def check_file(self) -> str | None:
+        """None while the file at `path` is the one open; else what happened, once mended.
+
+        A file deleted under a running daemon is written back from the open copy
+        (nothing is lost); a file replaced by another (or emptied) is opened
+        instead, and the timeline is read again before anything is sent.
+        """
+        identity = _file_identity(self.path)
+        if identity is not None and identity == self._identity:
+            return None
+        self.needs_timeline_sync = True
+        if identity is None:
+            self._write_back()
+            self.db = self._open()
+            return f"state database {self.path} was deleted while syncd ran; written back"
+        self.db.close()
+        self.db = self._open()
+        return f"state database {self.path} was replaced while syncd ran; now using the new file"
+
+    def _write_back(self) -> None:
+        """Copy the open (deleted) database to a side file, close it, then move the copy in.
+
+        In this order: closing the old connection removes its `-wal` and `-shm`
+        files, which must not be taken for the new file's.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        side = self.path.with_name(self.path.name + ".restore")
+        target = sqlite3.connect(side)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()
+        self.db.close()
+        os.replace(side, self.path)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Store | None:
@@ -295,6 +344,17 @@ class Store:
         mirror.polls = int(self.meta("polls") or 0)
         return mirror
 
+    def timeline_mark(self) -> int:
+        """The highest Dolibarr event id whose key this database has taken in."""
+        return int(self.meta("timeline_event_id") or 0)
+
+    def set_timeline_mark(self, event_id: int) -> None:
+        with self.db.atomic():
+            self.db.table("meta").upsert(
+                {"key": "timeline_event_id", "value": str(event_id)}, pk="key"
+            )
+        self.needs_timeline_sync = False
+
     def meta(self, key: str) -> str | None:
         found = list(self.db.table("meta").rows_where("key = ?", [key]))
         return found[0]["value"] if found else None
@@ -392,6 +452,15 @@ class Store:
                     "socid": rel.socid,
                     "data": json.dumps(asdict(rel)),
                 }
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file; None when it is gone."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _case_of(key: str) -> int:

@@ -293,3 +293,96 @@ def test_without_a_configured_user_freescout_sends_as_its_first_agent(world: Wor
     world.rt.store.enqueue([(action_case(world), action)], world.now)
     assert drain(world.rt.store, world.rt.executor, world.now).done == 1
     assert effects(world, action) == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_cut_answer_to_a_dolibarr_write_is_reconciled_not_repeated(
+    world: World, kind: str
+) -> None:
+    """Dolibarr created the event, then its 200 answer was cut short: unknown, not retryable."""
+    action = plan(world, kind)
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.dolibarr.malformed("POST", "/agendaevents")
+    drain(world.rt.store, world.rt.executor, world.now)
+    for _ in range(3):  # later cycles find nothing left to do
+        world.advance(hours=1)
+        recover(world.rt.store, world.rt.executor, world.now)
+        drain(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.DONE, row
+    assert effects(world, action) == 1
+    assert records(world, action.key) == 1
+
+
+def test_a_sent_action_whose_recording_fails_in_recovery_is_retried_not_held(
+    world: World,
+) -> None:
+    action = plan(world, "freescout.message")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    with pytest.raises(Crash):
+        drain(world.rt.store, CrashingExecutor(world.rt.executor, "sent_at_stored"), world.now)  # type: ignore[arg-type]
+    world.restart()
+    world.dolibarr.fail("POST", "/agendaevents", status=500, times=None)
+    recover(world.rt.store, world.rt.executor, world.now)
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.SENDING and row.sent_at is not None
+    world.dolibarr.clear_faults()
+    world.advance(minutes=5)
+    assert recover(world.rt.store, world.rt.executor, world.now).done == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+    assert effects(world, action) == 1
+    assert records(world, action.key) == 1
+
+
+def test_an_agenda_event_already_on_the_timeline_is_not_created_again(world: World) -> None:
+    """Its outbox row was lost with the database: the case's timeline is asked first."""
+    action = plan(world, "dolibarr.agenda_event")
+    world.rt.executor.execute(world.rt.store.get(action.key) or _row(world, action), world.now)
+    assert effects(world, action) == 1
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
+
+
+def _row(world: World, action: Action) -> OutboxRow:
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    row = world.rt.store.get(action.key)
+    assert row is not None
+    world.rt.store.db.execute("delete from outbox where key = ?", [action.key])
+    return row
+
+
+@pytest.mark.parametrize("loss", ["deleted", "empty file", "old copy"])
+def test_a_lost_state_database_resends_nothing_without_a_rebuild(
+    world: World, loss: str
+) -> None:
+    d = world.dolibarr
+    d.add_thirdparty(
+        "Birch Data",
+        email="b@birch.example",
+        tags=("Trial", "ICP-fit"),
+        array_options={"signup_date": world.now.date() - timedelta(days=8)},
+    )
+    path = Path(world.rt.store.path)
+    old = path.read_bytes() if loss == "old copy" else b""
+    assert world.cycle().stats.done >= 3
+    sent = (
+        world.freescout.messages_to("b@birch.example"),
+        world.matrix.messages(SALES),
+        world.mautic.sent(),
+        sorted(world.syncd_events()),
+    )
+    world.rt.store.close()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    if loss != "deleted":
+        path.write_bytes(old)
+    world.restart()
+    world.advance(hours=1)
+    assert world.cycle().stats.done == 0
+    assert (
+        world.freescout.messages_to("b@birch.example"),
+        world.matrix.messages(SALES),
+        world.mautic.sent(),
+        sorted(world.syncd_events()),
+    ) == sent
