@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
@@ -84,7 +85,7 @@ def serve(fake: FakeServer, stall: float = DEFAULT_STALL) -> Iterator[str]:
     silent; make it longer than the client's timeout.
     """
     closing = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake, stall, closing))
+    server = _Server(("127.0.0.1", 0), _handler_for(fake, stall, closing))
     server.daemon_threads = True
     # A short poll keeps shutdown quick (the default waits up to half a second).
     thread = threading.Thread(
@@ -99,6 +100,14 @@ def serve(fake: FakeServer, stall: float = DEFAULT_STALL) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that dies mid-request (a killed daemon) is expected, not news."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(

@@ -128,6 +128,7 @@ class Verdict:
     duplicated: list[str]
     lost: list[str]
     counts: Counter[str]  # outbox rows per status
+    by_kind: Counter[tuple[str, str]]  # outbox rows per (kind, status)
     recorded: int  # distinct keys on the Dolibarr timeline
     held_recorded: list[str]  # held, yet its key is on the timeline (it was done)
     mismatches: list[str]  # on the timeline, but the outbox says neither done nor held
@@ -163,4 +164,5 @@ def judge(
         for key in on_timeline
         if status.get(key) not in ("done", "held")
     ]
-    return Verdict(e.duplicates(), lost, counts, len(on_timeline), held, odd)
+    by_kind = Counter((r.kind, r.status) for r in rows)
+    return Verdict(e.duplicates(), lost, counts, by_kind, len(on_timeline), held, odd)

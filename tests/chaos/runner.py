@@ -110,7 +110,7 @@ def run_chaos(
         world.arrive(3)
         for n in range(runs):
             if n:
-                w.advance(hours=rng.uniform(0, 2 * hours_per_run))
+                w.advance(hours=_gap(rng, hours_per_run))
             _grow(world, rng)
             plan = FaultPlan.random(rng.randrange(2**32))
             _one_run(w, plan, rng, folder / "logs" / f"run{n:04}.log", tally)
@@ -132,6 +132,13 @@ def run_chaos(
             state_loss,
             time.monotonic() - started,
         )
+
+
+def _gap(rng: random.Random, hours_per_run: float) -> float:
+    """Simulated hours between two runs; now and then the daemon stays down for days."""
+    if rng.random() < 0.05:
+        return rng.uniform(24, 72)
+    return rng.uniform(0, 2 * hours_per_run)
 
 
 def _grow(world: ChaosWorld, rng: random.Random) -> None:
@@ -244,5 +251,18 @@ def table(report: Report) -> str:
         "| fault kind | struck |",
         "|---|---|",
         *(f"| {kind} | {t.faults[kind]} |" for kind in FAULT_KINDS),
+        "",
+        "| action kind | actions | done | held | failed |",
+        "|---|---|---|---|---|",
+        *_kind_rows(v.by_kind),
     ]
     return "\n".join(lines)
+
+
+def _kind_rows(by_kind: Counter[tuple[str, str]]) -> list[str]:
+    kinds = sorted({kind for kind, _ in by_kind})
+    return [
+        f"| {k} | {sum(n for (kk, _), n in by_kind.items() if kk == k)} | {by_kind[k, 'done']} "
+        f"| {by_kind[k, 'held']} | {by_kind[k, 'failed']} |"
+        for k in kinds
+    ]
