@@ -157,7 +157,12 @@ def _one_run(w: Served, plan: FaultPlan, rng: random.Random, log: Path, tally: T
     tally.runs += 1
     if proc.poll() is not None:
         tally.problems.append(f"{log.name}: syncd ended by itself (exit {proc.returncode})")
-        return
+    else:
+        _stop(proc, sig, log.name, tally)
+    tally.faults.update(plan.struck())
+
+
+def _stop(proc: subprocess.Popen[str], sig: signal.Signals, name: str, tally: Tally) -> None:
     proc.send_signal(sig)
     tally.kills[sig.name] += 1
     try:
@@ -165,10 +170,9 @@ def _one_run(w: Served, plan: FaultPlan, rng: random.Random, log: Path, tally: T
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait()
-        tally.problems.append(f"{log.name}: still running 20 s after {sig.name}")
+        tally.problems.append(f"{name}: still running 20 s after {sig.name}")
     if sig is signal.SIGTERM and code != 0:
-        tally.problems.append(f"{log.name}: exit {code} after SIGTERM")
-    tally.faults.update(plan.struck())
+        tally.problems.append(f"{name}: exit {code} after SIGTERM")
 
 
 def _let_it_work(proc: subprocess.Popen[str], log: Path, rng: random.Random) -> None:
@@ -180,10 +184,15 @@ def _let_it_work(proc: subprocess.Popen[str], log: Path, rng: random.Random) -> 
     if rng.random() < 0.4:
         time.sleep(rng.uniform(0.2, 1.6) if rng.random() < 0.85 else rng.uniform(1.6, 4.0))
         return
-    wanted, extra = rng.randint(1, 8), rng.uniform(0.0, 0.03)
+    # Draw everything first: how the wait ends must not change what the seed draws next.
+    wanted, extra, idle = rng.randint(1, 8), rng.uniform(0.0, 0.03), rng.uniform(0.0, 0.5)
     deadline = time.monotonic() + 4.0
     while time.monotonic() < deadline and proc.poll() is None:
-        if log.read_text(errors="replace").count("action ") >= wanted:
+        text = log.read_text(errors="replace")
+        if text.count("action ") >= wanted:
+            break
+        if "cycle ok" in text:  # fewer actions than wanted: kill in the idle cycles after
+            extra = idle
             break
         time.sleep(0.005)
     time.sleep(extra)
@@ -260,9 +269,12 @@ def table(report: Report) -> str:
 
 
 def _kind_rows(by_kind: Counter[tuple[str, str]]) -> list[str]:
-    kinds = sorted({kind for kind, _ in by_kind})
-    return [
-        f"| {k} | {sum(n for (kk, _), n in by_kind.items() if kk == k)} | {by_kind[k, 'done']} "
-        f"| {by_kind[k, 'held']} | {by_kind[k, 'failed']} |"
-        for k in kinds
-    ]
+    lines = []
+    for kind in sorted({kind for kind, _ in by_kind}):
+        total = sum(n for (k, _), n in by_kind.items() if k == kind)
+        name = kind or "(rebuilt from the timeline)"
+        lines.append(
+            f"| {name} | {total} | {by_kind[kind, 'done']} | {by_kind[kind, 'held']} "
+            f"| {by_kind[kind, 'failed']} |"
+        )
+    return lines
