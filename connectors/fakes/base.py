@@ -194,7 +194,7 @@ class FakeBase:
         self._add_fault(Fault("not_json", method, path_prefix, times))
 
     def cut(self, method: str | None, path_prefix: str, *, times: int | None = 1) -> None:
-        """Apply the request, then send a 200 whose body stops halfway (the connection drops)."""
+        """Apply the request, then send its answer with the body stopping halfway (a drop)."""
         self._add_fault(Fault("cut", method, path_prefix, times))
 
     def clear_faults(self) -> None:
@@ -225,7 +225,8 @@ class FakeBase:
         headers: Mapping[str, str],
         body: bytes | None,
     ) -> Response:
-        """Answer one request; raise ConnectionLost/TimedOut for a dropped connection."""
+        """Answer one request; raise a `ConnectionLost` marker (`TimedOut`, `CutShort`) when
+        the fault is something other than an answer."""
         with self._lock:
             method, path = method.upper(), self._norm_path(path)
             self.requests.append(LoggedRequest(method, path, dict(query), body))
