@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.chaos.runner import Report, run_chaos, table
 
+DEFAULT_HOURS = 4.0
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 
@@ -38,10 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if report.ok:
         print(f"chaos: nothing duplicated, nothing lost ({report.elapsed:.0f} s)")
         return 0
-    print(
-        f"chaos: FAILED with seed {seed} (replay: python -m tests.chaos "
-        f"--runs {args.runs} --seed {seed}{' --state-loss' if args.state_loss else ''})"
-    )
+    print(f"chaos: FAILED with seed {seed} (replay: python -m tests.chaos {_flags(args, seed)})")
     for line in report.findings():
         print(f"  {line}")
     return 1
@@ -51,7 +49,6 @@ def document(report: Report, args: argparse.Namespace) -> str:
     verdict = "nothing duplicated, nothing lost" if report.ok else "FAILED"
     findings = "".join(f"- {line}\n" for line in report.findings()) or "- none\n"
     notes = "".join(f"- {line}\n" for line in report.notes()) or "- none\n"
-    flags = " --state-loss" if args.state_loss else ""
     return (
         "# Reliability: the chaos run\n\n"
         "Written by `make chaos` (`python -m tests.chaos`); do not edit by hand.\n\n"
@@ -62,12 +59,20 @@ def document(report: Report, args: argparse.Namespace) -> str:
         "while new cases arrive and days pass; then fault-free `run --once` cycles run\n"
         "until nothing is left. Duplicates and losses are counted from the fakes' own\n"
         "records, not from syncd's.\n\n"
-        f"Command: `python -m tests.chaos --runs {args.runs} --seed {report.seed}{flags}` "
+        f"Command: `python -m tests.chaos {_flags(args, report.seed)}` "
         f"({report.elapsed:.0f} s, {report.tally.quiet_cycles} quiet cycles, "
         f"{report.tally.state_losses} state losses). Verdict: **{verdict}**.\n\n"
         f"{table(report)}\n\n## Findings (duplicates, losses)\n\n{findings}\n"
         f"## Notes (held actions that were in fact done, odd exits)\n\n{notes}"
     )
+
+
+def _flags(args: argparse.Namespace, seed: int) -> str:
+    """The arguments that replay this run."""
+    flags = f"--runs {args.runs} --seed {seed}"
+    if args.hours_per_run != DEFAULT_HOURS:
+        flags += f" --hours-per-run {args.hours_per_run:g}"
+    return flags + (" --state-loss" if args.state_loss else "")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,7 +83,10 @@ def _parser() -> argparse.ArgumentParser:
         "--state-loss", action="store_true", help="now and then delete or empty the state db"
     )
     parser.add_argument(
-        "--hours-per-run", type=float, default=4.0, help="mean simulated hours between runs"
+        "--hours-per-run",
+        type=float,
+        default=DEFAULT_HOURS,
+        help="mean simulated hours between runs",
     )
     parser.add_argument("--report", type=Path, default=REPORT, help="where to write the table")
     parser.add_argument("--keep", help="work in this folder and keep the logs")

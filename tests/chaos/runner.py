@@ -114,8 +114,8 @@ def run_chaos(
             _grow(world, rng)
             plan = FaultPlan.random(rng.randrange(2**32))
             _one_run(w, plan, rng, folder / "logs" / f"run{n:04}.log", tally)
-            if state_loss and rng.random() < 0.05:
-                _lose_state(w, rng, tally)
+            lost = _lose_state(w, rng, tally) if state_loss and rng.random() < 0.05 else ""
+            _journal(folder, f"run{n:04} at {w.now.isoformat()}: {plan.describe()}{lost}")
             if (n + 1) % 20 == 0:
                 say(f"  {n + 1} runs, faults struck {sum(tally.faults.values())}")
         _clear_faults(w)
@@ -198,7 +198,13 @@ def _let_it_work(proc: subprocess.Popen[str], log: Path, rng: random.Random) -> 
     time.sleep(extra)
 
 
-def _lose_state(w: Served, rng: random.Random, tally: Tally) -> None:
+def _journal(folder: Path, line: str) -> None:
+    """One line per run in runs.txt beside the logs: when it ran, under which faults."""
+    with (folder / "runs.txt").open("a") as journal:
+        journal.write(line + "\n")
+
+
+def _lose_state(w: Served, rng: random.Random, tally: Tally) -> str:
     """The state database vanishes (deleted, or truncated to 0 bytes) between runs."""
     db = _db(w)
     truncate = rng.random() < 0.5
@@ -209,6 +215,7 @@ def _lose_state(w: Served, rng: random.Random, tally: Tally) -> None:
             else:
                 os.unlink(path)
     tally.state_losses += 1
+    return "; then the state db was " + ("truncated" if truncate else "deleted")
 
 
 def _quiet(w: Served, tally: Tally) -> None:

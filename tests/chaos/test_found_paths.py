@@ -7,6 +7,8 @@ turns red as XPASS, and its mark is removed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from connectors.http import RetryPolicy
@@ -37,16 +39,7 @@ def test_an_unreadable_answer_to_a_matrix_send_is_not_posted_again_a_day_later(
        restarted a day on): Synapse has forgotten the txnId, the PUT is new, and the
        room holds the notice twice.
     """
-    socid = world.dolibarr.add_thirdparty("Aster Labs", email="jane@aster.example")
-    world.cycle()
-    action = Action(
-        "matrix.notify",
-        f"signup_notify:{socid}",
-        "sales",
-        {"room": "sales", "text": "New trial"},
-        "test",
-        rule="signup_notify",
-    )
+    socid, action = _matrix_action(world)
     world.rt.store.enqueue([(socid, action)], world.now)
     if fault == "502 after apply":
         world.matrix.fail("PUT", "/_matrix", status=502, after_apply=True, times=None)
@@ -61,3 +54,123 @@ def test_an_unreadable_answer_to_a_matrix_send_is_not_posted_again_a_day_later(
     recover(world.rt.store, world.rt.executor, world.now)
     drain(world.rt.store, world.rt.executor, world.now)
     assert len(world.matrix.messages(SALES)) == 1
+
+
+class Killed(BaseException):
+    """The process dies here (not an Exception: nothing in syncd may catch it)."""
+
+
+class DiesAfterSending:
+    """The real executor; the process is killed right after the remote call returns."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def execute(self, row: Any, now: Any) -> str:
+        self.real.execute(row, now)
+        raise Killed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _matrix_action(world: World) -> tuple[int, Action]:
+    socid = world.dolibarr.add_thirdparty("Aster Labs", email="jane@aster.example")
+    world.cycle()
+    action = Action(
+        "matrix.notify",
+        f"signup_notify:{socid}",
+        "sales",
+        {"room": "sales", "text": "New trial"},
+        "test",
+        rule="signup_notify",
+    )
+    return socid, action
+
+
+def _killed_after_sending(world: World) -> None:
+    """A new process recovers, then drains, and is killed right after its send."""
+    world.restart()
+    recover(world.rt.store, world.rt.executor, world.now)
+    with pytest.raises(Killed):
+        drain(world.rt.store, DiesAfterSending(world.rt.executor), world.now)  # type: ignore[arg-type]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: Matrix reconciliation measures the txnId's freshness from the latest "
+    "claim, while the homeserver's memory of it runs from the first send",
+)
+def test_a_matrix_notice_resent_across_restarts_is_not_posted_twice(world: World) -> None:
+    """Chaos seed 9 (`--runs 150 --hours-per-run 12 --state-loss`), key signup_notify:120.
+
+    1. t0: claimed, PUT sent (the homeserver stores the event and the txnId), killed
+       before `sent_at` is stored;
+    2. t0+20 h: recover finds it fresh (20 h < 23 h since the claim), proven not done;
+       claimed again (`claimed_at` = t0+20 h), the PUT dedupes, killed again;
+    3. t0+40 h: recover finds it fresh again (20 h since the *latest* claim) and sends;
+       the homeserver forgot the txnId at t0+24 h, so this PUT posts a second notice.
+    """
+    socid, action = _matrix_action(world)
+    world.rt.store.enqueue([(socid, action)], world.now)
+    with pytest.raises(Killed):
+        drain(world.rt.store, DiesAfterSending(world.rt.executor), world.now)  # type: ignore[arg-type]
+    world.advance(hours=20)
+    _killed_after_sending(world)
+    assert len(world.matrix.messages(SALES)) == 1
+    world.advance(hours=20)
+    world.restart()
+    recover(world.rt.store, world.rt.executor, world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert len(world.matrix.messages(SALES)) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: an action sent but not yet on the Dolibarr timeline is unknown to a "
+    "state database rebuilt from that timeline, so the rule plans it again and it is sent",
+)
+@pytest.mark.parametrize(
+    ("system", "tags", "hours"),
+    [
+        pytest.param("freescout", ("Trial", "ICP-fit"), 1, id="freescout an hour later"),
+        pytest.param("matrix", ("Trial",), 25, id="matrix a day later"),
+    ],
+)
+def test_a_sent_but_unrecorded_action_is_not_sent_again_after_a_state_loss(
+    world: World, system: str, tags: tuple[str, ...], hours: int
+) -> None:
+    """Chaos seed 9 (`--runs 150 --hours-per-run 12 --state-loss`), keys
+    qualification_reminder:79:matrix and handoff_success:51:matrix.
+
+    1. the notice (or the FreeScout offer) goes out, but leaving its key on the
+       Dolibarr timeline fails: the row stays `sending` with `sent_at` (or it was
+       held, outcome unknown) — either way the timeline does not show it;
+    2. the state database is lost; the new one takes in the timeline, which lacks
+       the key, so the rule plans the action afresh;
+    3. FreeScout has no dedupe at all, and Matrix forgot the txnId after 24 h: the
+       customer gets the offer twice, the room the notice twice.
+    """
+    email = "jane@aster.example"
+    world.dolibarr.add_thirdparty(
+        "Aster Labs",
+        email=email,
+        tags=tags,
+        array_options={"signup_date": world.now.date()},
+    )
+    world.dolibarr.drop("POST", "/agendaevents", times=None)  # no key reaches the timeline
+    world.cycle()
+    sent = {
+        "freescout": lambda: len(world.freescout.messages_to(email)),
+        "matrix": lambda: len(world.matrix.messages(SALES)),
+    }[system]
+    assert sent() == 1
+    world.dolibarr.clear_faults()
+    path = world.rt.store.path
+    world.rt.store.close()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    world.advance(hours=hours)
+    world.restart()
+    world.cycle()
+    assert sent() == 1
