@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.chaos.runner import Report, run_chaos, table
 
 DEFAULT_HOURS = 4.0
+DEFAULT_FAULTS = 4
 REPORT = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
             seed,
             state_loss=args.state_loss,
             hours_per_run=args.hours_per_run,
+            max_faults=args.max_faults,
             say=lambda line: print(line, flush=True),
         )
     print(table(report))
@@ -58,7 +60,8 @@ def document(report: Report, args: argparse.Namespace) -> str:
         "before and after the server acted, truncated, non-JSON and cut 200 answers),\n"
         "while new cases arrive and days pass; then fault-free `run --once` cycles run\n"
         "until nothing is left. Duplicates and losses are counted from the fakes' own\n"
-        "records, not from syncd's.\n\n"
+        "records, not from syncd's. Every duplicate path a run has found is replayed\n"
+        "step by step in `tests/chaos/test_found_paths.py` (marked xfail while open).\n\n"
         f"Command: `python -m tests.chaos {_flags(args, report.seed)}` "
         f"({report.elapsed:.0f} s, {report.tally.quiet_cycles} quiet cycles, "
         f"{report.tally.state_losses} state losses). Verdict: **{verdict}**.\n\n"
@@ -72,6 +75,8 @@ def _flags(args: argparse.Namespace, seed: int) -> str:
     flags = f"--runs {args.runs} --seed {seed}"
     if args.hours_per_run != DEFAULT_HOURS:
         flags += f" --hours-per-run {args.hours_per_run:g}"
+    if args.max_faults != DEFAULT_FAULTS:
+        flags += f" --max-faults {args.max_faults}"
     return flags + (" --state-loss" if args.state_loss else "")
 
 
@@ -87,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_HOURS,
         help="mean simulated hours between runs",
+    )
+    parser.add_argument(
+        "--max-faults", type=int, default=DEFAULT_FAULTS, help="faults per run, at most (4)"
     )
     parser.add_argument("--report", type=Path, default=REPORT, help="where to write the table")
     parser.add_argument("--keep", help="work in this folder and keep the logs")

@@ -102,6 +102,11 @@ def missing_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | None:
     """Why a `done` row's effect is not in the fakes, or None when it is there."""
     if row.kind != "dolibarr.agenda_event" and e.events[row.key] == 0:
         return "done, but no [syncd] agenda event carries its key"
+    return missing_own_effect(row, e, dolibarr)
+
+
+def missing_own_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | None:
+    """Why the action's own effect (email, message, notice, note, tag) is not there."""
     if row.kind == "dolibarr.agenda_event":
         return None if e.events[row.key] else "no agenda event with its label"
     if row.kind == "matrix.notify":
@@ -123,6 +128,19 @@ def missing_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | None:
     return None
 
 
+# Kinds whose effect can be seen apart from the timeline (fields and segments cannot be
+# told from an earlier identical write).
+_OWN_EFFECTS = frozenset(
+    {
+        "dolibarr.agenda_event",
+        "matrix.notify",
+        "freescout.message",
+        "dolibarr.note",
+        "mautic.send_email",
+    }
+)
+
+
 @dataclass
 class Verdict:
     duplicated: list[str]
@@ -130,7 +148,8 @@ class Verdict:
     counts: Counter[str]  # outbox rows per status
     by_kind: Counter[tuple[str, str]]  # outbox rows per (kind, status)
     recorded: int  # distinct keys on the Dolibarr timeline
-    held_recorded: list[str]  # held, yet its key is on the timeline (it was done)
+    held_on_timeline: int  # held rows whose key is on the timeline all the same
+    held_done: list[str]  # held, yet it was done (its effect or its key is in the fakes)
     mismatches: list[str]  # on the timeline, but the outbox says neither done nor held
 
     @property
@@ -158,11 +177,19 @@ def judge(
                 lost.append(f"{row.key} ({row.kind}) {why}")
     status = {r.key: r.status for r in rows}
     on_timeline = sorted(e.events)
-    held = [key for key in on_timeline if status.get(key) == "held"]
+    held = [r for r in rows if r.status == "held"]
+    held_on_timeline = sum(1 for r in held if e.events[r.key])
+    held_done = [
+        r.key
+        for r in held
+        if e.events[r.key] or (r.kind in _OWN_EFFECTS and not missing_own_effect(r, e, dolibarr))
+    ]
     odd = [
         f"{key}: on the timeline, but {status.get(key, 'not in the outbox')}"
         for key in on_timeline
         if status.get(key) not in ("done", "held")
     ]
     by_kind = Counter((r.kind, r.status) for r in rows)
-    return Verdict(e.duplicates(), lost, counts, by_kind, len(on_timeline), held, odd)
+    return Verdict(
+        e.duplicates(), lost, counts, by_kind, len(on_timeline), held_on_timeline, held_done, odd
+    )
