@@ -1,8 +1,8 @@
 """The `syncd` command: argument parsing, error sentences and exit codes.
 
 Exit codes: 0 success, 1 Dolibarr could not be read (or the cycle was stopped
-by a guard), 2 bad configuration or rule modules. This is the one place where
-errors become sentences for people.
+by a guard), 2 bad configuration or rule modules, or a state database that
+cannot be used. This is the one place where errors become sentences for people.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from syncd import audit, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
+from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask, setup_logging
 from syncd.model import CaseReport
@@ -104,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](args)
     except (ConfigError, RuleError, LockError) as exc:
         return _fail(exc, EXIT_CONFIG)
+    except StateError as exc:
+        return _fail(exc, EXIT_CONFIG, state_sentence(exc))
     except RemoteError as exc:
         name = SYSTEM_NAMES.get(exc.system, exc.system)
-        return _fail(exc, EXIT_REMOTE, f"could not reach {name}: ")
+        return _fail(exc, EXIT_REMOTE, f"could not reach {name}: {exc}")
     except SyncdError as exc:
         return _fail(exc, EXIT_REMOTE)
     build_parser().print_help(sys.stderr)
@@ -265,10 +267,23 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _fail(exc: Exception, code: int, prefix: str = "") -> int:
+def state_sentence(exc: StateError) -> str:
+    """What a damaged or unusable state database (or its lock file) means to a person."""
+    if exc.damaged:
+        return (
+            f"the state database {exc.path} is damaged ({exc.reason}): restore it from a "
+            f"backup, or move it away and run `syncd rebuild-state`"
+        )
+    return (
+        f"cannot use {exc.path} ({exc.reason}): syncd's user must be able to read and "
+        f"write it and create files in {exc.path.parent}"
+    )
+
+
+def _fail(exc: Exception, code: int, sentence: str | None = None) -> int:
     problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-    for problem in problems:
-        print(mask(f"syncd: {prefix}{problem}"), file=sys.stderr)
+    for problem in [sentence] if sentence else problems:
+        print(mask(f"syncd: {problem}"), file=sys.stderr)
     return code
 
 

@@ -9,6 +9,8 @@ rows of `syncd.poll` and `syncd.model` types only.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from syncd.errors import SyncdError
+from syncd.errors import StateError, SyncdError
 from syncd.model import Action
 from syncd.poll import RELATED_KINDS, ROW_TYPES, Mirror
 
@@ -156,14 +158,43 @@ def _row(record: dict[str, Any]) -> OutboxRow:
     )
 
 
+def open_database(path: Path) -> Database:
+    """The database at `path`, created if missing, checked and migrated.
+
+    Its files (the database, `-wal`, `-shm`) are readable by our user only:
+    remote error texts are stored in it. Whatever SQLite says about the file
+    (not a database, damaged, unreadable, in a read-only folder) becomes a
+    `StateError` naming it, before anything is read or sent.
+    """
+    umask = os.umask(0o077)  # SQLite makes -wal and -shm later with the database's mode
+    db: Database | None = None
+    try:
+        db = Database(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        _check_integrity(db)
+        migrations.apply(db)
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        damaged = not isinstance(exc, sqlite3.OperationalError)
+        raise StateError(path, str(exc), damaged=damaged) from None
+    finally:
+        os.umask(umask)
+    return db
+
+
+def _check_integrity(db: Database) -> None:
+    found = db.execute("PRAGMA quick_check").fetchone()
+    if found is None or found[0] != "ok":
+        raise sqlite3.DatabaseError(f"damaged ({found[0] if found else 'no answer'})")
+
+
 class Store:
     """The state database. One instance per process; WAL so readers never block it."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.db = Database(self.path)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        migrations.apply(self.db)
+        self.db = open_database(self.path)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Store | None:
