@@ -19,7 +19,7 @@ from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
-from syncd.logs import mask, setup_logging
+from syncd.logs import mask, mask_secrets, setup_logging
 from syncd.model import CaseReport
 from syncd.poll import Mirror
 from syncd.status import status_report
@@ -125,19 +125,19 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         result = daemon.run_once(daemon.build_runtime(config, ruleset))
     stats = result.stats
-    print(
+    say(
         f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
         f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
         f"{stats.retrying} to retry"
     )
     for problem in stats.problems:
-        print(f"  ! {problem}")
+        say(f"  ! {problem}")
     return EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
     """What a sysadmin or a monitoring check asks; non-zero when a person is needed."""
-    config = load_config(args.config)
+    config = load_masked(args.config)
     pid = running_pid(config.daemon.state_db)
     print(f"daemon: running (PID {pid})" if pid else "daemon: not running")
     store = Store.open_readonly(config.daemon.state_db)
@@ -145,7 +145,7 @@ def status(args: argparse.Namespace) -> int:
         print(f"state: no database at {config.daemon.state_db} yet")
         return EXIT_REMOTE
     report = status_report(store)
-    print(report.text)
+    say(report.text)
     return EXIT_OK if report.healthy else EXIT_REMOTE
 
 
@@ -155,7 +155,7 @@ def list_actions(args: argparse.Namespace) -> int:
     for row in rows:
         line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
         detail = row.last_error if row.status in (Status.FAILED, Status.HELD) else row.result
-        print(line + (f"\n         {detail}" if detail else ""))
+        say(line + (f"\n         {detail}" if detail else ""))
     counts = store.counts()
     print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     return EXIT_OK
@@ -199,7 +199,7 @@ def rebuild_state(args: argparse.Namespace) -> int:
 
 
 def _existing_store(config_path: str) -> Store:
-    config = load_config(config_path)
+    config = load_masked(config_path)
     store = Store.open_readonly(config.daemon.state_db)
     if store is None:
         raise SyncdError(f"no state database at {config.daemon.state_db} (run syncd first)")
@@ -224,8 +224,15 @@ def explain(config_path: str, wanted: str, fmt: str) -> int:
     return EXIT_OK
 
 
-def load(config_path: str) -> tuple[Config, RuleSet]:
+def load_masked(config_path: str) -> Config:
+    """The configuration, its secrets masked from now on wherever `mask` is used."""
     config = load_config(config_path)
+    mask_secrets(config.secrets)
+    return config
+
+
+def load(config_path: str) -> tuple[Config, RuleSet]:
+    config = load_masked(config_path)
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
     ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
@@ -251,6 +258,11 @@ def write_audit(plan: Plan, fmt: str, *, full: bool = False) -> None:
         print(audit.to_json(plan.generated_at, plan.reports))
     else:
         print(audit.to_text(plan.generated_at, plan.reports, full=full))
+
+
+def say(text: str) -> None:
+    """Print a line that may quote a remote (an error text, a stored result), masked."""
+    print(mask(text))
 
 
 def _progress(what: str, count: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,6 +21,7 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from syncd import logs
 from syncd.errors import StateError, SyncdError
 from syncd.model import Action
 from syncd.poll import RELATED_KINDS, ROW_TYPES, Mirror
@@ -192,8 +193,10 @@ def _check_integrity(db: Database) -> None:
 class Store:
     """The state database. One instance per process; WAL so readers never block it."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, mask: Callable[[str], str] = logs.mask) -> None:
+        """`mask` hides configured secrets in the remote texts kept (errors, results)."""
         self.path = Path(path)
+        self.mask = mask
         self.db = open_database(self.path)
 
     @classmethod
@@ -263,6 +266,8 @@ class Store:
         values = {"status": to.value, "updated_at": _iso(now)}
         for name, value in changes.items():
             values[name] = _iso(value) if isinstance(value, datetime) else value
+            if isinstance(value, str):
+                values[name] = self.mask(value)  # last_error and result quote remotes
         assigns = ", ".join(f"{name} = ?" for name in values)
         with self.db.atomic():
             cursor = self.db.execute(
@@ -361,7 +366,7 @@ class Store:
                     "started_at": _iso(started_at),
                     "finished_at": _iso(finished_at),
                     "ok": 0,
-                    "error": error,
+                    "error": self.mask(error),
                 }
             )
 

@@ -6,7 +6,7 @@ Dolibarr is the stateful fake behind `responses`; nothing leaves the process.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ import pytest
 
 from connectors.fakes.dolibarr import FakeDolibarr
 from syncd.cli import build_parser, main
+from syncd.model import Action
+from syncd.store import Status, Store
 
 NOW = "2026-11-23T09:30:00+00:00"
 
@@ -238,3 +240,21 @@ def test_every_command_has_help_text() -> None:
     assert all(helps.values()), [name for name, text in helps.items() if not text]
     options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     assert all(a.help for a in options)
+
+
+def test_actions_and_status_mask_a_secret_an_older_database_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ini = write_ini(tmp_path, "http://127.0.0.1:9", api_key="s3cret-api-key")
+    store = Store(tmp_path / "state.db", mask=lambda text: text)  # as before masking
+    at = datetime.fromisoformat(NOW)
+    store.enqueue([(1, Action("matrix.notify", "signup_notify:1", "sales", {}, "b"))], at)
+    row = store.move(store.due(at)[0], Status.SENDING, at)
+    store.move(row, Status.FAILED, at, last_error="400: key s3cret-api-key refused")
+    store.record_failed_cycle(at, at, "401: bad key s3cret-api-key")
+    store.close()
+    assert main(["--config", str(ini), "actions"]) == 0
+    assert main(["--config", str(ini), "status"]) == 1
+    out = capsys.readouterr().out
+    assert "s3cret-api-key" not in out
+    assert out.count("key *** refused") == 2 and "bad key ***" in out
