@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from syncd.errors import ConfigError
+from syncd.logs import Masker
 from syncd.model import FIELDS, TAGS
 
 API_SUFFIX = "/api/index.php"
@@ -43,6 +44,17 @@ DEFAULT_TAG_LABELS: Mapping[str, str] = MappingProxyType(
         "partner_qualified": "Partner-Qualified",
         "partner_declined": "Partner-Declined",
         "partner_active": "Partner-Active",
+    }
+)
+# Credentials, by section. A section holding one never has a bad value quoted in a
+# problem (a secret pasted under the wrong key would be), and every problem is
+# masked with the secrets given in the file or the environment.
+SECRET_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "dolibarr": frozenset({"api_key"}),
+        "mautic": frozenset({"password", "client_secret"}),
+        "freescout": frozenset({"api_key"}),
+        "matrix": frozenset({"access_token"}),
     }
 )
 # configparser's [DEFAULT] would leak its keys into every section; we have none.
@@ -207,7 +219,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _url(raw: str) -> str:
     if "://" not in raw:
-        raise _Invalid(f"has no scheme (write https://{raw})")
+        raise _Invalid("has no scheme (start it with https://)")
     parts = urlsplit(raw)
     if parts.scheme.lower() not in ("http", "https"):
         raise _Invalid("is not an http or https URL")
@@ -353,8 +365,20 @@ class _Reader:
             try:
                 result[key] = spec.parse(raw)
             except _Invalid as why:
-                self.problem(section, key, f"{raw!r} {why}{origin}")
+                self.problem(section, key, f"{self.quoted(section, raw)} {why}{origin}")
         return result
+
+    def quoted(self, section: str, raw: str) -> str:
+        return "the value" if section in SECRET_KEYS else repr(raw)
+
+    def secrets(self) -> list[str]:
+        """Every credential given, valid or not, from the file and the environment."""
+        found = []
+        for section, keys in SECRET_KEYS.items():
+            given = dict(self.parser.items(section)) if self.has(section) else {}
+            found += [given.get(key, "") for key in keys]
+            found += [self.environ.get(env_name(section, key), "") for key in keys]
+        return [value.strip() for value in found if value.strip()]
 
     def absolute(self, path: Path) -> Path:
         return self.path.absolute().parent / path
@@ -492,5 +516,6 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         rules=_rules(r),
     )
     if r.problems:
-        raise ConfigError(r.problems)
+        mask = Masker(r.secrets())
+        raise ConfigError([mask(problem) for problem in r.problems])
     return config

@@ -209,8 +209,19 @@ def test_bad_config_exits_2_naming_file_section_and_key(
     ini.write_text("[dolibarr]\nurl = erp.example.com\napi_key = k\npage_size = ten\n")
     assert main(["--config", str(ini), "--dry-run"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert any("broken.ini: [dolibarr] page_size: 'ten'" in line for line in err)
-    assert any("[dolibarr] url: 'erp.example.com'" in line for line in err)
+    assert any("broken.ini: [dolibarr] page_size: the value is not" in line for line in err)
+    assert any("[dolibarr] url: the value has no scheme" in line for line in err)
+
+
+def test_a_bad_config_masks_a_secret_before_logging_is_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_DOLIBARR_API_KEY", "key-from-env-42")
+    ini = tmp_path / "broken.ini"
+    ini.write_text("[dolibarr]\nurl = https://erp.example.com\n[daemon]\nnow = key-from-env-42\n")
+    assert main(["--config", str(ini), "status"]) == 2
+    err = capsys.readouterr().err
+    assert "key-from-env-42" not in err and "[daemon] now: '***' is not" in err
 
 
 def test_unknown_rule_key_exits_2(

@@ -107,7 +107,7 @@ def test_environment_overrides_api_key_and_rule_keys(tmp_path: Path) -> None:
 def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, MINIMAL), {"SYNCD_DOLIBARR_PAGE_SIZE": "ten"})
     assert problems == [
-        f"{tmp_path / 'syncd.ini'}: [dolibarr] page_size: 'ten' is not a whole number"
+        f"{tmp_path / 'syncd.ini'}: [dolibarr] page_size: the value is not a whole number"
         " (from SYNCD_DOLIBARR_PAGE_SIZE)"
     ]
 
@@ -115,22 +115,25 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (MINIMAL + "page_size = ten\n", "[dolibarr] page_size: 'ten' is not a whole number"),
-        (MINIMAL + "page_size = 0\n", "[dolibarr] page_size: '0' is not between 1 and 1000"),
-        (MINIMAL + "timeout = 0\n", "[dolibarr] timeout: '0' is not more than 0 seconds"),
-        (MINIMAL + "overlap_seconds = -1\n", "[dolibarr] overlap_seconds: '-1' is less than 0"),
+        (MINIMAL + "page_size = ten\n", "[dolibarr] page_size: the value is not a whole number"),
+        (MINIMAL + "page_size = 0\n", "[dolibarr] page_size: the value is not between 1 and 1000"),
+        (MINIMAL + "timeout = 0\n", "[dolibarr] timeout: the value is not more than 0 seconds"),
+        (
+            MINIMAL + "overlap_seconds = -1\n",
+            "[dolibarr] overlap_seconds: the value is less than 0",
+        ),
         (
             MINIMAL + "timezone = Mars/Olympus\n",
-            "[dolibarr] timezone: 'Mars/Olympus' is not a known time zone"
+            "[dolibarr] timezone: the value is not a known time zone"
             " (write an IANA name like Europe/Paris)",
         ),
         (
             "[dolibarr]\nurl = erp.example.com\napi_key = k\n",
-            "[dolibarr] url: 'erp.example.com' has no scheme (write https://erp.example.com)",
+            "[dolibarr] url: the value has no scheme (start it with https://)",
         ),
         (
             "[dolibarr]\nurl = ftp://erp.example.com\napi_key = k\n",
-            "[dolibarr] url: 'ftp://erp.example.com' is not an http or https URL",
+            "[dolibarr] url: the value is not an http or https URL",
         ),
         ("[dolibarr]\nurl = https://erp.example.com\n", "[dolibarr] api_key: required"),
         ("[dolibarr]\nurl = https://erp.example.com\napi_key =\n", "[dolibarr] api_key: required"),
@@ -176,12 +179,12 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
         ),
         (
             MINIMAL + "[freescout]\nurl = https://h.example.com\napi_key = k\nmailbox_id = one\n",
-            "[freescout] mailbox_id: 'one' is not a whole number",
+            "[freescout] mailbox_id: the value is not a whole number",
         ),
         (
             MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
             "room_sales = sales\n",
-            "[matrix] room_sales: 'sales' is not a room id (like !abc:example.org)",
+            "[matrix] room_sales: the value is not a room id (like !abc:example.org)",
         ),
         (MINIMAL + "api_key = again\n", "[dolibarr] api_key: set twice (line 4)"),
         ("url = https://erp.example.com\n", "line 1: text before the first [section]"),
@@ -223,13 +226,31 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
         f"{path}: {message}"
         for message in (
             "unknown section [mautik]",
-            "[dolibarr] url: 'erp.example.com' has no scheme (write https://erp.example.com)",
+            "[dolibarr] url: the value has no scheme (start it with https://)",
             "[dolibarr] api_key: required",
-            "[dolibarr] page_size: 'ten' is not a whole number",
+            "[dolibarr] page_size: the value is not a whole number",
             "[daemon] pol_interval: unknown key",
         )
     )
     assert str(caught.value).count(str(path)) == 5
+
+
+def test_a_bad_value_in_a_section_holding_secrets_is_not_quoted(tmp_path: Path) -> None:
+    # The API key pasted as the url, with the api_key line left empty.
+    path = write(tmp_path, "[dolibarr]\nurl = tok-7f3a9c2e\napi_key =\n")
+    assert problems_of(path) == [
+        f"{path}: [dolibarr] url: the value has no scheme (start it with https://)",
+        f"{path}: [dolibarr] api_key: required",
+    ]
+
+
+def test_a_secret_quoted_in_any_problem_is_masked(tmp_path: Path) -> None:
+    text = MINIMAL + "[daemon]\nlog_level = s3cret-key\n[mautic]\nurl = https://m.example.com\n"
+    environ = {"SYNCD_MAUTIC_PASSWORD": "env-pass-123", "SYNCD_DAEMON_LOG_FORMAT": "env-pass-123"}
+    problems = problems_of(write(tmp_path, text), environ)
+    assert "[daemon] log_level: '***' is not one of" in "\n".join(problems)
+    assert "[daemon] log_format: '***' is not one of" in "\n".join(problems)
+    assert not [p for p in problems if "s3cret-key" in p or "env-pass-123" in p]
 
 
 def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
