@@ -16,6 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -499,10 +500,47 @@ def _read(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+# What a file's loose permission bits expose, most serious first.
+_EXPOSURES = (
+    (0o004, "readable by others"),
+    (0o002, "writable by others"),
+    (0o020, "writable by its group"),
+    (0o040, "readable by its group"),
+)
+
+
+def loose_bits(mode: int, owner_uid: int) -> int:
+    """The permission bits a file holding secrets must not have (none: it is private).
+
+    As ssh insists for keys: nothing for group or others. One exception, as
+    PostgreSQL makes for its key file: a file owned by root may be readable by
+    its group (the systemd recipe's 0640 root:syncd, read by the service's user).
+    """
+    allowed = 0o040 if owner_uid == 0 else 0
+    return stat.S_IMODE(mode) & 0o077 & ~allowed
+
+
+def _check_private(path: Path, parser: configparser.ConfigParser) -> None:
+    given = (parser.get(s, k, fallback="").strip() for s, keys in SECRET_KEYS.items() for k in keys)
+    if not any(given):
+        return
+    st = path.stat()
+    loose = loose_bits(st.st_mode, st.st_uid)
+    if loose:
+        what = next((text for bit, text in _EXPOSURES if loose & bit), "open to others")
+        fix = "640" if st.st_uid == 0 else "600"
+        raise ConfigError([f"{path} holds secrets and is {what}: chmod {fix} {path}"])
+
+
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, override from the environment, validate; one `ConfigError` lists every problem."""
+    """Read, override from the environment, validate; one `ConfigError` lists every problem.
+
+    A file holding a secret that others could read or change is refused first.
+    """
     path = Path(path)
-    r = _Reader(path, _read(path), os.environ if environ is None else environ)
+    parser = _read(path)
+    _check_private(path, parser)
+    r = _Reader(path, parser, os.environ if environ is None else environ)
     _unknown_sections(r)
     config = Config(
         path=r.path,

@@ -6,6 +6,7 @@ Dolibarr is the stateful fake behind `responses`; nothing leaves the process.
 from __future__ import annotations
 
 import json
+import os
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ def write_ini(tmp_path: Path, url: str, *, api_key: str = "test-key", extra: str
         "[matrix]\nhomeserver = http://127.0.0.1:9\naccess_token = t\nroom_sales = !s:x.org\n"
         + extra
     )
+    path.chmod(0o600)
     return path
 
 
@@ -207,6 +209,7 @@ def test_bad_config_exits_2_naming_file_section_and_key(
 ) -> None:
     ini = tmp_path / "broken.ini"
     ini.write_text("[dolibarr]\nurl = erp.example.com\napi_key = k\npage_size = ten\n")
+    ini.chmod(0o600)
     assert main(["--config", str(ini), "--dry-run"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert any("broken.ini: [dolibarr] page_size: the value is not" in line for line in err)
@@ -222,6 +225,17 @@ def test_a_bad_config_masks_a_secret_before_logging_is_set_up(
     assert main(["--config", str(ini), "status"]) == 2
     err = capsys.readouterr().err
     assert "key-from-env-42" not in err and "[daemon] now: '***' is not" in err
+
+
+def test_a_config_file_holding_secrets_readable_by_others_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ini = write_ini(tmp_path, "http://127.0.0.1:9")
+    ini.chmod(0o644)
+    assert main(["--config", str(ini), "status"]) == 2
+    fix = "chmod 640" if os.geteuid() == 0 else "chmod 600"  # root's own: group may read
+    said = f"syncd: {ini} holds secrets and is readable by others: {fix} {ini}\n"
+    assert capsys.readouterr().err == said
 
 
 def test_unknown_rule_key_exits_2(

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from syncd.config import Config, load_config
+from syncd.config import Config, load_config, loose_bits
 from syncd.errors import ConfigError
 from syncd.model import FIELDS, TAGS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "syncd.ini.example"
 MINIMAL = "[dolibarr]\nurl = https://erp.example.com\napi_key = s3cret-key\n"
+# What contrib/syncd.env.example sets: the example file holds no secret.
+EXAMPLE_SECRETS = {
+    "SYNCD_DOLIBARR_API_KEY": "k1",
+    "SYNCD_MAUTIC_PASSWORD": "k2",
+    "SYNCD_FREESCOUT_API_KEY": "k3",
+    "SYNCD_MATRIX_ACCESS_TOKEN": "k4",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "syncd.ini"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -28,7 +37,7 @@ def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
 
 
 def test_example_loads_with_every_section() -> None:
-    config = load_config(EXAMPLE, {})
+    config = load_config(EXAMPLE, EXAMPLE_SECRETS)
     assert config.dolibarr.api_url == "https://erp.example.com/api/index.php"
     assert config.systems == frozenset({"mautic", "freescout", "matrix"})
     assert set(config.rules) == {
@@ -39,6 +48,7 @@ def test_example_loads_with_every_section() -> None:
     }
     assert config.rules["check_in_email"] == {"enabled": "yes", "template_id": "3", "day": "7"}
     assert config.rules_source("check_in_email") == f"{EXAMPLE}: [rule:check_in_email]"
+    assert config.secrets == ("k1", "k2", "k3", "k4")
 
 
 def test_example_documents_every_key_with_a_comment() -> None:
@@ -318,3 +328,62 @@ def test_the_fakes_and_the_demo_use_the_default_tag_labels() -> None:
     from syncd.config import DEFAULT_TAG_LABELS
 
     assert tuple(DEFAULT_TAG_LABELS.values()) == SYNCD_CATEGORIES
+
+
+OWNER = "640" if os.geteuid() == 0 else "600"  # root's own files may be group-readable
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        (0o644, f"readable by others: chmod {OWNER}"),
+        (0o602, f"writable by others: chmod {OWNER}"),
+        (0o660, f"writable by its group: chmod {OWNER}"),
+        (0o600 | 0o010, f"open to others: chmod {OWNER}"),
+    ],
+)
+def test_a_file_holding_secrets_open_to_others_is_refused_in_one_line(
+    tmp_path: Path, mode: int, said: str
+) -> None:
+    path = write(tmp_path, MINIMAL + "[daemon]\npoll_interval = soon\n")
+    path.chmod(mode)
+    assert problems_of(path) == [f"{path} holds secrets and is {said} {path}"]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_private_file_holding_secrets_loads(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.chmod(mode)
+    assert load_config(path, {}).dolibarr.api_key == "s3cret-key"
+
+
+def test_a_file_without_secrets_may_be_read_by_anyone(tmp_path: Path) -> None:
+    path = write(tmp_path, "[dolibarr]\nurl = https://erp.example.com\napi_key =\n")
+    path.chmod(0o644)
+    config = load_config(path, {"SYNCD_DOLIBARR_API_KEY": "from-env"})
+    assert config.dolibarr.api_key == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("mode", "owner", "loose"),
+    [
+        (0o640, 0, 0),  # root:syncd 0640: the systemd recipe
+        (0o440, 0, 0),
+        (0o660, 0, 0o020),
+        (0o644, 0, 0o004),
+        (0o640, 1000, 0o040),  # a user's own file: 0600
+        (0o604, 1000, 0o004),
+        (0o100600, 1000, 0),  # st_mode carries the file type
+    ],
+)
+def test_group_read_is_allowed_only_for_files_owned_by_root(
+    mode: int, owner: int, loose: int
+) -> None:
+    assert loose_bits(mode, owner) == loose
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a root-owned file")
+def test_a_root_owned_file_may_be_read_by_its_group(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.chmod(0o640)
+    assert load_config(path, {}).dolibarr.api_key == "s3cret-key"
