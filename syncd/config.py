@@ -48,8 +48,9 @@ DEFAULT_TAG_LABELS: Mapping[str, str] = MappingProxyType(
     }
 )
 # Credentials, by section. A section holding one never has a bad value quoted in a
-# problem (a secret pasted under the wrong key would be), and every problem is
-# masked with the secrets given in the file or the environment.
+# problem (a secret pasted under the wrong key would be), every problem is masked
+# with the secrets given in the file or the environment, and a file giving one
+# must be private.
 SECRET_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
         "dolibarr": frozenset({"api_key"}),
@@ -372,15 +373,6 @@ class _Reader:
     def quoted(self, section: str, raw: str) -> str:
         return "the value" if section in SECRET_KEYS else repr(raw)
 
-    def secrets(self) -> list[str]:
-        """Every credential given, valid or not, from the file and the environment."""
-        found = []
-        for section, keys in SECRET_KEYS.items():
-            given = dict(self.parser.items(section)) if self.has(section) else {}
-            found += [given.get(key, "") for key in keys]
-            found += [self.environ.get(env_name(section, key), "") for key in keys]
-        return [value.strip() for value in found if value.strip()]
-
     def absolute(self, path: Path) -> Path:
         return self.path.absolute().parent / path
 
@@ -520,9 +512,17 @@ def loose_bits(mode: int, owner_uid: int) -> int:
     return stat.S_IMODE(mode) & 0o077 & ~allowed
 
 
+def _given_secrets(parser: configparser.ConfigParser, environ: Mapping[str, str]) -> list[str]:
+    """Every credential given, valid or not, in the file and the environment."""
+    found = []
+    for section, keys in SECRET_KEYS.items():
+        found += [parser.get(section, key, fallback="") for key in keys]
+        found += [environ.get(env_name(section, key), "") for key in keys]
+    return [value.strip() for value in found if value.strip()]
+
+
 def _check_private(path: Path, parser: configparser.ConfigParser) -> None:
-    given = (parser.get(s, k, fallback="").strip() for s, keys in SECRET_KEYS.items() for k in keys)
-    if not any(given):
+    if not _given_secrets(parser, {}):
         return
     st = path.stat()
     loose = loose_bits(st.st_mode, st.st_uid)
@@ -554,6 +554,6 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         rules=_rules(r),
     )
     if r.problems:
-        mask = Masker(r.secrets())
+        mask = Masker(_given_secrets(parser, r.environ))
         raise ConfigError([mask(problem) for problem in r.problems])
     return config
