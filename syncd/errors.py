@@ -6,6 +6,8 @@ This module imports nothing from the project, so connectors may use it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
@@ -17,6 +19,16 @@ class ConfigError(SyncdError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("; ".join(problems))
+
+
+class StateError(SyncdError):
+    """The state database cannot be opened or is damaged; the process exits with status 2."""
+
+    def __init__(self, path: Path, reason: str, *, damaged: bool) -> None:
+        self.path = path
+        self.reason = reason
+        self.damaged = damaged
+        super().__init__(f"{path}: {reason}")
 
 
 class CaseDataError(SyncdError):
