@@ -180,7 +180,7 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
         return EXIT_REMOTE
     now = datetime.now(UTC)
     extra = (
-        {"next_attempt_at": None, "attempts": 0}
+        {"next_attempt_at": None, "attempts": 0, "claimed_at": None}
         if to is Status.PLANNED
         else {"result": "released by a person"}
     )
