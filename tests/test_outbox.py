@@ -386,3 +386,36 @@ def test_a_lost_state_database_resends_nothing_without_a_rebuild(
         world.mautic.sent(),
         sorted(world.syncd_events()),
     ) == sent
+
+
+def _one_try(world: World) -> None:
+    policy = type(world.rt.executor.matrix.http.policy)(attempts=1, sleep=lambda _: None)  # type: ignore[union-attr]
+    world.rt.executor.matrix.http.policy = policy  # type: ignore[union-attr]
+
+
+def test_a_notice_whose_answer_was_lost_is_held_not_posted_again_a_day_later(
+    world: World,
+) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    _one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 1
+    assert effects(world, action) == 1  # the homeserver posted it
+    world.advance(hours=25)  # and has forgotten the transaction id by now
+    world.restart()
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    assert stats.held == 1 and effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.HELD  # type: ignore[union-attr]
+
+
+def test_a_notice_refused_by_the_rate_limiter_is_sent_however_late(world: World) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    _one_try(world)
+    world.matrix.fail("PUT", "/_matrix", status=429, headers={"Retry-After": "1"})
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 1
+    world.advance(hours=25)
+    world.restart()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
