@@ -39,9 +39,11 @@ class ThirdParty:
     name: str
     email: str
     country_code: str
-    client: int
-    created_at: int  # UNIX epoch
-    modified_at: int | None  # UNIX epoch; None where Dolibarr answers ""
+    client: int  # 1 customer, 2 prospect, 3 both; 0 when unset or unreadable
+    # The two dates as Dolibarr sent them (epochs, as ints or strings): the core reads
+    # them as it reads extrafields, so a bad value becomes an error on that case only.
+    created_at: Any
+    modified_at: Any  # None where Dolibarr answers "" (no extrafields row)
     array_options: Mapping[str, Any]  # keys without the `options_` prefix, raw values
 
 
@@ -369,6 +371,12 @@ def _int(value: Any, default: int = 0) -> int:
     return int(value)
 
 
+def _client(value: Any) -> int:
+    """`client` is "0".."3" (QUIRKS.md, "Shapes"); syncd reads tags, not this, so junk is 0."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    return int(text) if text in ("0", "1", "2", "3") else 0
+
+
 def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
     """A third party as thirdparty_get_customer_full.json shows it.
 
@@ -386,9 +394,9 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
         name=str(row.get("name") or ""),
         email=str(row.get("email") or ""),
         country_code=str(row.get("country_code") or ""),
-        client=_int(row.get("client")),
-        created_at=_int(row.get("date_creation")),
-        modified_at=_int(modified) if modified not in (None, "", False) else None,
+        client=_client(row.get("client")),
+        created_at=row.get("date_creation"),
+        modified_at=modified if modified not in (None, "", False) else None,
         array_options={k.removeprefix("options_"): v for k, v in options.items()},
     )
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields
+from syncd.fields import parse_fields, parse_moment
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
 from syncd.poll import RELATED_KINDS, Mirror
 
@@ -55,7 +55,7 @@ def _case(
         name=row.name,
         email=row.email,
         country_code=row.country_code,
-        created_at=datetime.fromtimestamp(row.created_at, tz),
+        created_at=parse_moment(row.id, "date_creation", row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
         contacts=tuple(Contact(c.id, c.name, c.email) for c in of("contacts")),

@@ -26,6 +26,7 @@ T = TypeVar("T")
 _TRUE = frozenset({"1", "true", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "off"})
 _EPOCH = re.compile(r"-?\d+")
+_MAX_DATE_TEXT = 32  # "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM" is 32; an epoch far fewer
 _HUNDRED = Decimal(100)
 
 
@@ -93,39 +94,60 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def parse_moment(case_id: int, name: str, value: Any, tz: tzinfo) -> datetime:
+    """A date Dolibarr always sets (`date_creation`), in any shape `_moment` reads.
+
+    Missing or unreadable, it is a `CaseDataError` naming `name`: guessing one
+    (the epoch 0, say) would start every timer of the case at once.
+    """
+    if _is_empty(value):
+        raise CaseDataError(case_id, name, value, "is missing (Dolibarr always sets it)")
+    try:
+        return _moment(value, tz)
+    except _Invalid as bad:
+        raise CaseDataError(case_id, name, value, str(bad)) from None
+
+
 def _date(tz: tzinfo) -> Callable[[Any], date]:
     def parse(value: Any) -> date:
-        if isinstance(value, bool):
-            raise _Invalid("is not a date")
-        if isinstance(value, int | float):
-            return _epoch_date(value, tz)
-        if not isinstance(value, str):
-            raise _Invalid("is not a date")
-        text = value.strip()
-        if _EPOCH.fullmatch(text):
-            return _epoch_date(int(text), tz)
-        return _iso_date(text, tz)
+        return _moment(value, tz).date()
 
     return parse
 
 
-def _epoch_date(value: float, tz: tzinfo) -> date:
+def _moment(value: Any, tz: tzinfo) -> datetime:
+    """An epoch (int, float or digits), or an ISO date or date-time, local to `tz`."""
+    if isinstance(value, bool):
+        raise _Invalid("is not a date")
+    if isinstance(value, int | float):
+        return _epoch(value, tz)
+    if not isinstance(value, str):
+        raise _Invalid("is not a date")
+    text = value.strip()
+    if len(text) > _MAX_DATE_TEXT:
+        raise _Invalid(f"is not a date (longer than {_MAX_DATE_TEXT} characters)")
+    if _EPOCH.fullmatch(text):
+        return _epoch(int(text), tz)
+    return _iso(text, tz)
+
+
+def _epoch(value: float, tz: tzinfo) -> datetime:
     if isinstance(value, float) and not value.is_integer():
         raise _Invalid("is not a date (a UNIX timestamp must be whole seconds)")
     try:
-        return datetime.fromtimestamp(int(value), tz).date()
+        return datetime.fromtimestamp(int(value), tz)
     except (OverflowError, OSError, ValueError):
         raise _Invalid("is not a date (timestamp out of range)") from None
 
 
-def _iso_date(text: str, tz: tzinfo) -> date:
+def _iso(text: str, tz: tzinfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise _Invalid("is not a date (expected YYYY-MM-DD or a UNIX timestamp)") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(tz)
-    return moment.date()
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=tz)
+    return moment.astimezone(tz)
 
 
 def _number(value: Any) -> Decimal:

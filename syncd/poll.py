@@ -28,15 +28,15 @@ GUARD_MIN_MEMBERS = 3
 
 @dataclass(frozen=True)
 class PartyRow:
-    """A third party as the mirror keeps it (raw extrafields, epochs)."""
+    """A third party as the mirror keeps it: raw extrafields and raw dates, read by casebuild."""
 
     id: int
     ref: str
     name: str
     email: str
     country_code: str
-    created_at: int
-    modified_at: int | None
+    created_at: Any  # `date_creation` as Dolibarr sent it (an epoch, int or string)
+    modified_at: Any
     array_options: Mapping[str, Any]
 
 

@@ -1,0 +1,83 @@
+"""Hostile data from Dolibarr: one case carries the error, every other case goes on.
+
+The fake serves values no sane Dolibarr would (`serve_raw`), and a whole cycle
+runs through the real client, poll, casebuild and engine. Nothing may raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from loguru import logger
+
+from connectors.dolibarr import parse_thirdparty
+from connectors.fakes.dolibarr import DROP, FakeDolibarr
+from syncd.model import CaseReport
+from tests.harness import World
+
+
+def seed_pair(d: FakeDolibarr) -> tuple[int, int]:
+    bad = d.add_thirdparty("Bad Data", email="bad@x.example", tags=("Trial",))
+    good = d.add_thirdparty("Good Data", email="good@x.example", tags=("Trial",))
+    return bad, good
+
+
+def reports(world: World) -> dict[int, CaseReport]:
+    return {r.case_id: r for r in world.cycle().plan.reports}
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"date_creation": "abc"}, "date_creation: 'abc' is not a date"),
+        ({"date_creation": ""}, "date_creation: '' is missing"),
+        ({"date_creation": None}, "date_creation: None is missing"),
+        ({"date_creation": DROP}, "date_creation: None is missing"),
+        ({"date_creation": [1]}, "date_creation: [1] is not a date"),
+        ({"date_creation": 10**30}, "is not a date (timestamp out of range)"),
+        ({"date_creation": "9" * 5000}, "is not a date (longer than 32 characters)"),
+    ],
+)
+def test_a_bad_creation_date_is_an_error_on_that_case_only(
+    world: World, body: dict[str, Any], why: str
+) -> None:
+    bad, good = seed_pair(world.dolibarr)
+    world.dolibarr.serve_raw(bad, **body)
+    by_id = reports(world)
+    assert len(by_id[bad].errors) == 1
+    assert why in by_id[bad].errors[0]
+    assert by_id[bad].actions == ()
+    assert by_id[good].errors == ()
+    assert by_id[good].actions
+
+
+@pytest.mark.parametrize(
+    "created", [1795375862, "1795375862", "2026-11-22", "2026-11-22 20:31:02", 1795375862.0]
+)
+def test_every_creation_date_shape_dolibarr_used_is_read(world: World, created: Any) -> None:
+    bad, _good = seed_pair(world.dolibarr)
+    world.dolibarr.serve_raw(bad, date_creation=created)
+    assert reports(world)[bad].errors == ()
+
+
+def test_the_bad_case_is_logged_once_and_the_cycle_records_ok(world: World) -> None:
+    bad, _good = seed_pair(world.dolibarr)
+    world.dolibarr.serve_raw(bad, date_creation="abc")
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="ERROR", format="{message}")
+    try:
+        world.cycle()
+        world.advance(minutes=5)
+        world.cycle()
+    finally:
+        logger.remove(sink)
+    assert [line for line in lines if f"case {bad} skipped" in line] == [
+        f"case {bad} skipped: field date_creation: 'abc' is not a date "
+        "(expected YYYY-MM-DD or a UNIX timestamp)\n"
+    ]
+
+
+def test_the_client_keeps_unreadable_values_for_the_core_to_judge() -> None:
+    party = parse_thirdparty({"id": "4", "client": "x", "date_creation": "abc"})
+    assert (party.client, party.created_at, party.modified_at) == (0, "abc", None)
