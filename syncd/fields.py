@@ -28,6 +28,13 @@ _FALSE = frozenset({"0", "false", "no", "n", "off"})
 _EPOCH = re.compile(r"-?\d+")
 _MAX_DATE_TEXT = 32  # "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM" is 32; an epoch far fewer
 _HUNDRED = Decimal(100)
+# Limits on numbers: Dolibarr's int extrafields are INT(11) columns, doubles carry
+# eight decimals ("0.15000000"); anything past these is hostile or a typo.
+_MAX_WHOLE = 2**31 - 1
+_MAX_NUMBER_TEXT = 40
+_MAX_DIGITS = 20  # the decimal exponent a number may have, either way
+_MAX_TEXT = 255  # Dolibarr's varchar extrafields
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 
 
 class _Invalid(ValueError):
@@ -53,7 +60,7 @@ def parse_fields(
         commission_rate=r.read("commission_rate", _rate, None),
         is_paused=r.read("syncd_pause", _flag, False),
         skip_rules=r.read("syncd_skip_rules", _names, frozenset()),
-        onboarding_step=r.read("onboarding_step", _text, None),
+        onboarding_step=r.read("onboarding_step", _own_text, None),
         step_override=r.read("onboarding_step_override", _step_name, None),
         mautic_contact_id=r.read("mautic_contact_id", _text, None),
         discovery_call_date=r.read("discovery_call_date", _date(tz), None),
@@ -151,21 +158,32 @@ def _iso(text: str, tz: tzinfo) -> datetime:
 
 
 def _number(value: Any) -> Decimal:
+    """A decimal number, read with limits: a hostile `1e2000000` must not cost CPU."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _Invalid("is not a number")
+    if isinstance(value, int) and abs(value) > _MAX_WHOLE:
+        raise _Invalid(f"is out of range (more than {_MAX_WHOLE})")
+    text = str(value).strip()
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise _Invalid(f"is not a number (longer than {_MAX_NUMBER_TEXT} characters)")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise _Invalid("is not a number") from None
     if not number.is_finite():
         raise _Invalid("is not a number")
+    if not -_MAX_DIGITS <= number.adjusted() <= _MAX_DIGITS:
+        raise _Invalid("is out of range")
     return number
 
 
 def _whole(value: Any) -> int:
+    """Digits within Dolibarr's INT column; `1e309` is not a count, whatever Decimal says."""
     number = _number(value)
     if number != number.to_integral_value():
         raise _Invalid("is not a whole number")
+    if abs(number) > _MAX_WHOLE:
+        raise _Invalid(f"is out of range (more than {_MAX_WHOLE})")
     return int(number)
 
 
@@ -202,7 +220,9 @@ def _flag(value: Any) -> bool:
         return True
     if value == 0:
         return False
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        raise _Invalid("is not a yes/no value (expected 1/0, yes/no or true/false)")
+    text = value.strip().lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
@@ -213,7 +233,21 @@ def _flag(value: Any) -> bool:
 def _text(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise _Invalid("is not text")
-    return str(value).strip() or None
+    if isinstance(value, int):
+        return str(_whole(value))
+    if len(value) > _MAX_TEXT:
+        raise _Invalid(f"is longer than {_MAX_TEXT} characters")
+    if _CONTROL.search(value):
+        raise _Invalid("contains control characters")
+    return value.strip() or None
+
+
+def _own_text(value: Any) -> str | None:
+    """`onboarding_step`: syncd's own output, compared, never obeyed; junk is overwritten."""
+    try:
+        return _text(value)
+    except _Invalid:
+        return None
 
 
 def _step_name(value: Any) -> str | None:
@@ -224,4 +258,5 @@ def _step_name(value: Any) -> str | None:
 def _names(value: Any) -> frozenset[str]:
     if not isinstance(value, str):
         raise _Invalid("is not a comma-separated list of rule names")
+    _text(value)
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())
