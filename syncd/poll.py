@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from syncd.errors import SyncdError
+from syncd.errors import ConfigError, SyncdError
 
 # The empty-storage guard: a tag that had at least this many members and now
 # has none is far more likely a renamed category or a permission change than
@@ -184,17 +184,42 @@ def _since(mirror: Mirror, kind: str, overlap: timedelta) -> datetime | None:
 def _ensure_categories(
     reader: Reader, mirror: Mirror, labels: Mapping[str, str]
 ) -> tuple[str, ...]:
+    """Find each tag's category by label, ignoring case as people do.
+
+    Two categories whose labels differ only by case ("trial" and "Trial") are
+    a `ConfigError` naming both ids: picking one would tag and read the
+    wrong one without a word. Nothing is kept until every tag is resolved.
+    """
     if mirror.category_ids:
         return ()
-    by_label = {str(c.label).casefold(): int(c.id) for c in reader.categories()}
+    by_label: dict[str, list[tuple[int, str]]] = {}
+    for category in reader.categories():
+        label = str(category.label)
+        by_label.setdefault(label.casefold(), []).append((int(category.id), label))
+    found: dict[str, int] = {}
+    problems: list[str] = []
     missing = []
     for tag, label in labels.items():
-        if label.casefold() in by_label:
-            mirror.category_ids[tag] = by_label[label.casefold()]
+        matches = by_label.get(label.casefold(), [])
+        if len(matches) == 1:
+            found[tag] = matches[0][0]
+        elif matches:
+            problems.append(_ambiguous(tag, label, matches))
         else:
             missing.append(tag)
             logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, label)
+    if problems:
+        raise ConfigError(problems)
+    mirror.category_ids.update(found)
     return tuple(missing)
+
+
+def _ambiguous(tag: str, label: str, matches: list[tuple[int, str]]) -> str:
+    named = " and ".join(f"{shown!r} (id {cid})" for cid, shown in sorted(matches))
+    return (
+        f"tag {tag} ({label!r}) matches several Dolibarr categories: {named}; "
+        "rename or delete all but one"
+    )
 
 
 def _poll_thirdparties(
