@@ -7,6 +7,7 @@ no step, tag meaning or rule is known here. See tests/fixtures/dolibarr/QUIRKS.m
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -117,8 +118,8 @@ class DolibarrClient:
         """
         params: dict[str, Any] = {"properties": _THIRDPARTY_PROPERTIES}
         if modified_since is not None:
-            cutoff = self.local_literal(modified_since)
-            params["sqlfilters"] = f"((t.tms:>:'{cutoff}') or (ef.tms:>:'{cutoff}'))"
+            cutoff = sql_literal(self.local_literal(modified_since))
+            params["sqlfilters"] = f"((t.tms:>:{cutoff}) or (ef.tms:>:{cutoff}))"
         for row in self._pages("/thirdparties", params, empty_is_404=True):
             yield parse_thirdparty(row)
 
@@ -201,7 +202,7 @@ class DolibarrClient:
 
         LIKE treats `_` as a wildcard, so the prefix is checked again here.
         """
-        escaped = label_prefix.replace("'", "")
+        escaped = like_prefix(label_prefix)
         sqlfilters = f"(t.label:like:'{escaped}%')"
         if socid is not None:
             sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
@@ -288,7 +289,7 @@ class DolibarrClient:
     ) -> Iterator[T]:
         params: dict[str, Any] = {"properties": properties}
         if modified_since is not None:
-            params["sqlfilters"] = f"(t.tms:>:'{self.local_literal(modified_since)}')"
+            params["sqlfilters"] = f"(t.tms:>:{sql_literal(self.local_literal(modified_since))})"
         for row in self._pages(path, params, empty_is_404=False):
             yield parse(row)
 
@@ -369,6 +370,34 @@ def _int(value: Any, default: int = 0) -> int:
     if value in (None, "", False):
         return default
     return int(value)
+
+
+# Dolibarr's sqlfilters syntax has no escape (functions.lib.php,
+# forgeSQLFromUniversalSearchCriteria): a term is `(field:op:[^()]+)`, so a value
+# ends at the first parenthesis and every parenthesis counts towards the balance,
+# quoted or not; a LIKE value with a quote inside keeps its quotes; `%` and `_`
+# stay LIKE wildcards. A value must therefore be refused, or cut, not escaped.
+_FILTER_BREAKERS = re.compile(r"[()'\\\x00-\x1f\x7f]")
+_LIKE_STOPS = re.compile(r"[()'%\\\x00-\x1f\x7f]")
+
+
+def sql_literal(value: str) -> str:
+    """`value` quoted for a sqlfilters comparison; one that could change the filter is refused."""
+    if _FILTER_BREAKERS.search(value):
+        raise ValueError(f"{value!r} cannot be put in a Dolibarr sqlfilters literal")
+    return f"'{value}'"
+
+
+def like_prefix(text: str) -> str:
+    """The longest start of `text` that is plain text in a LIKE pattern.
+
+    Cut before a quote, a parenthesis, a backslash, a control character or `%`,
+    so the filter can only match more, never differently; callers check the
+    exact prefix on what comes back. `_` (any one character) is kept: every rule
+    name has one, and cutting there would read far more events.
+    """
+    stop = _LIKE_STOPS.search(text)
+    return text if stop is None else text[: stop.start()]
 
 
 def _client(value: Any) -> int:
