@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields, parse_moment
+from syncd.fields import parse_fields, parse_moment, parse_text
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
 from syncd.poll import RELATED_KINDS, Mirror
 
@@ -51,10 +51,10 @@ def _case(
 
     return Case(
         id=row.id,
-        ref=row.ref,
-        name=row.name,
-        email=row.email,
-        country_code=row.country_code,
+        ref=parse_text(row.id, "ref", row.ref),
+        name=parse_text(row.id, "name", row.name),
+        email=parse_text(row.id, "email", row.email),
+        country_code=parse_text(row.id, "country_code", row.country_code),
         created_at=parse_moment(row.id, "date_creation", row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),

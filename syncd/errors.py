@@ -86,3 +86,9 @@ class OutcomeUnknown(RemoteError):
 
 class NotFoundError(PermanentError):
     """The remote has no such object (an HTTP 404)."""
+
+
+def shown_text(text: str, limit: int = 80) -> str:
+    """Text from a remote, cut to fit one line of a report."""
+    line = "".join(ch if ch.isprintable() else "\N{REPLACEMENT CHARACTER}" for ch in text[:limit])
+    return line if len(text) <= limit else f"{line}…"

@@ -26,6 +26,7 @@ T = TypeVar("T")
 _TRUE = frozenset({"1", "true", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "off"})
 _EPOCH = re.compile(r"-?\d+")
+_YEARS = (1900, 2199)  # a CRM's dates; far enough from datetime's limits
 _MAX_DATE_TEXT = 32  # "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM" is 32; an epoch far fewer
 _HUNDRED = Decimal(100)
 # Limits on numbers: Dolibarr's int extrafields are INT(11) columns, doubles carry
@@ -34,6 +35,7 @@ _MAX_WHOLE = 2**31 - 1
 _MAX_NUMBER_TEXT = 40
 _MAX_DIGITS = 20  # the decimal exponent a number may have, either way
 _MAX_TEXT = 255  # Dolibarr's varchar extrafields
+_STEP_WORD = re.compile(r"[\w-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 
 
@@ -115,6 +117,17 @@ def parse_moment(case_id: int, name: str, value: Any, tz: tzinfo) -> datetime:
         raise CaseDataError(case_id, name, value, str(bad)) from None
 
 
+def parse_text(case_id: int, name: str, value: str) -> str:
+    """A standard text field of the third party (`name`, `email`): varchar-sized, no controls.
+
+    Such text goes out in messages and emails; a NUL or a megabyte must not.
+    """
+    try:
+        return _text(value) or ""
+    except _Invalid as bad:
+        raise CaseDataError(case_id, name, value, str(bad)) from None
+
+
 def _date(tz: tzinfo) -> Callable[[Any], date]:
     def parse(value: Any) -> date:
         return _moment(value, tz).date()
@@ -123,6 +136,14 @@ def _date(tz: tzinfo) -> Callable[[Any], date]:
 
 
 def _moment(value: Any, tz: tzinfo) -> datetime:
+    """A plausible moment: rules add days to it, and year 1 or 9999 overflows them."""
+    moment = _any_moment(value, tz)
+    if not _YEARS[0] <= moment.year <= _YEARS[1]:
+        raise _Invalid(f"is not a date (year {moment.year} is outside {_YEARS[0]}–{_YEARS[1]})")
+    return moment
+
+
+def _any_moment(value: Any, tz: tzinfo) -> datetime:
     """An epoch (int, float or digits), or an ISO date or date-time, local to `tz`."""
     if isinstance(value, bool):
         raise _Invalid("is not a date")
@@ -243,11 +264,16 @@ def _text(value: Any) -> str | None:
 
 
 def _own_text(value: Any) -> str | None:
-    """`onboarding_step`: syncd's own output, compared, never obeyed; junk is overwritten."""
+    """`onboarding_step`: syncd's own output, compared, never obeyed; junk is overwritten.
+
+    Only a word-like value is kept: it goes into step_writeback's key, and so
+    into an agenda event's label (varchar 255) and a sqlfilters LIKE.
+    """
     try:
-        return _text(value)
+        text = _text(value)
     except _Invalid:
         return None
+    return text if text and _STEP_WORD.fullmatch(text) else None
 
 
 def _step_name(value: Any) -> str | None:

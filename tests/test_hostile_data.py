@@ -81,3 +81,28 @@ def test_the_bad_case_is_logged_once_and_the_cycle_records_ok(world: World) -> N
 def test_the_client_keeps_unreadable_values_for_the_core_to_judge() -> None:
     party = parse_thirdparty({"id": "4", "client": "x", "date_creation": "abc"})
     assert (party.client, party.created_at, party.modified_at) == (0, "abc", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"name": "Evil\x00Corp"}, "field name: 'Evil\\x00Corp' contains control characters"),
+        ({"email": "e" * 1_000_000}, "field email: 'eeee"),
+        ({"ref": "\x1b[2J"}, "field ref: '\\x1b[2J' contains control characters"),
+    ],
+)
+def test_bad_text_in_a_standard_field_is_an_error_on_that_case(
+    world: World, body: dict[str, Any], why: str
+) -> None:
+    bad, good = seed_pair(world.dolibarr)
+    world.dolibarr.serve_raw(bad, **body)
+    by_id = reports(world)
+    assert by_id[bad].errors[0].startswith(why)
+    assert len(by_id[bad].name) <= 81
+    assert by_id[good].actions
+
+
+def test_right_to_left_names_are_names(world: World) -> None:
+    bad, _good = seed_pair(world.dolibarr)
+    world.dolibarr.serve_raw(bad, name="\u05e9\u05dc\u05d5\u05dd Ltd")
+    assert reports(world)[bad].errors == ()

@@ -264,6 +264,9 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("mautic_contact_id", 10**5000, "is out of range"),
     ("signup_date", "9" * 5000, "is not a date (longer than 32 characters)"),
     ("signup_date", "1" * 30, "is not a date (timestamp out of range)"),
+    ("signup_date", "9999-12-31", "is not a date (year 9999 is outside 1900–2199)"),
+    ("briefing_date", "0001-01-01", "is not a date (year 1 is outside 1900–2199)"),
+    ("agreement_signed_date", -(10**10), "is not a date (year 1653 is outside 1900–2199)"),
 ]
 
 
@@ -313,3 +316,8 @@ def test_right_to_left_text_is_text() -> None:
 
 def test_junk_in_syncd_own_step_field_reads_as_unset_so_it_is_overwritten() -> None:
     assert parse({"onboarding_step": "x\x00" * 500}).onboarding_step is None
+
+
+@pytest.mark.parametrize("junk", ["x') or (t.rowid:>:'0", "trial signup", "a" * 65, "50%"])
+def test_only_a_word_in_syncd_own_step_field_is_kept(junk: str) -> None:
+    assert parse({"onboarding_step": junk}).onboarding_step is None
