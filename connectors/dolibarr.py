@@ -8,16 +8,17 @@ no step, tag meaning or rule is known here. See tests/fixtures/dolibarr/QUIRKS.m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
+from loguru import logger
 
 from connectors.http import HttpClient, RetryPolicy, error_message
-from syncd.errors import AuthError, NotFoundError, PermanentError, RemoteError
+from syncd.errors import AuthError, NotFoundError, PermanentError, RemoteError, shown
 
 API_SUFFIX = "/api/index.php"
 SYNCD_EVENT_CODE = "AC_SYNCD"  # a custom `code` is kept as given (agendaevent_create.json)
@@ -67,7 +68,7 @@ class ProposalRecord:
     id: int
     socid: int
     ref: str
-    status: int
+    status: Any  # `statut` as sent (an int, proposal_get.json); the core reads it
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,8 @@ class DolibarrClient:
         if modified_since is not None:
             cutoff = sql_literal(self.local_literal(modified_since))
             params["sqlfilters"] = f"((t.tms:>:{cutoff}) or (ef.tms:>:{cutoff}))"
-        for row in self._pages("/thirdparties", params, empty_is_404=True):
-            yield parse_thirdparty(row)
+        rows = self._pages("/thirdparties", params, empty_is_404=True)
+        yield from _readable("/thirdparties", rows, parse_thirdparty)
 
     def iter_thirdparty_ids(self) -> Iterator[int]:
         """All ids, cheaply: deletions leave no trace, so a sweep finds them."""
@@ -290,8 +291,7 @@ class DolibarrClient:
         params: dict[str, Any] = {"properties": properties}
         if modified_since is not None:
             params["sqlfilters"] = f"(t.tms:>:{sql_literal(self.local_literal(modified_since))})"
-        for row in self._pages(path, params, empty_is_404=False):
-            yield parse(row)
+        yield from _readable(path, self._pages(path, params, empty_is_404=False), parse)
 
     def _pages(
         self,
@@ -358,6 +358,22 @@ def sql_errors_are_permanent(response: requests.Response, operation: str) -> Rem
     if response.status_code == 503 and any(m in message for m in _PERMANENT_503_MARKERS):
         return PermanentError("dolibarr", operation, message, 503)
     return None
+
+
+def _readable(
+    path: str, rows: Iterable[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], T]
+) -> Iterator[T]:
+    """Parsed rows; one whose id or owner cannot be read belongs to no case, and is skipped.
+
+    Every other value is kept raw for the core to judge on its case; this
+    only guards the keys, so one broken row cannot stop a whole list.
+    """
+    for row in rows:
+        try:
+            yield parse(row)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            row_id = shown(row.get("id")) if isinstance(row, Mapping) else shown(row)
+            logger.warning("dolibarr GET {}: skipped a row with id {}: {!r}", path, row_id, exc)
 
 
 def api_url(url: str) -> str:
@@ -447,7 +463,7 @@ def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
         id=int(row["id"]),
         socid=_int(row.get("socid")),
         ref=str(row.get("ref") or ""),
-        status=_int(row.get("statut")),
+        status=row.get("statut"),
     )
 
 

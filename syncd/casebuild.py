@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import tzinfo
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields, parse_moment, parse_text
+from syncd.fields import parse_amount, parse_fields, parse_moment, parse_text, parse_whole
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
 from syncd.poll import RELATED_KINDS, Mirror
 
@@ -59,18 +58,17 @@ def _case(
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
         contacts=tuple(Contact(c.id, c.name, c.email) for c in of("contacts")),
-        proposals=tuple(Proposal(p.id, p.ref, p.status) for p in of("proposals")),
+        proposals=tuple(_proposal(row.id, p) for p in of("proposals")),
         invoices=tuple(_invoice(row.id, i) for i in of("invoices")),
     )
 
 
+def _proposal(socid: int, row: Any) -> Proposal:
+    return Proposal(row.id, row.ref, parse_whole(socid, f"proposal {row.ref} statut", row.status))
+
+
 def _invoice(socid: int, row: Any) -> Invoice:
-    try:
-        amount = Decimal(row.total_ht)
-    except InvalidOperation as exc:
-        raise CaseDataError(
-            socid, f"invoice {row.ref} total_ht", row.total_ht, "is not a number"
-        ) from exc
+    amount = parse_amount(socid, f"invoice {row.ref} total_ht", row.total_ht)
     return Invoice(row.id, row.ref, row.is_paid, amount, row.currency)
 
 

@@ -128,6 +128,18 @@ def parse_text(case_id: int, name: str, value: str) -> str:
         raise CaseDataError(case_id, name, value, str(bad)) from None
 
 
+def parse_whole(case_id: int, name: str, value: Any) -> int:
+    """A whole number on a related object (a proposal's status); empty is 0."""
+    return _Reader(case_id, {name: value}, {}).read(name, _whole, 0)
+
+
+def parse_amount(case_id: int, name: str, value: Any) -> Decimal:
+    """An amount on a related object (an invoice's total), read with the number limits."""
+    if _is_empty(value):
+        raise CaseDataError(case_id, name, value, "is missing")
+    return _Reader(case_id, {name: value}, {}).read(name, _number, Decimal(0))
+
+
 def _date(tz: tzinfo) -> Callable[[Any], date]:
     def parse(value: Any) -> date:
         return _moment(value, tz).date()

@@ -53,7 +53,7 @@ class ProposalRow:
     id: int
     socid: int
     ref: str
-    status: int
+    status: Any  # `statut` as Dolibarr sent it; casebuild reads it
 
 
 @dataclass(frozen=True)

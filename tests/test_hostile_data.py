@@ -7,13 +7,17 @@ runs through the real client, poll, casebuild and engine. Nothing may raise.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import responses
 from loguru import logger
 
-from connectors.dolibarr import parse_thirdparty
+from connectors.dolibarr import DolibarrClient, DolibarrSettings, parse_thirdparty
 from connectors.fakes.dolibarr import DROP, FakeDolibarr
+from syncd.casebuild import build_cases
 from syncd.model import CaseReport
+from syncd.poll import InvoiceRow, Mirror, PartyRow
 from tests.harness import World
 
 
@@ -106,3 +110,35 @@ def test_right_to_left_names_are_names(world: World) -> None:
     bad, _good = seed_pair(world.dolibarr)
     world.dolibarr.serve_raw(bad, name="\u05e9\u05dc\u05d5\u05dd Ltd")
     assert reports(world)[bad].errors == ()
+
+
+def test_a_proposal_with_an_unreadable_status_is_an_error_on_its_case(world: World) -> None:
+    d = world.dolibarr
+    bad, good = seed_pair(d)
+    proposal = d.add_proposal(bad, "PR-1")
+    d.proposals[proposal].status = "signed?"  # type: ignore[assignment]
+    by_id = reports(world)
+    assert by_id[bad].errors == ("field proposal PR-1 statut: 'signed?' is not a number",)
+    assert by_id[good].actions
+
+
+def test_an_invoice_total_is_read_with_the_number_limits() -> None:
+    mirror = Mirror()
+    mirror.thirdparties[1] = PartyRow(1, "C1", "Acme", "", "", 1795375862, None, {})
+    mirror.related["invoices"][9] = InvoiceRow(9, 1, "FA-9", True, "1e2000000", "EUR")
+    (_row, error), *_ = build_cases(mirror, {}, ZoneInfo("Europe/Paris")).errors
+    assert str(error) == "field invoice FA-9 total_ht: '1e2000000' is out of range"
+
+
+@responses.activate
+def test_a_related_row_with_no_readable_id_is_skipped_not_fatal() -> None:
+    api = "http://erp.test/api/index.php"
+    rows = [
+        {"id": "x1", "socid": "1"},
+        {"id": "2", "socid": "1", "email": "a@x.example"},
+        {"socid": "1"},
+        {"id": "4", "socid": ["1"]},
+    ]
+    responses.get(f"{api}/contacts", json=rows)
+    client = DolibarrClient(DolibarrSettings("http://erp.test", "k"))
+    assert [c.id for c in client.iter_contacts()] == [2]
