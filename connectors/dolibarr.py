@@ -126,8 +126,8 @@ class DolibarrClient:
 
     def iter_thirdparty_ids(self) -> Iterator[int]:
         """All ids, cheaply: deletions leave no trace, so a sweep finds them."""
-        for row in self._pages("/thirdparties", {"properties": "id"}, empty_is_404=True):
-            yield int(row["id"])
+        rows = self._pages("/thirdparties", {"properties": "id"}, empty_is_404=True)
+        yield from _readable("/thirdparties", rows, lambda row: int(row["id"]))
 
     def get_thirdparty(self, socid: int) -> ThirdParty | None:
         try:
@@ -140,12 +140,13 @@ class DolibarrClient:
     def categories(self) -> list[Category]:
         """Third-party tags (Dolibarr's "customer" categories)."""
         rows = self._pages("/categories", {"type": "customer"}, empty_is_404=False)
-        return [Category(id=int(r["id"]), label=str(r["label"])) for r in rows]
+        return list(_readable("/categories", rows, parse_category))
 
     def category_member_ids(self, category_id: int) -> set[int]:
         """Ids of the third parties carrying a tag (category_objects_customer_onlyids.json)."""
-        rows = self._get(f"/categories/{category_id}/objects", {"type": "customer", "onlyids": 1})
-        return {int(x) for x in rows or []}
+        path = f"/categories/{category_id}/objects"
+        rows = self._get(path, {"type": "customer", "onlyids": 1})
+        return set(_readable(path, rows if isinstance(rows, list) else [], int))
 
     # -- related objects -------------------------------------------------------------
 
@@ -360,9 +361,7 @@ def sql_errors_are_permanent(response: requests.Response, operation: str) -> Rem
     return None
 
 
-def _readable(
-    path: str, rows: Iterable[Mapping[str, Any]], parse: Callable[[Mapping[str, Any]], T]
-) -> Iterator[T]:
+def _readable(path: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> Iterator[T]:
     """Parsed rows; one whose id or owner cannot be read belongs to no case, and is skipped.
 
     Every other value is kept raw for the core to judge on its case; this
@@ -444,6 +443,11 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
         modified_at=modified if modified not in (None, "", False) else None,
         array_options={k.removeprefix("options_"): v for k, v in options.items()},
     )
+
+
+def parse_category(row: Mapping[str, Any]) -> Category:
+    """categories_list_customer.json."""
+    return Category(id=int(row["id"]), label=str(row["label"]))
 
 
 def parse_contact(row: Mapping[str, Any]) -> ContactRecord:

@@ -142,3 +142,14 @@ def test_a_related_row_with_no_readable_id_is_skipped_not_fatal() -> None:
     responses.get(f"{api}/contacts", json=rows)
     client = DolibarrClient(DolibarrSettings("http://erp.test", "k"))
     assert [c.id for c in client.iter_contacts()] == [2]
+
+
+@responses.activate
+def test_unreadable_category_rows_and_members_are_skipped() -> None:
+    api = "http://erp.test/api/index.php"
+    cats = [{"id": "1", "label": "Trial"}, {"id": "two", "label": "X"}, {"id": "3"}]
+    responses.get(f"{api}/categories", json=cats)
+    responses.get(f"{api}/categories/1/objects", json=["4", "x", None, "5"])
+    client = DolibarrClient(DolibarrSettings("http://erp.test", "k"))
+    assert [c.id for c in client.categories()] == [1]
+    assert client.category_member_ids(1) == {4, 5}
