@@ -5,6 +5,9 @@ Role: turn `array_options` values, in the shapes a real Dolibarr sends them
 values as "", None or False; see tests/fixtures/dolibarr/QUIRKS.md), into
 Python values, and report a value that cannot be read as a `CaseDataError`
 naming the logical field, so that one case is skipped and the others go on.
+The third party's own dates and text, and the numbers on its proposals and
+invoices, are read here too (`parse_moment`, `parse_text`, …). Every reader
+has limits (length, exponent, range, years), so hostile data costs no CPU.
 
 This module must never do I/O, read the clock, guess a value it cannot read,
 or decide anything about steps or rules.
@@ -187,7 +190,10 @@ def _iso(text: str, tz: tzinfo) -> datetime:
         raise _Invalid("is not a date (expected YYYY-MM-DD or a UNIX timestamp)") from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=tz)
-    return moment.astimezone(tz)
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:  # "0001-01-01T00:00:00+14:00"
+        raise _Invalid("is not a date (out of range)") from None
 
 
 def _number(value: Any) -> Decimal:

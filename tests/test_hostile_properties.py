@@ -64,6 +64,7 @@ dates = st.one_of(
     epochs.map(str),
     st.dates().map(str),  # YYYY-MM-DD
     st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
+    st.datetimes(timezones=st.timezones()).map(datetime.isoformat),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["", None, False, "0", "1795375862", "2026-11-22", "2026-11-22 20:31:02"]),
 )

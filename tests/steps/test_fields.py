@@ -267,6 +267,7 @@ HOSTILE: list[tuple[str, Any, str]] = [
     ("signup_date", "9999-12-31", "is not a date (year 9999 is outside 1900–2199)"),
     ("briefing_date", "0001-01-01", "is not a date (year 1 is outside 1900–2199)"),
     ("agreement_signed_date", -(10**10), "is not a date (year 1653 is outside 1900–2199)"),
+    ("signup_date", "0001-01-01T00:00:00+14:00", "is not a date (out of range)"),
 ]
 
 
