@@ -57,19 +57,28 @@ def _case(
         created_at=parse_moment(row.id, "date_creation", row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
-        contacts=tuple(Contact(c.id, c.name, c.email) for c in of("contacts")),
+        contacts=tuple(_contact(row.id, c) for c in of("contacts")),
         proposals=tuple(_proposal(row.id, p) for p in of("proposals")),
         invoices=tuple(_invoice(row.id, i) for i in of("invoices")),
     )
 
 
+def _contact(socid: int, row: Any) -> Contact:
+    name = parse_text(socid, f"contact {row.id} name", row.name)
+    return Contact(row.id, name, parse_text(socid, f"contact {row.id} email", row.email))
+
+
 def _proposal(socid: int, row: Any) -> Proposal:
-    return Proposal(row.id, row.ref, parse_whole(socid, f"proposal {row.ref} statut", row.status))
+    ref = parse_text(socid, f"proposal {row.id} ref", row.ref)
+    return Proposal(row.id, ref, parse_whole(socid, f"proposal {ref} statut", row.status))
 
 
 def _invoice(socid: int, row: Any) -> Invoice:
-    amount = parse_amount(socid, f"invoice {row.ref} total_ht", row.total_ht)
-    return Invoice(row.id, row.ref, row.is_paid, amount, row.currency)
+    """Its ref and amount go out in commission notes, and the ref into an action key."""
+    ref = parse_text(socid, f"invoice {row.id} ref", row.ref)
+    amount = parse_amount(socid, f"invoice {ref} total_ht", row.total_ht)
+    currency = parse_text(socid, f"invoice {ref} currency", row.currency)
+    return Invoice(row.id, ref, row.is_paid, amount, currency)
 
 
 def link_referrals(cases: list[Case]) -> list[Case]:

@@ -17,7 +17,7 @@ from connectors.dolibarr import DolibarrClient, DolibarrSettings, parse_thirdpar
 from connectors.fakes.dolibarr import DROP, FakeDolibarr
 from syncd.casebuild import build_cases
 from syncd.model import CaseReport
-from syncd.poll import InvoiceRow, Mirror, PartyRow
+from syncd.poll import ContactRow, InvoiceRow, Mirror, PartyRow
 from tests.harness import World
 
 
@@ -153,3 +153,19 @@ def test_unreadable_category_rows_and_members_are_skipped() -> None:
     client = DolibarrClient(DolibarrSettings("http://erp.test", "k"))
     assert [c.id for c in client.categories()] == [1]
     assert client.category_member_ids(1) == {4, 5}
+
+
+def test_contact_and_invoice_text_is_checked_on_its_case() -> None:
+    mirror = Mirror()
+    for socid in (1, 2, 3):
+        mirror.thirdparties[socid] = PartyRow(
+            socid, f"C{socid}", "Acme", "", "", 1795375862, None, {}
+        )
+    mirror.related["contacts"][5] = ContactRow(5, 1, "Jo", "jo@x.example\x00, all@x.example")
+    mirror.related["invoices"][9] = InvoiceRow(9, 2, "FA-9\x1b[2J", True, "100", "EUR")
+    built = build_cases(mirror, {}, ZoneInfo("Europe/Paris"))
+    assert [str(error) for _row, error in built.errors] == [
+        "field contact 5 email: 'jo@x.example\\x00, all@x.example' contains control characters",
+        "field invoice 9 ref: 'FA-9\\x1b[2J' contains control characters",
+    ]
+    assert [case.id for case in built.cases] == [3]
