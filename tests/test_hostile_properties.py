@@ -175,6 +175,23 @@ def test_a_key_carrying_any_text_is_found_again_on_the_timeline(world: World, st
     assert all(world.rt.executor.is_recorded(row) for row in done)
 
 
+@settings(FAST, max_examples=15)
+@given(body=bodies)
+def test_whole_cycles_with_hostile_cases_act_on_the_sane_ones_and_restart(
+    world: World, body: dict[str, Any]
+) -> None:
+    """Acting, saving the mirror and reloading it after a restart survive the same data."""
+    d = world.dolibarr
+    d.serve_raw(d.add_thirdparty("Hostile", email="h@x.example", tags=("Trial",)), **body)
+    sane = d.add_thirdparty("Sane", email="s@x.example", tags=("Trial",))
+    world.advance(minutes=10)
+    world.cycle()
+    world.restart()
+    world.advance(minutes=10)
+    assert world.cycle().stats.failed == 0
+    assert any(row.case_id == sane for row in world.rt.store.with_status(Status.DONE))
+
+
 @FAST
 @given(key=text.filter(lambda k: len(k) < 1000), other=text.filter(lambda k: len(k) < 1000))
 def test_find_events_with_any_prefix_finds_exactly_the_events_it_starts(
