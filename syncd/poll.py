@@ -164,7 +164,7 @@ def poll(
     overlap window, so a row written while we were reading is read again next
     time rather than missed.
     """
-    missing = _ensure_categories(reader, mirror, settings.tag_labels)
+    missing = _ensure_categories(reader, mirror, settings.tag_labels, _sweep_due(mirror, settings))
     changed = _poll_thirdparties(reader, mirror, settings, progress)
     for kind in RELATED_KINDS:
         changed |= _poll_related(reader, mirror, kind, settings)
@@ -182,15 +182,17 @@ def _since(mirror: Mirror, kind: str, overlap: timedelta) -> datetime | None:
 
 
 def _ensure_categories(
-    reader: Reader, mirror: Mirror, labels: Mapping[str, str]
+    reader: Reader, mirror: Mirror, labels: Mapping[str, str], recheck: bool
 ) -> tuple[str, ...]:
     """Find each tag's category by label, ignoring case as people do.
 
     Two categories whose labels differ only by case ("trial" and "Trial") are
     a `ConfigError` naming both ids: picking one would tag and read the
-    wrong one without a word. Nothing is kept until every tag is resolved.
+    wrong one without a word. Nothing is kept until every tag is resolved;
+    with each id sweep the labels are checked again, as such a twin is
+    usually created long after the first.
     """
-    if mirror.category_ids:
+    if mirror.category_ids and not recheck:
         return ()
     by_label: dict[str, list[tuple[int, str]]] = {}
     for category in reader.categories():
@@ -207,9 +209,12 @@ def _ensure_categories(
             problems.append(_ambiguous(tag, label, matches))
         else:
             missing.append(tag)
-            logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, label)
     if problems:
         raise ConfigError(problems)
+    if mirror.category_ids:
+        return ()  # a recheck: the tags keep their categories (and members) until restart
+    for tag in missing:
+        logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, labels[tag])
     mirror.category_ids.update(found)
     return tuple(missing)
 
@@ -271,9 +276,13 @@ def _poll_members(reader: Reader, mirror: Mirror) -> set[int]:
     return changed
 
 
+def _sweep_due(mirror: Mirror, settings: PollSettings) -> bool:
+    return mirror.polls != 0 and mirror.polls % settings.sweep_every == 0
+
+
 def _sweep(reader: Reader, mirror: Mirror, settings: PollSettings) -> set[int]:
     """Drop third parties deleted in Dolibarr (thirdparty_get_404_deleted.json)."""
-    if mirror.polls == 0 or mirror.polls % settings.sweep_every != 0:
+    if not _sweep_due(mirror, settings):
         return set()
     alive = set(reader.iter_thirdparty_ids())
     deleted = set(mirror.thirdparties) - alive

@@ -189,3 +189,17 @@ def test_a_label_differing_only_by_case_from_the_config_still_matches(
     mirror = Mirror()
     poll(client, mirror, PollSettings(tag_labels=labels), Clock(dolibarr).tick())
     assert "trial" in mirror.tags_of(ids["aster"])
+
+
+def test_a_twin_category_created_later_is_caught_by_the_next_sweep(
+    client: DolibarrClient, dolibarr: FakeDolibarr
+) -> None:
+    seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    known = dict(mirror.category_ids)
+    dolibarr.add_category("icp-FIT")
+    with pytest.raises(ConfigError, match=r"tag icp_fit .* matches several"):
+        for _ in range(SETTINGS.sweep_every):
+            poll(client, mirror, SETTINGS, clock.tick())
+    assert mirror.category_ids == known
