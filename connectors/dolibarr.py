@@ -7,13 +7,15 @@ no step, tag meaning or rule is known here. See tests/fixtures/dolibarr/QUIRKS.m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import requests
+from loguru import logger
 
 from connectors.http import HttpClient, RetryPolicy, error_message
 from syncd.errors import (
@@ -23,6 +25,7 @@ from syncd.errors import (
     PermanentError,
     RemoteError,
     TransientError,
+    shown,
 )
 
 API_SUFFIX = "/api/index.php"
@@ -46,9 +49,11 @@ class ThirdParty:
     name: str
     email: str
     country_code: str
-    client: int
-    created_at: int  # UNIX epoch
-    modified_at: int | None  # UNIX epoch; None where Dolibarr answers ""
+    client: int  # 1 customer, 2 prospect, 3 both; 0 when unset or unreadable
+    # The two dates as Dolibarr sent them (epochs, as ints or strings): the core reads
+    # them as it reads extrafields, so a bad value becomes an error on that case only.
+    created_at: Any
+    modified_at: Any  # None where Dolibarr answers "" (no extrafields row)
     array_options: Mapping[str, Any]  # keys without the `options_` prefix, raw values
 
 
@@ -71,7 +76,7 @@ class ProposalRecord:
     id: int
     socid: int
     ref: str
-    status: int
+    status: Any  # `statut` as sent (an int, proposal_get.json); the core reads it
 
 
 @dataclass(frozen=True)
@@ -122,15 +127,15 @@ class DolibarrClient:
         """
         params: dict[str, Any] = {"properties": _THIRDPARTY_PROPERTIES}
         if modified_since is not None:
-            cutoff = self.local_literal(modified_since)
-            params["sqlfilters"] = f"((t.tms:>:'{cutoff}') or (ef.tms:>:'{cutoff}'))"
-        for row in self._pages("/thirdparties", params, empty_is_404=True):
-            yield parse_thirdparty(row)
+            cutoff = sql_literal(self.local_literal(modified_since))
+            params["sqlfilters"] = f"((t.tms:>:{cutoff}) or (ef.tms:>:{cutoff}))"
+        rows = self._pages("/thirdparties", params, empty_is_404=True)
+        yield from _readable("/thirdparties", rows, parse_thirdparty)
 
     def iter_thirdparty_ids(self) -> Iterator[int]:
         """All ids, cheaply: deletions leave no trace, so a sweep finds them."""
-        for row in self._pages("/thirdparties", {"properties": "id"}, empty_is_404=True):
-            yield int(row["id"])
+        rows = self._pages("/thirdparties", {"properties": "id"}, empty_is_404=True)
+        yield from _readable("/thirdparties", rows, lambda row: int(row["id"]))
 
     def get_thirdparty(self, socid: int) -> ThirdParty | None:
         try:
@@ -143,12 +148,13 @@ class DolibarrClient:
     def categories(self) -> list[Category]:
         """Third-party tags (Dolibarr's "customer" categories)."""
         rows = self._pages("/categories", {"type": "customer"}, empty_is_404=False)
-        return [Category(id=int(r["id"]), label=str(r["label"])) for r in rows]
+        return list(_readable("/categories", rows, parse_category))
 
     def category_member_ids(self, category_id: int) -> set[int]:
         """Ids of the third parties carrying a tag (category_objects_customer_onlyids.json)."""
-        rows = self._get(f"/categories/{category_id}/objects", {"type": "customer", "onlyids": 1})
-        return {int(x) for x in rows or []}
+        path = f"/categories/{category_id}/objects"
+        rows = self._get(path, {"type": "customer", "onlyids": 1})
+        return set(_readable(path, rows if isinstance(rows, list) else [], int))
 
     # -- related objects -------------------------------------------------------------
 
@@ -214,7 +220,7 @@ class DolibarrClient:
 
         LIKE treats `_` as a wildcard, so the prefix is checked again here.
         """
-        escaped = label_prefix.replace("'", "")
+        escaped = like_prefix(label_prefix)
         sqlfilters = f"(t.label:like:'{escaped}%')"
         if socid is not None:
             sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
@@ -311,9 +317,8 @@ class DolibarrClient:
     ) -> Iterator[T]:
         params: dict[str, Any] = {"properties": properties}
         if modified_since is not None:
-            params["sqlfilters"] = f"(t.tms:>:'{self.local_literal(modified_since)}')"
-        for row in self._pages(path, params, empty_is_404=False):
-            yield parse(row)
+            params["sqlfilters"] = f"(t.tms:>:{sql_literal(self.local_literal(modified_since))})"
+        yield from _readable(path, self._pages(path, params, empty_is_404=False), parse)
 
     def _pages(
         self,
@@ -382,6 +387,20 @@ def sql_errors_are_permanent(response: requests.Response, operation: str) -> Rem
     return None
 
 
+def _readable(path: str, rows: Iterable[Any], parse: Callable[[Any], T]) -> Iterator[T]:
+    """Parsed rows; one whose id or owner cannot be read belongs to no case, and is skipped.
+
+    Every other value is kept raw for the core to judge on its case; this
+    only guards the keys, so one broken row cannot stop a whole list.
+    """
+    for row in rows:
+        try:
+            yield parse(row)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            row_id = shown(row.get("id")) if isinstance(row, Mapping) else shown(row)
+            logger.warning("dolibarr GET {}: skipped a row with id {}: {!r}", path, row_id, exc)
+
+
 def api_url(url: str) -> str:
     """The REST root for the address people type in their browser."""
     url = url.rstrip("/")
@@ -392,6 +411,40 @@ def _int(value: Any, default: int = 0) -> int:
     if value in (None, "", False):
         return default
     return int(value)
+
+
+# Dolibarr's sqlfilters syntax has no escape (functions.lib.php,
+# forgeSQLFromUniversalSearchCriteria): a term is `(field:op:[^()]+)`, so a value
+# ends at the first parenthesis and every parenthesis counts towards the balance,
+# quoted or not; a LIKE value with a quote inside keeps its quotes; `%` and `_`
+# stay LIKE wildcards. A value must therefore be refused, or cut, not escaped.
+_FILTER_BREAKERS = re.compile(r"[()'\\\x00-\x1f\x7f]")
+_LIKE_STOPS = re.compile(r"[()'%\\\x00-\x1f\x7f]")
+
+
+def sql_literal(value: str) -> str:
+    """`value` quoted for a sqlfilters comparison; one that could change the filter is refused."""
+    if _FILTER_BREAKERS.search(value):
+        raise ValueError(f"{value!r} cannot be put in a Dolibarr sqlfilters literal")
+    return f"'{value}'"
+
+
+def like_prefix(text: str) -> str:
+    """The longest start of `text` that is plain text in a LIKE pattern.
+
+    Cut before a quote, a parenthesis, a backslash, a control character or `%`,
+    so the filter can only match more, never differently; callers check the
+    exact prefix on what comes back. `_` (any one character) is kept: every rule
+    name has one, and cutting there would read far more events.
+    """
+    stop = _LIKE_STOPS.search(text)
+    return text if stop is None else text[: stop.start()]
+
+
+def _client(value: Any) -> int:
+    """`client` is "0".."3" (QUIRKS.md, "Shapes"); syncd reads tags, not this, so junk is 0."""
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    return int(text) if text in ("0", "1", "2", "3") else 0
 
 
 def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
@@ -411,11 +464,16 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
         name=str(row.get("name") or ""),
         email=str(row.get("email") or ""),
         country_code=str(row.get("country_code") or ""),
-        client=_int(row.get("client")),
-        created_at=_int(row.get("date_creation")),
-        modified_at=_int(modified) if modified not in (None, "", False) else None,
+        client=_client(row.get("client")),
+        created_at=row.get("date_creation"),
+        modified_at=modified if modified not in (None, "", False) else None,
         array_options={k.removeprefix("options_"): v for k, v in options.items()},
     )
+
+
+def parse_category(row: Mapping[str, Any]) -> Category:
+    """categories_list_customer.json."""
+    return Category(id=int(row["id"]), label=str(row["label"]))
 
 
 def parse_contact(row: Mapping[str, Any]) -> ContactRecord:
@@ -435,7 +493,7 @@ def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
         id=int(row["id"]),
         socid=_int(row.get("socid")),
         ref=str(row.get("ref") or ""),
-        status=_int(row.get("statut")),
+        status=row.get("statut"),
     )
 
 

@@ -33,6 +33,7 @@ from syncd.errors import (
 )
 
 _MAX_RETRY_AFTER = 300.0
+_MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits() (4300 by default)
 
 # A connector's own reading of an error answer (e.g. Matrix `errcode`, which the
 # Matrix spec says to prefer over the HTTP status); None falls back to the status.
@@ -106,7 +107,7 @@ class HttpClient:
         if not response.content:
             return None
         try:
-            value = response.json()
+            value = response.json(parse_int=_json_int)
         except ValueError as exc:
             raise TransientError(
                 self.system,
@@ -179,6 +180,15 @@ class HttpClient:
             return min(exc.retry_after, _MAX_RETRY_AFTER)
         backoff = wait_random_exponential(multiplier=0.5, max=self.policy.max_wait)
         return float(backoff(state))
+
+
+def _json_int(text: str) -> int | str:
+    """A JSON integer; one too long for `int` (Python's 4300 digits) stays text.
+
+    Parsing it would fail the whole answer, every record in it; as text it
+    fails only the field that holds it, where the core reads it.
+    """
+    return int(text) if len(text) <= _MAX_INT_DIGITS else text
 
 
 def error_message(response: requests.Response) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, tzinfo
-from decimal import Decimal, InvalidOperation
+from datetime import tzinfo
 from typing import Any
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields
+from syncd.fields import parse_amount, parse_fields, parse_moment, parse_text, parse_whole
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
 from syncd.poll import RELATED_KINDS, Mirror
 
@@ -51,27 +50,35 @@ def _case(
 
     return Case(
         id=row.id,
-        ref=row.ref,
-        name=row.name,
-        email=row.email,
-        country_code=row.country_code,
-        created_at=datetime.fromtimestamp(row.created_at, tz),
+        ref=parse_text(row.id, "ref", row.ref),
+        name=parse_text(row.id, "name", row.name),
+        email=parse_text(row.id, "email", row.email),
+        country_code=parse_text(row.id, "country_code", row.country_code),
+        created_at=parse_moment(row.id, "date_creation", row.created_at, tz),
         tags=mirror.tags_of(row.id),
         fields=parse_fields(row.id, row.array_options, field_codes, tz),
-        contacts=tuple(Contact(c.id, c.name, c.email) for c in of("contacts")),
-        proposals=tuple(Proposal(p.id, p.ref, p.status) for p in of("proposals")),
+        contacts=tuple(_contact(row.id, c) for c in of("contacts")),
+        proposals=tuple(_proposal(row.id, p) for p in of("proposals")),
         invoices=tuple(_invoice(row.id, i) for i in of("invoices")),
     )
 
 
+def _contact(socid: int, row: Any) -> Contact:
+    name = parse_text(socid, f"contact {row.id} name", row.name)
+    return Contact(row.id, name, parse_text(socid, f"contact {row.id} email", row.email))
+
+
+def _proposal(socid: int, row: Any) -> Proposal:
+    ref = parse_text(socid, f"proposal {row.id} ref", row.ref)
+    return Proposal(row.id, ref, parse_whole(socid, f"proposal {ref} statut", row.status))
+
+
 def _invoice(socid: int, row: Any) -> Invoice:
-    try:
-        amount = Decimal(row.total_ht)
-    except InvalidOperation as exc:
-        raise CaseDataError(
-            socid, f"invoice {row.ref} total_ht", row.total_ht, "is not a number"
-        ) from exc
-    return Invoice(row.id, row.ref, row.is_paid, amount, row.currency)
+    """Its ref and amount go out in commission notes, and the ref into an action key."""
+    ref = parse_text(socid, f"invoice {row.id} ref", row.ref)
+    amount = parse_amount(socid, f"invoice {ref} total_ht", row.total_ht)
+    currency = parse_text(socid, f"invoice {ref} currency", row.currency)
+    return Invoice(row.id, ref, row.is_paid, amount, currency)
 
 
 def link_referrals(cases: list[Case]) -> list[Case]:

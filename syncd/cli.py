@@ -1,8 +1,8 @@
 """The `syncd` command: argument parsing, error sentences and exit codes.
 
 Exit codes: 0 success, 1 Dolibarr could not be read (or the cycle was stopped
-by a guard), 2 bad configuration or rule modules. This is the one place where
-errors become sentences for people.
+by a guard), 2 bad configuration or rule modules, or a state database that
+cannot be used. This is the one place where errors become sentences for people.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from syncd import audit, cycle, daemon
 from syncd.config import Config, load_config
 from syncd.cycle import Plan, read_and_plan
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import ConfigError, RemoteError, RuleError, SyncdError
+from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
-from syncd.logs import mask, setup_logging
+from syncd.logs import mask, mask_secrets, setup_logging
 from syncd.model import CaseReport
 from syncd.poll import Mirror
 from syncd.status import status_report
@@ -104,9 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](args)
     except (ConfigError, RuleError, LockError) as exc:
         return _fail(exc, EXIT_CONFIG)
+    except StateError as exc:
+        return _fail(exc, EXIT_CONFIG, state_sentence(exc))
     except RemoteError as exc:
         name = SYSTEM_NAMES.get(exc.system, exc.system)
-        return _fail(exc, EXIT_REMOTE, f"could not reach {name}: ")
+        return _fail(exc, EXIT_REMOTE, f"could not reach {name}: {exc}")
     except SyncdError as exc:
         return _fail(exc, EXIT_REMOTE)
     build_parser().print_help(sys.stderr)
@@ -123,19 +125,19 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         result = daemon.run_once(daemon.build_runtime(config, ruleset))
     stats = result.stats
-    print(
+    say(
         f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
         f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
         f"{stats.retrying} to retry"
     )
     for problem in stats.problems:
-        print(f"  ! {problem}")
+        say(f"  ! {problem}")
     return EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
     """What a sysadmin or a monitoring check asks; non-zero when a person is needed."""
-    config = load_config(args.config)
+    config = load_masked(args.config)
     pid = running_pid(config.daemon.state_db)
     print(f"daemon: running (PID {pid})" if pid else "daemon: not running")
     store = Store.open_readonly(config.daemon.state_db)
@@ -143,7 +145,7 @@ def status(args: argparse.Namespace) -> int:
         print(f"state: no database at {config.daemon.state_db} yet")
         return EXIT_REMOTE
     report = status_report(store)
-    print(report.text)
+    say(report.text)
     return EXIT_OK if report.healthy else EXIT_REMOTE
 
 
@@ -153,7 +155,7 @@ def list_actions(args: argparse.Namespace) -> int:
     for row in rows:
         line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
         detail = row.last_error if row.status in (Status.FAILED, Status.HELD) else row.result
-        print(line + (f"\n         {detail}" if detail else ""))
+        say(line + (f"\n         {detail}" if detail else ""))
     counts = store.counts()
     print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     return EXIT_OK
@@ -178,7 +180,7 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
         return EXIT_REMOTE
     now = datetime.now(UTC)
     extra = (
-        {"next_attempt_at": None, "attempts": 0}
+        {"next_attempt_at": None, "attempts": 0, "claimed_at": None}
         if to is Status.PLANNED
         else {"result": "released by a person"}
     )
@@ -198,7 +200,7 @@ def rebuild_state(args: argparse.Namespace) -> int:
 
 
 def _existing_store(config_path: str) -> Store:
-    config = load_config(config_path)
+    config = load_masked(config_path)
     store = Store.open_readonly(config.daemon.state_db)
     if store is None:
         raise SyncdError(f"no state database at {config.daemon.state_db} (run syncd first)")
@@ -223,8 +225,15 @@ def explain(config_path: str, wanted: str, fmt: str) -> int:
     return EXIT_OK
 
 
-def load(config_path: str) -> tuple[Config, RuleSet]:
+def load_masked(config_path: str) -> Config:
+    """The configuration, its secrets masked from now on wherever `mask` is used."""
     config = load_config(config_path)
+    mask_secrets(config.secrets)
+    return config
+
+
+def load(config_path: str) -> tuple[Config, RuleSet]:
+    config = load_masked(config_path)
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
     ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
@@ -252,6 +261,11 @@ def write_audit(plan: Plan, fmt: str, *, full: bool = False) -> None:
         print(audit.to_text(plan.generated_at, plan.reports, full=full))
 
 
+def say(text: str) -> None:
+    """Print a line that may quote a remote (an error text, a stored result), masked."""
+    print(mask(text))
+
+
 def _progress(what: str, count: int) -> None:
     print(f"syncd: {count} {what}…", file=sys.stderr, flush=True)
 
@@ -266,10 +280,23 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }
 
 
-def _fail(exc: Exception, code: int, prefix: str = "") -> int:
+def state_sentence(exc: StateError) -> str:
+    """What a damaged or unusable state database (or its lock file) means to a person."""
+    if exc.damaged:
+        return (
+            f"the state database {exc.path} is damaged ({exc.reason}): restore it from a "
+            f"backup, or move it away and run `syncd rebuild-state`"
+        )
+    return (
+        f"cannot use {exc.path} ({exc.reason}): syncd's user must be able to read and "
+        f"write it and create files in {exc.path.parent}"
+    )
+
+
+def _fail(exc: Exception, code: int, sentence: str | None = None) -> int:
     problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-    for problem in problems:
-        print(mask(f"syncd: {prefix}{problem}"), file=sys.stderr)
+    for problem in [sentence] if sentence else problems:
+        print(mask(f"syncd: {problem}"), file=sys.stderr)
     return code
 
 

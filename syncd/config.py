@@ -16,6 +16,7 @@ from __future__ import annotations
 import configparser
 import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from syncd.errors import ConfigError
+from syncd.logs import Masker
 from syncd.model import FIELDS, TAGS
 
 API_SUFFIX = "/api/index.php"
@@ -43,6 +45,18 @@ DEFAULT_TAG_LABELS: Mapping[str, str] = MappingProxyType(
         "partner_qualified": "Partner-Qualified",
         "partner_declined": "Partner-Declined",
         "partner_active": "Partner-Active",
+    }
+)
+# Credentials, by section. A section holding one never has a bad value quoted in a
+# problem (a secret pasted under the wrong key would be), every problem is masked
+# with the secrets given in the file or the environment, and a file giving one
+# must be private.
+SECRET_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "dolibarr": frozenset({"api_key"}),
+        "mautic": frozenset({"password", "client_secret"}),
+        "freescout": frozenset({"api_key"}),
+        "matrix": frozenset({"access_token"}),
     }
 )
 # configparser's [DEFAULT] would leak its keys into every section; we have none.
@@ -207,7 +221,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _url(raw: str) -> str:
     if "://" not in raw:
-        raise _Invalid(f"has no scheme (write https://{raw})")
+        raise _Invalid("has no scheme (start it with https://)")
     parts = urlsplit(raw)
     if parts.scheme.lower() not in ("http", "https"):
         raise _Invalid("is not an http or https URL")
@@ -353,8 +367,11 @@ class _Reader:
             try:
                 result[key] = spec.parse(raw)
             except _Invalid as why:
-                self.problem(section, key, f"{raw!r} {why}{origin}")
+                self.problem(section, key, f"{self.quoted(section, raw)} {why}{origin}")
         return result
+
+    def quoted(self, section: str, raw: str) -> str:
+        return "the value" if section in SECRET_KEYS else repr(raw)
 
     def absolute(self, path: Path) -> Path:
         return self.path.absolute().parent / path
@@ -475,10 +492,55 @@ def _read(path: Path) -> configparser.ConfigParser:
     return parser
 
 
+# What a file's loose permission bits expose, most serious first.
+_EXPOSURES = (
+    (0o004, "readable by others"),
+    (0o002, "writable by others"),
+    (0o020, "writable by its group"),
+    (0o040, "readable by its group"),
+)
+
+
+def loose_bits(mode: int, owner_uid: int) -> int:
+    """The permission bits a file holding secrets must not have (none: it is private).
+
+    As ssh insists for keys: nothing for group or others. One exception, as
+    PostgreSQL makes for its key file: a file owned by root may be readable by
+    its group (the systemd recipe's 0640 root:syncd, read by the service's user).
+    """
+    allowed = 0o040 if owner_uid == 0 else 0
+    return stat.S_IMODE(mode) & 0o077 & ~allowed
+
+
+def _given_secrets(parser: configparser.ConfigParser, environ: Mapping[str, str]) -> list[str]:
+    """Every credential given, valid or not, in the file and the environment."""
+    found = []
+    for section, keys in SECRET_KEYS.items():
+        found += [parser.get(section, key, fallback="") for key in keys]
+        found += [environ.get(env_name(section, key), "") for key in keys]
+    return [value.strip() for value in found if value.strip()]
+
+
+def _check_private(path: Path, parser: configparser.ConfigParser) -> None:
+    if not _given_secrets(parser, {}):
+        return
+    st = path.stat()
+    loose = loose_bits(st.st_mode, st.st_uid)
+    if loose:
+        what = next((text for bit, text in _EXPOSURES if loose & bit), "open to others")
+        fix = "640" if st.st_uid == 0 else "600"
+        raise ConfigError([f"{path} holds secrets and is {what}: chmod {fix} {path}"])
+
+
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read, override from the environment, validate; one `ConfigError` lists every problem."""
+    """Read, override from the environment, validate; one `ConfigError` lists every problem.
+
+    A file holding a secret that others could read or change is refused first.
+    """
     path = Path(path)
-    r = _Reader(path, _read(path), os.environ if environ is None else environ)
+    parser = _read(path)
+    _check_private(path, parser)
+    r = _Reader(path, parser, os.environ if environ is None else environ)
     _unknown_sections(r)
     config = Config(
         path=r.path,
@@ -492,5 +554,6 @@ def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> C
         rules=_rules(r),
     )
     if r.problems:
-        raise ConfigError(r.problems)
+        mask = Masker(_given_secrets(parser, r.environ))
+        raise ConfigError([mask(problem) for problem in r.problems])
     return config

@@ -21,7 +21,7 @@ from syncd.casebuild import build_cases
 from syncd.config import Config
 from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
-from syncd.errors import CaseDataError, ConfigError
+from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
 from syncd.model import Action, Case, CaseReport, Rule
 from syncd.outbox import DrainStats, drain, recover, sync_timeline
@@ -62,7 +62,7 @@ def plan(mirror: Mirror, config: Config, ruleset: RuleSet, now: datetime) -> Pla
     built = build_cases(mirror, config.fields, zone)
     reports = [_report(case, local_now, ruleset, config.tags) for case in built.cases]
     for row, exc in built.errors:
-        reports.append(error_report(row.id, row.ref, row.name, str(exc)))
+        reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
     reports.sort(key=lambda r: r.case_id)
     return Plan(now, reports)
 

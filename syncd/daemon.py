@@ -170,29 +170,22 @@ class Daemon:
         self.notifier.reloading()
         try:
             config, ruleset = load_checked(self.config_path)
+            self._check_same_state_db(config)
+            rt = build_runtime(config, ruleset, self.policy)
         except SyncdError as exc:
             logger.error("reload refused, the previous configuration stays in force: {}", exc)
         else:
-            if not self._same_state_db(config):
-                self.notifier.ready()
-                return
             self.rt.store.close()
-            self.rt = build_runtime(config, ruleset, self.policy)
+            self.rt = rt
             self._schedule()
             logger.info("configuration reloaded from {}", self.config_path)
         self.notifier.ready()
 
-    def _same_state_db(self, config: Config) -> bool:
+    def _check_same_state_db(self, config: Config) -> None:
         """The state database (and its lock) cannot move under a running daemon."""
         old, new = self.rt.config.daemon.state_db, config.daemon.state_db
-        if Path(old).resolve() == Path(new).resolve():
-            return True
-        logger.error(
-            "reload refused: state_db cannot change on reload ({} → {}): restart syncd",
-            old,
-            new,
-        )
-        return False
+        if Path(old).resolve() != Path(new).resolve():
+            raise SyncdError(f"state_db cannot change on reload ({old} → {new}): restart syncd")
 
     def _schedule(self) -> None:
         self.scheduler.clear()

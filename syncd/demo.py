@@ -73,6 +73,7 @@ def write_config(folder: Path, urls: dict[str, str], api_key: str, now: datetime
         f"[matrix]\nhomeserver = {urls['matrix']}\naccess_token = demo-token\n"
         f"room_sales = !sales:demo.local\nroom_success = !success:demo.local\n" + DEMO_RULES
     )
+    path.chmod(0o600)  # it holds secrets: syncd refuses to read it otherwise
     return path
 
 

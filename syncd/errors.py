@@ -6,6 +6,8 @@ This module imports nothing from the project, so connectors may use it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
@@ -19,6 +21,16 @@ class ConfigError(SyncdError):
         super().__init__("; ".join(problems))
 
 
+class StateError(SyncdError):
+    """The state database cannot be opened or is damaged; the process exits with status 2."""
+
+    def __init__(self, path: Path, reason: str, *, damaged: bool) -> None:
+        self.path = path
+        self.reason = reason
+        self.damaged = damaged
+        super().__init__(f"{path}: {reason}")
+
+
 class CaseDataError(SyncdError):
     """A Dolibarr field of one case holds a bad value; that case is skipped."""
 
@@ -27,7 +39,19 @@ class CaseDataError(SyncdError):
         self.field = field
         self.value = value
         self.why = why
-        super().__init__(f"field {field}: {value!r} {why}")
+        super().__init__(f"field {field}: {shown(value)} {why}")
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as a log line or report may show it: its repr, cut short.
+
+    A hostile value can be a megabyte of text or an integer too long for repr.
+    """
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"<{type(value).__name__} too large to show>"
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
 class RuleError(SyncdError):
@@ -74,3 +98,9 @@ class OutcomeUnknown(RemoteError):
 
 class NotFoundError(PermanentError):
     """The remote has no such object (an HTTP 404)."""
+
+
+def shown_text(text: str, limit: int = 80) -> str:
+    """Text from a remote, cut to fit one line of a report."""
+    line = "".join(ch if ch.isprintable() else "\N{REPLACEMENT CHARACTER}" for ch in text[:limit])
+    return line if len(text) <= limit else f"{line}…"

@@ -5,6 +5,9 @@ Role: turn `array_options` values, in the shapes a real Dolibarr sends them
 values as "", None or False; see tests/fixtures/dolibarr/QUIRKS.md), into
 Python values, and report a value that cannot be read as a `CaseDataError`
 naming the logical field, so that one case is skipped and the others go on.
+The third party's own dates and text, and the numbers on its proposals and
+invoices, are read here too (`parse_moment`, `parse_text`, …). Every reader
+has limits (length, exponent, range, years), so hostile data costs no CPU.
 
 This module must never do I/O, read the clock, guess a value it cannot read,
 or decide anything about steps or rules.
@@ -26,7 +29,17 @@ T = TypeVar("T")
 _TRUE = frozenset({"1", "true", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "no", "n", "off"})
 _EPOCH = re.compile(r"-?\d+")
+_YEARS = (1900, 2199)  # a CRM's dates; far enough from datetime's limits
+_MAX_DATE_TEXT = 32  # "YYYY-MM-DDTHH:MM:SS.ffffff+HH:MM" is 32; an epoch far fewer
 _HUNDRED = Decimal(100)
+# Limits on numbers: Dolibarr's int extrafields are INT(11) columns, doubles carry
+# eight decimals ("0.15000000"); anything past these is hostile or a typo.
+_MAX_WHOLE = 2**31 - 1
+_MAX_NUMBER_TEXT = 40
+_MAX_DIGITS = 20  # the decimal exponent a number may have, either way
+_MAX_TEXT = 255  # Dolibarr's varchar extrafields
+_STEP_WORD = re.compile(r"[\w-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 
 
 class _Invalid(ValueError):
@@ -52,7 +65,7 @@ def parse_fields(
         commission_rate=r.read("commission_rate", _rate, None),
         is_paused=r.read("syncd_pause", _flag, False),
         skip_rules=r.read("syncd_skip_rules", _names, frozenset()),
-        onboarding_step=r.read("onboarding_step", _text, None),
+        onboarding_step=r.read("onboarding_step", _own_text, None),
         step_override=r.read("onboarding_step_override", _step_name, None),
         mautic_contact_id=r.read("mautic_contact_id", _text, None),
         discovery_call_date=r.read("discovery_call_date", _date(tz), None),
@@ -93,57 +106,123 @@ def _is_empty(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+def parse_moment(case_id: int, name: str, value: Any, tz: tzinfo) -> datetime:
+    """A date Dolibarr always sets (`date_creation`), in any shape `_moment` reads.
+
+    Missing or unreadable, it is a `CaseDataError` naming `name`: guessing one
+    (the epoch 0, say) would start every timer of the case at once.
+    """
+    if _is_empty(value):
+        raise CaseDataError(case_id, name, value, "is missing (Dolibarr always sets it)")
+    try:
+        return _moment(value, tz)
+    except _Invalid as bad:
+        raise CaseDataError(case_id, name, value, str(bad)) from None
+
+
+def parse_text(case_id: int, name: str, value: str) -> str:
+    """A standard text field of the third party (`name`, `email`): varchar-sized, no controls.
+
+    Such text goes out in messages and emails; a NUL or a megabyte must not.
+    """
+    try:
+        return _text(value) or ""
+    except _Invalid as bad:
+        raise CaseDataError(case_id, name, value, str(bad)) from None
+
+
+def parse_whole(case_id: int, name: str, value: Any) -> int:
+    """A whole number on a related object (a proposal's status); empty is 0."""
+    return _Reader(case_id, {name: value}, {}).read(name, _whole, 0)
+
+
+def parse_amount(case_id: int, name: str, value: Any) -> Decimal:
+    """An amount on a related object (an invoice's total), read with the number limits."""
+    if _is_empty(value):
+        raise CaseDataError(case_id, name, value, "is missing")
+    return _Reader(case_id, {name: value}, {}).read(name, _number, Decimal(0))
+
+
 def _date(tz: tzinfo) -> Callable[[Any], date]:
     def parse(value: Any) -> date:
-        if isinstance(value, bool):
-            raise _Invalid("is not a date")
-        if isinstance(value, int | float):
-            return _epoch_date(value, tz)
-        if not isinstance(value, str):
-            raise _Invalid("is not a date")
-        text = value.strip()
-        if _EPOCH.fullmatch(text):
-            return _epoch_date(int(text), tz)
-        return _iso_date(text, tz)
+        return _moment(value, tz).date()
 
     return parse
 
 
-def _epoch_date(value: float, tz: tzinfo) -> date:
+def _moment(value: Any, tz: tzinfo) -> datetime:
+    """A plausible moment: rules add days to it, and year 1 or 9999 overflows them."""
+    moment = _any_moment(value, tz)
+    if not _YEARS[0] <= moment.year <= _YEARS[1]:
+        raise _Invalid(f"is not a date (year {moment.year} is outside {_YEARS[0]}–{_YEARS[1]})")
+    return moment
+
+
+def _any_moment(value: Any, tz: tzinfo) -> datetime:
+    """An epoch (int, float or digits), or an ISO date or date-time, local to `tz`."""
+    if isinstance(value, bool):
+        raise _Invalid("is not a date")
+    if isinstance(value, int | float):
+        return _epoch(value, tz)
+    if not isinstance(value, str):
+        raise _Invalid("is not a date")
+    text = value.strip()
+    if len(text) > _MAX_DATE_TEXT:
+        raise _Invalid(f"is not a date (longer than {_MAX_DATE_TEXT} characters)")
+    if _EPOCH.fullmatch(text):
+        return _epoch(int(text), tz)
+    return _iso(text, tz)
+
+
+def _epoch(value: float, tz: tzinfo) -> datetime:
     if isinstance(value, float) and not value.is_integer():
         raise _Invalid("is not a date (a UNIX timestamp must be whole seconds)")
     try:
-        return datetime.fromtimestamp(int(value), tz).date()
+        return datetime.fromtimestamp(int(value), tz)
     except (OverflowError, OSError, ValueError):
         raise _Invalid("is not a date (timestamp out of range)") from None
 
 
-def _iso_date(text: str, tz: tzinfo) -> date:
+def _iso(text: str, tz: tzinfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise _Invalid("is not a date (expected YYYY-MM-DD or a UNIX timestamp)") from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(tz)
-    return moment.date()
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=tz)
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:  # "0001-01-01T00:00:00+14:00"
+        raise _Invalid("is not a date (out of range)") from None
 
 
 def _number(value: Any) -> Decimal:
+    """A decimal number, read with limits: a hostile `1e2000000` must not cost CPU."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise _Invalid("is not a number")
+    if isinstance(value, int) and abs(value) > _MAX_WHOLE:
+        raise _Invalid(f"is out of range (more than {_MAX_WHOLE})")
+    text = str(value).strip()
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise _Invalid(f"is not a number (longer than {_MAX_NUMBER_TEXT} characters)")
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise _Invalid("is not a number") from None
     if not number.is_finite():
         raise _Invalid("is not a number")
+    if not -_MAX_DIGITS <= number.adjusted() <= _MAX_DIGITS:
+        raise _Invalid("is out of range")
     return number
 
 
 def _whole(value: Any) -> int:
+    """Digits within Dolibarr's INT column; `1e309` is not a count, whatever Decimal says."""
     number = _number(value)
     if number != number.to_integral_value():
         raise _Invalid("is not a whole number")
+    if abs(number) > _MAX_WHOLE:
+        raise _Invalid(f"is out of range (more than {_MAX_WHOLE})")
     return int(number)
 
 
@@ -180,7 +259,9 @@ def _flag(value: Any) -> bool:
         return True
     if value == 0:
         return False
-    text = str(value).strip().lower()
+    if not isinstance(value, str):
+        raise _Invalid("is not a yes/no value (expected 1/0, yes/no or true/false)")
+    text = value.strip().lower()
     if text in _TRUE:
         return True
     if text in _FALSE:
@@ -191,7 +272,26 @@ def _flag(value: Any) -> bool:
 def _text(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise _Invalid("is not text")
-    return str(value).strip() or None
+    if isinstance(value, int):
+        return str(_whole(value))
+    if len(value) > _MAX_TEXT:
+        raise _Invalid(f"is longer than {_MAX_TEXT} characters")
+    if _CONTROL.search(value):
+        raise _Invalid("contains control characters")
+    return value.strip() or None
+
+
+def _own_text(value: Any) -> str | None:
+    """`onboarding_step`: syncd's own output, compared, never obeyed; junk is overwritten.
+
+    Only a word-like value is kept: it goes into step_writeback's key, and so
+    into an agenda event's label (varchar 255) and a sqlfilters LIKE.
+    """
+    try:
+        text = _text(value)
+    except _Invalid:
+        return None
+    return text if text and _STEP_WORD.fullmatch(text) else None
 
 
 def _step_name(value: Any) -> str | None:
@@ -202,4 +302,5 @@ def _step_name(value: Any) -> str | None:
 def _names(value: Any) -> frozenset[str]:
     if not isinstance(value, str):
         raise _Invalid("is not a comma-separated list of rule names")
+    _text(value)
     return frozenset(part.strip().lower() for part in value.split(",") if part.strip())

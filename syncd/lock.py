@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from syncd.errors import SyncdError
+from syncd.errors import StateError, SyncdError
 
 
 class LockError(SyncdError):
@@ -27,8 +27,7 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -62,7 +61,7 @@ def running_pid(state_db: Path) -> int | None:
     path = lock_path(state_db)
     if not path.exists():
         return None
-    fd = os.open(path, os.O_RDONLY)
+    fd = _open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -72,6 +71,15 @@ def running_pid(state_db: Path) -> int | None:
         return None
     finally:
         os.close(fd)
+
+
+def _open(path: Path, flags: int) -> int:
+    """The lock file's descriptor (created 0600 if missing); an OS refusal is a StateError."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise StateError(path, exc.strerror or str(exc), damaged=False) from None
 
 
 def _read_pid(fd: int) -> int | None:

@@ -64,8 +64,16 @@ _active = Masker(())
 
 
 def mask(text: str) -> str:
-    """`text` with every configured secret masked (for messages printed outside the log)."""
+    """`text` with every configured secret masked (for messages printed outside the log,
+    and for remote texts the state database keeps)."""
     return _active(text)
+
+
+def mask_secrets(secrets: Iterable[str]) -> Masker:
+    """Make `mask` (and so the log, the CLI's output and the store) mask these secrets."""
+    global _active
+    _active = Masker(secrets)
+    return _active
 
 
 def setup_logging(
@@ -75,8 +83,7 @@ def setup_logging(
     stream: TextIO | None = None,
 ) -> None:
     """Send every event at `level` or above to stderr (or `stream`), masked."""
-    global _active
-    masker = _active = Masker(secrets)
+    masker = mask_secrets(secrets)
     render = json_line if fmt == "json" else text_line
     out = stream or sys.stderr
 

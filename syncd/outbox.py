@@ -139,7 +139,12 @@ def send_one(
     stats: DrainStats,
 ) -> None:
     log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
-    row = store.move(row, Status.SENDING, now, claimed_at=now, attempts=row.attempts + 1)  # 1.
+    landed_since = row.claimed_at  # set: an earlier attempt may have reached the remote
+    if landed_since is not None and not _clear_to_resend(store, executor, row, now, stats):
+        return
+    row = store.move(  # 1.
+        row, Status.SENDING, now, claimed_at=landed_since or now, attempts=row.attempts + 1
+    )
     try:
         result = executor.execute(row, now)  # 2.
     except OutcomeUnknown as exc:
@@ -147,11 +152,13 @@ def send_one(
         _settle_unknown(store, executor, row, now, policy, stats, str(exc))
         return
     except TransientError as exc:
-        _retry_later(store, row, now, policy, stats, str(exc), exc.retry_after)
+        # Refused by a rate limiter before anything ran (429): this attempt did not land.
+        landed = landed_since if exc.status == 429 else row.claimed_at
+        _retry_later(store, row, now, policy, stats, str(exc), exc.retry_after, landed)
         return
     except AuthError as exc:
         # Credentials get fixed by a person; the action waits for that, it is not lost.
-        _retry_later(store, row, now, policy, stats, str(exc), None)
+        _retry_later(store, row, now, policy, stats, str(exc), None, landed_since)
         return
     except PermanentError as exc:
         store.move(row, Status.FAILED, now, last_error=str(exc))
@@ -162,6 +169,39 @@ def send_one(
     row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
     _record_and_mark(store, executor, row, now, stats)
     log.info("action {} done: {}", row.key, result)
+
+
+def _clear_to_resend(
+    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+) -> bool:
+    """Whether an action an earlier attempt may have carried out can be sent again.
+
+    Its answer was lost or unreadable, or a 5xx came back: the remote side is
+    asked first (from `claimed_at`, that first attempt). A Matrix notice past
+    the homeserver's transaction memory, for one, is held, not posted twice.
+    """
+    log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
+    try:
+        outcome = executor.reconcile(row, now)
+    except TransientError as exc:
+        log.warning("action {} waits: cannot ask whether it was done ({})", row.key, exc)
+        return False
+    except RemoteError as exc:
+        outcome, reason = Outcome.UNKNOWN, f"could not reconcile: {exc}"
+    else:
+        reason = "an earlier attempt may have been carried out; not resent (check, then release)"
+    if outcome is Outcome.NOT_DONE:
+        return True
+    if outcome is Outcome.DONE:
+        row = store.move(row, Status.SENDING, now, sent_at=now, result="found done remotely")
+        _record_and_mark(store, executor, row, now, stats, look_first=True)
+        log.info("action {} found done on the remote side", row.key)
+        return False
+    store.move(row, Status.HELD, now, last_error=reason)
+    stats.held += 1
+    stats.problems.append(f"{row.key}: held, outcome unknown")
+    log.warning("action {} held: {}", row.key, reason)
+    return False
 
 
 def _record_and_mark(
@@ -211,7 +251,7 @@ def _settle_unknown(
         row = store.move(row, Status.SENDING, now, sent_at=now, result="found done after: " + error)
         _record_and_mark(store, executor, row, now, stats, look_first=True)
     elif outcome is Outcome.NOT_DONE:
-        _retry_later(store, row, now, policy, stats, error, None)
+        _retry_later(store, row, now, policy, stats, error, None, row.claimed_at)
     else:
         store.move(row, Status.HELD, now, last_error=f"outcome unknown: {error}")
         stats.held += 1
@@ -226,7 +266,9 @@ def _retry_later(
     stats: DrainStats,
     error: str,
     retry_after: float | None,
+    landed_since: datetime | None = None,
 ) -> None:
+    """Back to `planned`; `landed_since` keeps when an attempt that may have landed began."""
     log = logger.bind(case=row.case_id, rule=row.rule, key=row.key)
     if row.attempts >= policy.max_attempts:
         store.move(row, Status.FAILED, now, last_error=f"gave up after {row.attempts}: {error}")
@@ -235,6 +277,13 @@ def _retry_later(
         log.error("action {} failed after {} attempts: {}", row.key, row.attempts, error)
         return
     later = now + policy.backoff(row.attempts, retry_after)
-    store.move(row, Status.PLANNED, now, last_error=error, next_attempt_at=later)
+    store.move(
+        row,
+        Status.PLANNED,
+        now,
+        last_error=error,
+        next_attempt_at=later,
+        claimed_at=landed_since,
+    )
     stats.retrying += 1
     log.warning("action {} will be retried at {}: {}", row.key, later.isoformat(), error)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from loguru import logger
 
-from syncd.errors import SyncdError
+from syncd.errors import ConfigError, SyncdError
 
 # The empty-storage guard: a tag that had at least this many members and now
 # has none is far more likely a renamed category or a permission change than
@@ -28,15 +28,15 @@ GUARD_MIN_MEMBERS = 3
 
 @dataclass(frozen=True)
 class PartyRow:
-    """A third party as the mirror keeps it (raw extrafields, epochs)."""
+    """A third party as the mirror keeps it: raw extrafields and raw dates, read by casebuild."""
 
     id: int
     ref: str
     name: str
     email: str
     country_code: str
-    created_at: int
-    modified_at: int | None
+    created_at: Any  # `date_creation` as Dolibarr sent it (an epoch, int or string)
+    modified_at: Any
     array_options: Mapping[str, Any]
 
 
@@ -53,7 +53,7 @@ class ProposalRow:
     id: int
     socid: int
     ref: str
-    status: int
+    status: Any  # `statut` as Dolibarr sent it; casebuild reads it
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def poll(
     overlap window, so a row written while we were reading is read again next
     time rather than missed.
     """
-    missing = _ensure_categories(reader, mirror, settings.tag_labels)
+    missing = _ensure_categories(reader, mirror, settings.tag_labels, _sweep_due(mirror, settings))
     changed = _poll_thirdparties(reader, mirror, settings, progress)
     for kind in RELATED_KINDS:
         changed |= _poll_related(reader, mirror, kind, settings)
@@ -182,19 +182,49 @@ def _since(mirror: Mirror, kind: str, overlap: timedelta) -> datetime | None:
 
 
 def _ensure_categories(
-    reader: Reader, mirror: Mirror, labels: Mapping[str, str]
+    reader: Reader, mirror: Mirror, labels: Mapping[str, str], recheck: bool
 ) -> tuple[str, ...]:
-    if mirror.category_ids:
+    """Find each tag's category by label, ignoring case as people do.
+
+    Two categories whose labels differ only by case ("trial" and "Trial") are
+    a `ConfigError` naming both ids: picking one would tag and read the
+    wrong one without a word. Nothing is kept until every tag is resolved;
+    with each id sweep the labels are checked again, as such a twin is
+    usually created long after the first.
+    """
+    if mirror.category_ids and not recheck:
         return ()
-    by_label = {str(c.label).casefold(): int(c.id) for c in reader.categories()}
+    by_label: dict[str, list[tuple[int, str]]] = {}
+    for category in reader.categories():
+        label = str(category.label)
+        by_label.setdefault(label.casefold(), []).append((int(category.id), label))
+    found: dict[str, int] = {}
+    problems: list[str] = []
     missing = []
     for tag, label in labels.items():
-        if label.casefold() in by_label:
-            mirror.category_ids[tag] = by_label[label.casefold()]
+        matches = by_label.get(label.casefold(), [])
+        if len(matches) == 1:
+            found[tag] = matches[0][0]
+        elif matches:
+            problems.append(_ambiguous(tag, label, matches))
         else:
             missing.append(tag)
-            logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, label)
+    if problems:
+        raise ConfigError(problems)
+    if mirror.category_ids:
+        return ()  # a recheck: the tags keep their categories (and members) until restart
+    for tag in missing:
+        logger.warning("tag {} ({!r}) is not a Dolibarr category; nobody has it", tag, labels[tag])
+    mirror.category_ids.update(found)
     return tuple(missing)
+
+
+def _ambiguous(tag: str, label: str, matches: list[tuple[int, str]]) -> str:
+    named = " and ".join(f"{shown!r} (id {cid})" for cid, shown in sorted(matches))
+    return (
+        f"tag {tag} ({label!r}) matches several Dolibarr categories: {named}; "
+        "rename or delete all but one"
+    )
 
 
 def _poll_thirdparties(
@@ -246,9 +276,13 @@ def _poll_members(reader: Reader, mirror: Mirror) -> set[int]:
     return changed
 
 
+def _sweep_due(mirror: Mirror, settings: PollSettings) -> bool:
+    return mirror.polls != 0 and mirror.polls % settings.sweep_every == 0
+
+
 def _sweep(reader: Reader, mirror: Mirror, settings: PollSettings) -> set[int]:
     """Drop third parties deleted in Dolibarr (thirdparty_get_404_deleted.json)."""
-    if mirror.polls == 0 or mirror.polls % settings.sweep_every != 0:
+    if not _sweep_due(mirror, settings):
         return set()
     alive = set(reader.iter_thirdparty_ids())
     deleted = set(mirror.thirdparties) - alive

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -21,7 +21,8 @@ from typing import Any
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from syncd.errors import SyncdError
+from syncd import logs
+from syncd.errors import StateError, SyncdError
 from syncd.model import Action
 from syncd.poll import RELATED_KINDS, ROW_TYPES, Mirror
 
@@ -158,6 +159,37 @@ def _row(record: dict[str, Any]) -> OutboxRow:
     )
 
 
+def open_database(path: Path) -> Database:
+    """The database at `path`, created if missing, checked and migrated.
+
+    Its files (the database, `-wal`, `-shm`) are readable by our user only:
+    remote error texts are stored in it. Whatever SQLite says about the file
+    (not a database, damaged, unreadable, in a read-only folder) becomes a
+    `StateError` naming it, before anything is read or sent.
+    """
+    umask = os.umask(0o077)  # SQLite makes -wal and -shm later with the database's mode
+    db: Database | None = None
+    try:
+        db = Database(path)
+        db.execute("PRAGMA journal_mode=WAL")
+        _check_integrity(db)
+        migrations.apply(db)
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        damaged = not isinstance(exc, sqlite3.OperationalError)
+        raise StateError(path, str(exc), damaged=damaged) from None
+    finally:
+        os.umask(umask)
+    return db
+
+
+def _check_integrity(db: Database) -> None:
+    found = db.execute("PRAGMA quick_check").fetchone()
+    if found is None or found[0] != "ok":
+        raise sqlite3.DatabaseError(f"damaged ({found[0] if found else 'no answer'})")
+
+
 class Store:
     """The state database. One instance per process; WAL so readers never block it.
 
@@ -167,15 +199,15 @@ class Store:
     old backup or replaced never resends what was sent.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, mask: Callable[[str], str] = logs.mask) -> None:
+        """`mask` hides configured secrets in the remote texts kept (errors, results)."""
         self.path = Path(path)
+        self.mask = mask
         self.db = self._open()
         self.needs_timeline_sync = True
 
     def _open(self) -> Database:
-        db = Database(self.path)
-        db.execute("PRAGMA journal_mode=WAL")
-        migrations.apply(db)
+        db = open_database(self.path)
         self._identity = _file_identity(self.path)
         return db
 
@@ -206,6 +238,8 @@ class Store:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         side = self.path.with_name(self.path.name + ".restore")
+        side.unlink(missing_ok=True)
+        side.touch(mode=0o600)
         target = sqlite3.connect(side)
         try:
             self.db.conn.backup(target)
@@ -281,6 +315,8 @@ class Store:
         values = {"status": to.value, "updated_at": _iso(now)}
         for name, value in changes.items():
             values[name] = _iso(value) if isinstance(value, datetime) else value
+            if isinstance(value, str):
+                values[name] = self.mask(value)  # last_error and result quote remotes
         assigns = ", ".join(f"{name} = ?" for name in values)
         with self.db.atomic():
             cursor = self.db.execute(
@@ -390,7 +426,7 @@ class Store:
                     "started_at": _iso(started_at),
                     "finished_at": _iso(finished_at),
                     "ok": 0,
-                    "error": error,
+                    "error": self.mask(error),
                 }
             )
 

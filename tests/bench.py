@@ -49,6 +49,7 @@ def main(count: int = 2000) -> None:
             f"[dolibarr]\nurl = {url}\napi_key = test-key\ntimezone = Europe/Paris\n"
             f"page_size = 500\n[daemon]\nlog_level = ERROR\n"
         )
+        ini.chmod(0o600)
         config, ruleset = load(str(ini))
         client, mirror = dolibarr_client(config), Mirror()
         now = datetime.fromtimestamp(fake.now, UTC)

@@ -47,6 +47,7 @@ def write_config(folder: Path, urls: dict[str, str], extra: str = "") -> Path:
         f"[matrix]\nhomeserver = {urls['matrix']}\naccess_token = matrix-token\n"
         f"room_sales = !sales:test\nroom_success = !success:test\n" + RULES + extra
     )
+    path.chmod(0o600)  # it holds secrets
     return path
 
 

@@ -6,7 +6,8 @@ Dolibarr is the stateful fake behind `responses`; nothing leaves the process.
 from __future__ import annotations
 
 import json
-from datetime import date
+import os
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 
 from connectors.fakes.dolibarr import FakeDolibarr
 from syncd.cli import build_parser, main
+from syncd.model import Action
+from syncd.store import Status, Store
 
 NOW = "2026-11-23T09:30:00+00:00"
 
@@ -26,6 +29,7 @@ def write_ini(tmp_path: Path, url: str, *, api_key: str = "test-key", extra: str
         "[matrix]\nhomeserver = http://127.0.0.1:9\naccess_token = t\nroom_sales = !s:x.org\n"
         + extra
     )
+    path.chmod(0o600)
     return path
 
 
@@ -205,10 +209,33 @@ def test_bad_config_exits_2_naming_file_section_and_key(
 ) -> None:
     ini = tmp_path / "broken.ini"
     ini.write_text("[dolibarr]\nurl = erp.example.com\napi_key = k\npage_size = ten\n")
+    ini.chmod(0o600)
     assert main(["--config", str(ini), "--dry-run"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert any("broken.ini: [dolibarr] page_size: 'ten'" in line for line in err)
-    assert any("[dolibarr] url: 'erp.example.com'" in line for line in err)
+    assert any("broken.ini: [dolibarr] page_size: the value is not" in line for line in err)
+    assert any("[dolibarr] url: the value has no scheme" in line for line in err)
+
+
+def test_a_bad_config_masks_a_secret_before_logging_is_set_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_DOLIBARR_API_KEY", "key-from-env-42")
+    ini = tmp_path / "broken.ini"
+    ini.write_text("[dolibarr]\nurl = https://erp.example.com\n[daemon]\nnow = key-from-env-42\n")
+    assert main(["--config", str(ini), "status"]) == 2
+    err = capsys.readouterr().err
+    assert "key-from-env-42" not in err and "[daemon] now: '***' is not" in err
+
+
+def test_a_config_file_holding_secrets_readable_by_others_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ini = write_ini(tmp_path, "http://127.0.0.1:9")
+    ini.chmod(0o644)
+    assert main(["--config", str(ini), "status"]) == 2
+    fix = "chmod 640" if os.geteuid() == 0 else "chmod 600"  # root's own: group may read
+    said = f"syncd: {ini} holds secrets and is readable by others: {fix} {ini}\n"
+    assert capsys.readouterr().err == said
 
 
 def test_unknown_rule_key_exits_2(
@@ -238,3 +265,21 @@ def test_every_command_has_help_text() -> None:
     assert all(helps.values()), [name for name, text in helps.items() if not text]
     options = [a for a in parser._actions if a.option_strings and a.dest != "help"]
     assert all(a.help for a in options)
+
+
+def test_actions_and_status_mask_a_secret_an_older_database_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ini = write_ini(tmp_path, "http://127.0.0.1:9", api_key="s3cret-api-key")
+    store = Store(tmp_path / "state.db", mask=lambda text: text)  # as before masking
+    at = datetime.fromisoformat(NOW)
+    store.enqueue([(1, Action("matrix.notify", "signup_notify:1", "sales", {}, "b"))], at)
+    row = store.move(store.due(at)[0], Status.SENDING, at)
+    store.move(row, Status.FAILED, at, last_error="400: key s3cret-api-key refused")
+    store.record_failed_cycle(at, at, "401: bad key s3cret-api-key")
+    store.close()
+    assert main(["--config", str(ini), "actions"]) == 0
+    assert main(["--config", str(ini), "status"]) == 1
+    out = capsys.readouterr().out
+    assert "s3cret-api-key" not in out
+    assert out.count("key *** refused") == 2 and "bad key ***" in out

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from syncd.config import Config, load_config
+from syncd.config import Config, load_config, loose_bits
 from syncd.errors import ConfigError
 from syncd.model import FIELDS, TAGS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "syncd.ini.example"
 MINIMAL = "[dolibarr]\nurl = https://erp.example.com\napi_key = s3cret-key\n"
+# What contrib/syncd.env.example sets: the example file holds no secret.
+EXAMPLE_SECRETS = {
+    "SYNCD_DOLIBARR_API_KEY": "k1",
+    "SYNCD_MAUTIC_PASSWORD": "k2",
+    "SYNCD_FREESCOUT_API_KEY": "k3",
+    "SYNCD_MATRIX_ACCESS_TOKEN": "k4",
+}
 
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "syncd.ini"
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -28,7 +37,7 @@ def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
 
 
 def test_example_loads_with_every_section() -> None:
-    config = load_config(EXAMPLE, {})
+    config = load_config(EXAMPLE, EXAMPLE_SECRETS)
     assert config.dolibarr.api_url == "https://erp.example.com/api/index.php"
     assert config.systems == frozenset({"mautic", "freescout", "matrix"})
     assert set(config.rules) == {
@@ -39,6 +48,7 @@ def test_example_loads_with_every_section() -> None:
     }
     assert config.rules["check_in_email"] == {"enabled": "yes", "template_id": "3", "day": "7"}
     assert config.rules_source("check_in_email") == f"{EXAMPLE}: [rule:check_in_email]"
+    assert config.secrets == ("k1", "k2", "k3", "k4")
 
 
 def test_example_documents_every_key_with_a_comment() -> None:
@@ -107,7 +117,7 @@ def test_environment_overrides_api_key_and_rule_keys(tmp_path: Path) -> None:
 def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, MINIMAL), {"SYNCD_DOLIBARR_PAGE_SIZE": "ten"})
     assert problems == [
-        f"{tmp_path / 'syncd.ini'}: [dolibarr] page_size: 'ten' is not a whole number"
+        f"{tmp_path / 'syncd.ini'}: [dolibarr] page_size: the value is not a whole number"
         " (from SYNCD_DOLIBARR_PAGE_SIZE)"
     ]
 
@@ -115,22 +125,25 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (MINIMAL + "page_size = ten\n", "[dolibarr] page_size: 'ten' is not a whole number"),
-        (MINIMAL + "page_size = 0\n", "[dolibarr] page_size: '0' is not between 1 and 1000"),
-        (MINIMAL + "timeout = 0\n", "[dolibarr] timeout: '0' is not more than 0 seconds"),
-        (MINIMAL + "overlap_seconds = -1\n", "[dolibarr] overlap_seconds: '-1' is less than 0"),
+        (MINIMAL + "page_size = ten\n", "[dolibarr] page_size: the value is not a whole number"),
+        (MINIMAL + "page_size = 0\n", "[dolibarr] page_size: the value is not between 1 and 1000"),
+        (MINIMAL + "timeout = 0\n", "[dolibarr] timeout: the value is not more than 0 seconds"),
+        (
+            MINIMAL + "overlap_seconds = -1\n",
+            "[dolibarr] overlap_seconds: the value is less than 0",
+        ),
         (
             MINIMAL + "timezone = Mars/Olympus\n",
-            "[dolibarr] timezone: 'Mars/Olympus' is not a known time zone"
+            "[dolibarr] timezone: the value is not a known time zone"
             " (write an IANA name like Europe/Paris)",
         ),
         (
             "[dolibarr]\nurl = erp.example.com\napi_key = k\n",
-            "[dolibarr] url: 'erp.example.com' has no scheme (write https://erp.example.com)",
+            "[dolibarr] url: the value has no scheme (start it with https://)",
         ),
         (
             "[dolibarr]\nurl = ftp://erp.example.com\napi_key = k\n",
-            "[dolibarr] url: 'ftp://erp.example.com' is not an http or https URL",
+            "[dolibarr] url: the value is not an http or https URL",
         ),
         ("[dolibarr]\nurl = https://erp.example.com\n", "[dolibarr] api_key: required"),
         ("[dolibarr]\nurl = https://erp.example.com\napi_key =\n", "[dolibarr] api_key: required"),
@@ -176,12 +189,12 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
         ),
         (
             MINIMAL + "[freescout]\nurl = https://h.example.com\napi_key = k\nmailbox_id = one\n",
-            "[freescout] mailbox_id: 'one' is not a whole number",
+            "[freescout] mailbox_id: the value is not a whole number",
         ),
         (
             MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
             "room_sales = sales\n",
-            "[matrix] room_sales: 'sales' is not a room id (like !abc:example.org)",
+            "[matrix] room_sales: the value is not a room id (like !abc:example.org)",
         ),
         (MINIMAL + "api_key = again\n", "[dolibarr] api_key: set twice (line 4)"),
         ("url = https://erp.example.com\n", "line 1: text before the first [section]"),
@@ -223,13 +236,31 @@ def test_several_problems_are_reported_together(tmp_path: Path) -> None:
         f"{path}: {message}"
         for message in (
             "unknown section [mautik]",
-            "[dolibarr] url: 'erp.example.com' has no scheme (write https://erp.example.com)",
+            "[dolibarr] url: the value has no scheme (start it with https://)",
             "[dolibarr] api_key: required",
-            "[dolibarr] page_size: 'ten' is not a whole number",
+            "[dolibarr] page_size: the value is not a whole number",
             "[daemon] pol_interval: unknown key",
         )
     )
     assert str(caught.value).count(str(path)) == 5
+
+
+def test_a_bad_value_in_a_section_holding_secrets_is_not_quoted(tmp_path: Path) -> None:
+    # The API key pasted as the url, with the api_key line left empty.
+    path = write(tmp_path, "[dolibarr]\nurl = tok-7f3a9c2e\napi_key =\n")
+    assert problems_of(path) == [
+        f"{path}: [dolibarr] url: the value has no scheme (start it with https://)",
+        f"{path}: [dolibarr] api_key: required",
+    ]
+
+
+def test_a_secret_quoted_in_any_problem_is_masked(tmp_path: Path) -> None:
+    text = MINIMAL + "[daemon]\nlog_level = s3cret-key\n[mautic]\nurl = https://m.example.com\n"
+    environ = {"SYNCD_MAUTIC_PASSWORD": "env-pass-123", "SYNCD_DAEMON_LOG_FORMAT": "env-pass-123"}
+    problems = problems_of(write(tmp_path, text), environ)
+    assert "[daemon] log_level: '***' is not one of" in "\n".join(problems)
+    assert "[daemon] log_format: '***' is not one of" in "\n".join(problems)
+    assert not [p for p in problems if "s3cret-key" in p or "env-pass-123" in p]
 
 
 def test_secrets_never_appear_in_repr(tmp_path: Path) -> None:
@@ -297,3 +328,62 @@ def test_the_fakes_and_the_demo_use_the_default_tag_labels() -> None:
     from syncd.config import DEFAULT_TAG_LABELS
 
     assert tuple(DEFAULT_TAG_LABELS.values()) == SYNCD_CATEGORIES
+
+
+OWNER = "640" if os.geteuid() == 0 else "600"  # root's own files may be group-readable
+
+
+@pytest.mark.parametrize(
+    ("mode", "said"),
+    [
+        (0o644, f"readable by others: chmod {OWNER}"),
+        (0o602, f"writable by others: chmod {OWNER}"),
+        (0o660, f"writable by its group: chmod {OWNER}"),
+        (0o600 | 0o010, f"open to others: chmod {OWNER}"),
+    ],
+)
+def test_a_file_holding_secrets_open_to_others_is_refused_in_one_line(
+    tmp_path: Path, mode: int, said: str
+) -> None:
+    path = write(tmp_path, MINIMAL + "[daemon]\npoll_interval = soon\n")
+    path.chmod(mode)
+    assert problems_of(path) == [f"{path} holds secrets and is {said} {path}"]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_private_file_holding_secrets_loads(tmp_path: Path, mode: int) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.chmod(mode)
+    assert load_config(path, {}).dolibarr.api_key == "s3cret-key"
+
+
+def test_a_file_without_secrets_may_be_read_by_anyone(tmp_path: Path) -> None:
+    path = write(tmp_path, "[dolibarr]\nurl = https://erp.example.com\napi_key =\n")
+    path.chmod(0o644)
+    config = load_config(path, {"SYNCD_DOLIBARR_API_KEY": "from-env"})
+    assert config.dolibarr.api_key == "from-env"
+
+
+@pytest.mark.parametrize(
+    ("mode", "owner", "loose"),
+    [
+        (0o640, 0, 0),  # root:syncd 0640: the systemd recipe
+        (0o440, 0, 0),
+        (0o660, 0, 0o020),
+        (0o644, 0, 0o004),
+        (0o640, 1000, 0o040),  # a user's own file: 0600
+        (0o604, 1000, 0o004),
+        (0o100600, 1000, 0),  # st_mode carries the file type
+    ],
+)
+def test_group_read_is_allowed_only_for_files_owned_by_root(
+    mode: int, owner: int, loose: int
+) -> None:
+    assert loose_bits(mode, owner) == loose
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a root-owned file")
+def test_a_root_owned_file_may_be_read_by_its_group(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    path.chmod(0o640)
+    assert load_config(path, {}).dolibarr.api_key == "s3cret-key"

@@ -255,23 +255,32 @@ def test_retry_sends_a_failed_action_again(world: World, capsys: Any) -> None:
     assert effects(world, action) == 1
 
 
-def test_lost_state_database_is_rebuilt_from_dolibarr_and_nothing_is_resent(
-    world: World, capsys: Any
-) -> None:
-    d = world.dolibarr
-    d.add_thirdparty(
+def add_icp_trial(world: World) -> None:
+    """A case that makes a FreeScout message, a Matrix notice and a Mautic email at once."""
+    world.dolibarr.add_thirdparty(
         "Birch Data",
         email="b@birch.example",
         tags=("Trial", "ICP-fit"),
         array_options={"signup_date": world.now.date() - timedelta(days=8)},
     )
-    first = world.cycle()
-    assert first.stats.done >= 3
-    sent = (
+
+
+def sent_to_birch(world: World) -> tuple[object, ...]:
+    return (
         world.freescout.messages_to("b@birch.example"),
         world.matrix.messages(SALES),
         world.mautic.sent(),
+        sorted(world.syncd_events()),
     )
+
+
+def test_lost_state_database_is_rebuilt_from_dolibarr_and_nothing_is_resent(
+    world: World, capsys: Any
+) -> None:
+    add_icp_trial(world)
+    first = world.cycle()
+    assert first.stats.done >= 3
+    sent = sent_to_birch(world)
     world.rt.store.close()
     Path(world.rt.store.path).unlink()
     assert main(["--config", str(world.config_path), "rebuild-state"]) == 0
@@ -280,11 +289,7 @@ def test_lost_state_database_is_rebuilt_from_dolibarr_and_nothing_is_resent(
     world.advance(hours=1)
     again = world.cycle()
     assert again.stats.done == 0
-    assert (
-        world.freescout.messages_to("b@birch.example"),
-        world.matrix.messages(SALES),
-        world.mautic.sent(),
-    ) == sent
+    assert sent_to_birch(world) == sent
 
 
 def test_without_a_configured_user_freescout_sends_as_its_first_agent(world: World) -> None:
@@ -356,22 +361,11 @@ def _row(world: World, action: Action) -> OutboxRow:
 def test_a_lost_state_database_resends_nothing_without_a_rebuild(
     world: World, loss: str
 ) -> None:
-    d = world.dolibarr
-    d.add_thirdparty(
-        "Birch Data",
-        email="b@birch.example",
-        tags=("Trial", "ICP-fit"),
-        array_options={"signup_date": world.now.date() - timedelta(days=8)},
-    )
+    add_icp_trial(world)
     path = Path(world.rt.store.path)
     old = path.read_bytes() if loss == "old copy" else b""
     assert world.cycle().stats.done >= 3
-    sent = (
-        world.freescout.messages_to("b@birch.example"),
-        world.matrix.messages(SALES),
-        world.mautic.sent(),
-        sorted(world.syncd_events()),
-    )
+    sent = sent_to_birch(world)
     world.rt.store.close()
     for leftover in path.parent.glob(path.name + "*"):
         leftover.unlink()
@@ -380,9 +374,37 @@ def test_a_lost_state_database_resends_nothing_without_a_rebuild(
     world.restart()
     world.advance(hours=1)
     assert world.cycle().stats.done == 0
-    assert (
-        world.freescout.messages_to("b@birch.example"),
-        world.matrix.messages(SALES),
-        world.mautic.sent(),
-        sorted(world.syncd_events()),
-    ) == sent
+    assert sent_to_birch(world) == sent
+
+
+def _one_try(world: World) -> None:
+    policy = type(world.rt.executor.matrix.http.policy)(attempts=1, sleep=lambda _: None)  # type: ignore[union-attr]
+    world.rt.executor.matrix.http.policy = policy  # type: ignore[union-attr]
+
+
+def test_a_notice_whose_answer_was_lost_is_held_not_posted_again_a_day_later(
+    world: World,
+) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    _one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 1
+    assert effects(world, action) == 1  # the homeserver posted it
+    world.advance(hours=25)  # and has forgotten the transaction id by now
+    world.restart()
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    assert stats.held == 1 and effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.HELD  # type: ignore[union-attr]
+
+
+def test_a_notice_refused_by_the_rate_limiter_is_sent_however_late(world: World) -> None:
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    _one_try(world)
+    world.matrix.fail("PUT", "/_matrix", status=429, headers={"Retry-After": "1"})
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 1
+    world.advance(hours=25)
+    world.restart()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1

@@ -15,6 +15,7 @@ from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.http import RetryPolicy
 from syncd.config import DEFAULT_TAG_LABELS
+from syncd.errors import ConfigError
 from syncd.model import TAGS
 from syncd.poll import Mirror, PollSettings, TagGuardError, poll
 
@@ -162,3 +163,43 @@ def test_a_missing_category_is_reported_not_fatal(
     labels = {**LABELS, "eu_project": "EU-Funded"}
     result = poll(client, Mirror(), PollSettings(tag_labels=labels), Clock(dolibarr).tick())
     assert result.missing_tags == ("eu_project",)
+
+
+def test_two_categories_differing_only_by_case_are_a_config_error_naming_both(
+    client: DolibarrClient, dolibarr: FakeDolibarr
+) -> None:
+    seed(dolibarr)
+    lower = dolibarr.add_category("trial")
+    mirror = Mirror()
+    with pytest.raises(ConfigError) as caught:
+        poll(client, mirror, SETTINGS, Clock(dolibarr).tick())
+    trial = dolibarr.category_id("Trial")
+    assert caught.value.problems == [
+        f"tag trial ('Trial') matches several Dolibarr categories: 'Trial' (id {trial}) "
+        f"and 'trial' (id {lower}); rename or delete all but one"
+    ]
+    assert mirror.category_ids == {}
+
+
+def test_a_label_differing_only_by_case_from_the_config_still_matches(
+    client: DolibarrClient, dolibarr: FakeDolibarr
+) -> None:
+    ids = seed(dolibarr)
+    labels = {**LABELS, "trial": "TRIAL"}
+    mirror = Mirror()
+    poll(client, mirror, PollSettings(tag_labels=labels), Clock(dolibarr).tick())
+    assert "trial" in mirror.tags_of(ids["aster"])
+
+
+def test_a_twin_category_created_later_is_caught_by_the_next_sweep(
+    client: DolibarrClient, dolibarr: FakeDolibarr
+) -> None:
+    seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    poll(client, mirror, SETTINGS, clock.tick())
+    known = dict(mirror.category_ids)
+    dolibarr.add_category("icp-FIT")
+    with pytest.raises(ConfigError, match=r"tag icp_fit .* matches several"):
+        for _ in range(SETTINGS.sweep_every):
+            poll(client, mirror, SETTINGS, clock.tick())
+    assert mirror.category_ids == known

@@ -32,6 +32,7 @@ from connectors.fakes.dolibarr_bodies import (
 )
 from connectors.fakes.dolibarr_records import AGENDA_TYPE_CODES, RecordRoutes
 from connectors.fakes.dolibarr_rows import (
+    DROP,
     TP_WRITABLE,
     CategoryRow,
     ContactRow,
@@ -46,6 +47,7 @@ __all__ = [
     "AGENDA_TYPE_CODES",
     "API_PREFIX",
     "DEFAULT_NOW",
+    "DROP",
     "SYNCD_EXTRAFIELDS",
     "CategoryRow",
     "ContactRow",
@@ -291,6 +293,16 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
         unknown = {k.removeprefix("options_") for k in given} - set(known)
         if unknown:  # a seeding typo, which the real server would silently ignore
             raise KeyError(f"unknown field(s) for the fake: {sorted(unknown)}")
+
+    def serve_raw(self, socid: int, **body: Any) -> None:
+        """Serve these body values as given from now on, as a corrupted database would.
+
+        For hostile-data tests: `date_creation="abc"`, `array_options={"options_x": …}`
+        (merged), `email=DROP` (key left out). Moves `tms`, so polling sees it.
+        """
+        tp = self._tp_or_404(str(socid))
+        tp.raw.update(body)
+        tp.tms = self._stamp()
 
     def update_thirdparty(self, socid: int, **fields: Any) -> None:
         """As `PUT /thirdparties/{id}` with standard fields (and optional array_options)."""

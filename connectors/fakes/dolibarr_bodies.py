@@ -18,6 +18,7 @@ from connectors.fakes import sqlfilters as sf
 from connectors.fakes.base import Response
 from connectors.fakes.dolibarr_rows import (
     COUNTRY_IDS,
+    DROP,
     TP_WRITABLE,
     CategoryRow,
     ContactRow,
@@ -135,12 +136,25 @@ def thirdparty_body(
         "date_creation": tp.datec,
         "date_modification": _tp_modified(tp, version),
     }
+    _apply_raw(body, tp.raw)
     if view == "list":
         del body["absolute_discount"], body["absolute_creditnote"]
     elif view == "put":
         del body["actiontypecode"]
         body |= {"socid": str(tp.id), "trackid": f"thi{tp.id}"}
     return body
+
+
+def _apply_raw(body: dict[str, Any], raw: Mapping[str, Any]) -> None:
+    """Serve hostile values as given (FakeDolibarr.serve_raw): no real server is this odd."""
+    for key, value in raw.items():
+        options = body.get("array_options")
+        if key == "array_options" and isinstance(value, dict) and isinstance(options, dict):
+            body[key] = {k: v for k, v in (options | value).items() if v is not DROP}
+        elif value is DROP:
+            body.pop(key, None)
+        else:
+            body[key] = value
 
 
 def _tp_modified(tp: ThirdPartyRow, version: str) -> int | str:

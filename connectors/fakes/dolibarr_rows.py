@@ -45,6 +45,12 @@ class ThirdPartyRow:
     tms: int
     ef_tms: int | None = None  # None: no llx_societe_extrafields row yet
     extras: dict[str, Any] = field(default_factory=dict)  # names WITHOUT `options_`
+    # Body keys served as given, over the computed ones (hostile data for tests);
+    # `array_options` here merges into the computed one, a value of DROP removes the key.
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+DROP = object()  # in ThirdPartyRow.raw: leave the key out of the body
 
 
 @dataclass

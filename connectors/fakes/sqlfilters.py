@@ -53,16 +53,17 @@ Node = Term | BoolOp
 
 
 def check_balance(text: str) -> None:
-    """Reject an unbalanced filter as Dolibarr does (sqlfilters_malformed_unbalanced.json)."""
-    depth, quoted = 0, False
+    """Reject an unbalanced filter as Dolibarr does (sqlfilters_malformed_unbalanced.json).
+
+    Like Dolibarr's dolCheckFilters, every parenthesis counts, quoted or not.
+    """
+    depth = 0
     for ch in text:
-        if ch == "'":
-            quoted = not quoted
-        elif not quoted and ch in "()":
+        if ch in "()":
             depth += 1 if ch == "(" else -1
             if depth < 0:
                 break
-    if depth != 0 or quoted:
+    if depth != 0:
         raise SqlFilterSyntaxError(f"Wrong balance of parenthesis in sqlfilters=({text})")
 
 
@@ -134,15 +135,12 @@ class _Parser:
         return Term(field.lower(), op, self.value())
 
     def value(self) -> str:
+        """Up to the next `)`, quotes or not: Dolibarr's term is `(field:op:[^()]+)`."""
         start = self.pos
-        if self.text[self.pos : self.pos + 1] == "'":
-            end = self.text.find("'", self.pos + 1)
-            if end < 0:
-                raise self.bad()
-            self.pos = end + 1
-        else:
-            while self.pos < len(self.text) and self.text[self.pos] != ")":
-                self.pos += 1
+        while self.pos < len(self.text) and self.text[self.pos] not in "()":
+            self.pos += 1
+        if self.text[self.pos : self.pos + 1] == "(" or self.pos == start:
+            raise self.bad()
         return self.text[start : self.pos].strip()
 
 
@@ -186,7 +184,10 @@ def _term(term: Term, value: Scalar, kind: Kind, ctx: Context) -> bool:
     if value is None:
         return False
     if op in ("like", "notlike"):
-        return _like(str(value), _unquote(term.raw)) == (op == "like")
+        # A LIKE value is unquoted only as '[^']*': with a quote inside, the
+        # quotes are part of the pattern (dolForgeCriteriaCallback).
+        pattern = term.raw[1:-1] if re.fullmatch(r"'[^']*'", term.raw) else term.raw
+        return _like(str(value), pattern) == (op == "like")
     if op in ("in", "notin"):
         members = [_literal(part.strip(), kind, ctx) for part in term.raw.split(",")]
         return any(_cmp(value, m) == 0 for m in members) == (op == "in")

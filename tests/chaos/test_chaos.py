@@ -32,11 +32,5 @@ def test_short_chaos_run_loses_nothing_and_keeps_the_state_db_sound(report: Repo
     assert report.agrees, _explain(report)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="a Matrix send answered 200 with an unreadable body (after the homeserver "
-    "stored the event) goes back to `planned` as a transient error; resent after the "
-    "homeserver's 24 h txnId memory, it posts a second event (seed 20261201)",
-)
 def test_short_chaos_run_duplicates_nothing(report: Report) -> None:
     assert not report.verdict.duplicated, _explain(report)

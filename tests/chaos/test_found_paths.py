@@ -1,8 +1,9 @@
 """Duplicate paths the chaos run found, each replayed deterministically in-process.
 
-Each test names the chaos seed that first showed the path. A test here is marked
-`xfail(strict=True)` while its path is open: the day it is fixed the test passes,
-turns red as XPASS, and its mark is removed.
+Each test names the chaos seed that first showed the path and the steps that lead
+to the duplicate. A test whose path is still open is marked `xfail(strict=True)`:
+the day it is fixed the test passes, turns red as XPASS, and its mark is removed;
+the unmarked ones guard paths already closed.
 """
 
 from __future__ import annotations
@@ -19,11 +20,6 @@ from tests.harness import World
 SALES = "!sales:test"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an unreadable 200 to a Matrix send is retried as transient without "
-    "reconciling; after the homeserver's 24 h txnId memory the retry posts again",
-)
 @pytest.mark.parametrize("fault", ["malformed", "not_json", "502 after apply"])
 def test_an_unreadable_answer_to_a_matrix_send_is_not_posted_again_a_day_later(
     world: World, fault: str
@@ -96,11 +92,6 @@ def _killed_after_sending(world: World) -> None:
         drain(world.rt.store, DiesAfterSending(world.rt.executor), world.now)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: Matrix reconciliation measures the txnId's freshness from the latest "
-    "claim, while the homeserver's memory of it runs from the first send",
-)
 def test_a_matrix_notice_resent_across_restarts_is_not_posted_twice(world: World) -> None:
     """Chaos seed 9 (`--runs 150 --hours-per-run 12 --state-loss`), key signup_notify:120.
 

@@ -196,3 +196,17 @@ def test_customer_full_carries_its_referrer_as_a_string_id() -> None:
     party = parse_thirdparty(answer("thirdparty_get_customer_full.json")[1])
     assert party.array_options["referred_by"] == "2"
     assert party.client == 1
+
+
+@responses.activate
+def test_an_integer_too_long_for_python_stays_text_and_spoils_only_its_field(
+    client: DolibarrClient,
+) -> None:
+    digits = "7" * 5000
+    rows = answer("thirdparties_list_page0.json")[1][:2]
+    rows[0]["array_options"]["options_logins_count"] = "HUGE"
+    text = json.dumps(rows).replace('"HUGE"', digits)
+    responses.get(f"{API}/thirdparties", body=text, content_type="application/json")
+    first, second = list(client.iter_thirdparties())
+    assert first.array_options["logins_count"] == digits
+    assert second.id == int(rows[1]["id"])

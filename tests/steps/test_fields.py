@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, date
 from decimal import Decimal
 from pathlib import Path
@@ -243,3 +244,81 @@ def test_missing_keys_and_empty_mapping_are_unset() -> None:
 
 def test_prefixed_keys_are_tolerated() -> None:
     assert parse({"options_logins_count": "4"}).logins_count == 4
+
+
+# --- hostile values: bounded work, a clear error --------------------------------------
+
+HOSTILE: list[tuple[str, Any, str]] = [
+    ("logins_count", "1e2000000", "is out of range"),
+    ("logins_count", "1e309", "is out of range"),
+    ("logins_count", "1e12", "is out of range (more than 2147483647)"),
+    ("logins_count", 10**12, "is out of range (more than 2147483647)"),
+    ("logins_count", 10**5000, "is out of range"),
+    ("logins_count", "9" * 41, "is not a number (longer than 40 characters)"),
+    ("logins_count", 1e308, "is out of range"),
+    ("frameworks_mapped", "-1e-2000000", "is out of range"),
+    ("referred_by", "2e9999", "is out of range"),
+    ("commission_rate", "1e-2000000", "is out of range"),
+    ("commission_rate", "1e2000000%", "is out of range"),
+    ("syncd_pause", 10**5000, "is not a yes/no value"),
+    ("mautic_contact_id", 10**5000, "is out of range"),
+    ("signup_date", "9" * 5000, "is not a date (longer than 32 characters)"),
+    ("signup_date", "1" * 30, "is not a date (timestamp out of range)"),
+    ("signup_date", "9999-12-31", "is not a date (year 9999 is outside 1900–2199)"),
+    ("briefing_date", "0001-01-01", "is not a date (year 1 is outside 1900–2199)"),
+    ("agreement_signed_date", -(10**10), "is not a date (year 1653 is outside 1900–2199)"),
+    ("signup_date", "0001-01-01T00:00:00+14:00", "is not a date (out of range)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "why"), HOSTILE, ids=[f"{f}-{n}" for n, (f, _, _) in enumerate(HOSTILE)]
+)
+def test_hostile_values_are_rejected_quickly_with_a_short_message(
+    field: str, value: Any, why: str
+) -> None:
+    started = time.perf_counter()
+    with pytest.raises(CaseDataError) as caught:
+        parse({field: value})
+    assert time.perf_counter() - started < 0.5
+    assert caught.value.why.startswith(why)
+    assert len(str(caught.value)) < 200
+
+
+def test_a_huge_value_is_shown_cut_short() -> None:
+    with pytest.raises(CaseDataError) as caught:
+        parse({"signup_date": "x" * 1_000_000})
+    assert str(caught.value).startswith("field signup_date: 'xxxxx")
+    assert "(1000002 characters)" in str(caught.value)
+
+
+TEXTS: list[tuple[str, Any, str]] = [
+    ("mautic_contact_id", "12\x0034", "contains control characters"),
+    ("mautic_contact_id", "x" * 256, "is longer than 255 characters"),
+    ("onboarding_step_override", "follow\x1b[31m_up", "contains control characters"),
+    ("syncd_skip_rules", "nurture,\x00", "contains control characters"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "why"), TEXTS)
+def test_text_with_control_characters_or_past_varchar_is_rejected(
+    field: str, value: Any, why: str
+) -> None:
+    with pytest.raises(CaseDataError) as caught:
+        parse({field: value})
+    assert caught.value.why == why
+
+
+def test_right_to_left_text_is_text() -> None:
+    assert parse({"mautic_contact_id": "\u05e9\u05dc\u05d5\u05dd 42"}).mautic_contact_id == (
+        "\u05e9\u05dc\u05d5\u05dd 42"
+    )
+
+
+def test_junk_in_syncd_own_step_field_reads_as_unset_so_it_is_overwritten() -> None:
+    assert parse({"onboarding_step": "x\x00" * 500}).onboarding_step is None
+
+
+@pytest.mark.parametrize("junk", ["x') or (t.rowid:>:'0", "trial signup", "a" * 65, "50%"])
+def test_only_a_word_in_syncd_own_step_field_is_kept(junk: str) -> None:
+    assert parse({"onboarding_step": junk}).onboarding_step is None

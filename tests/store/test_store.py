@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from syncd.lock import InstanceLock
 from syncd.model import Action
 from syncd.poll import ContactRow, Mirror, PartyRow
 from syncd.store import Status, Store, TransitionError
@@ -99,3 +102,26 @@ def test_rebuild_marks_remote_keys_done(store: Store) -> None:
     assert store.mark_done_from_remote(["signup_notify:1", "check_in_email:2"], NOW) == 2
     assert store.counts() == {"done": 2}
     assert store.enqueue([(2, action("check_in_email:2", "mautic.send_email"))], NOW) == 0
+
+
+def test_the_database_and_its_wal_files_are_private(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        store = Store(tmp_path / "state.db")
+        store.enqueue([(1, action("signup_notify:1"))], NOW)
+        names = ["state.db", "state.db-wal", "state.db-shm"]
+        modes = {n: stat.S_IMODE((tmp_path / n).stat().st_mode) for n in names}
+        store.close()
+    finally:
+        os.umask(umask)
+    assert modes == dict.fromkeys(names, 0o600)
+
+
+def test_the_lock_file_is_private(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        with InstanceLock(tmp_path / "state.db") as lock:
+            mode = stat.S_IMODE(lock.path.stat().st_mode)
+    finally:
+        os.umask(umask)
+    assert mode == 0o600
