@@ -5,7 +5,9 @@ and for each run apply a seeded fault plan, start `syncd run`, let it work for a
 random moment and kill it (SIGKILL mostly, sometimes SIGTERM). Then, with the
 faults gone, run quiet `syncd run --once` cycles until nothing is left to do and
 judge the fakes' records (`tests.chaos.invariants`). Everything random comes from
-one seed, printed with every finding, so a failing run replays.
+one seed, printed with every finding: a replay has the same world, fault plans and
+kill plans, and kills at the same points as closely as the machine's timing allows.
+`runs.txt` beside the logs says when each run was and which faults it met.
 """
 
 from __future__ import annotations
