@@ -33,4 +33,5 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     ]
 
 
-RULE = Rule(name="partner_referral_note", process="customer", params=Params, decide=decide)
+# A record, not outreach: it follows every referral, onboarded or not.
+RULE = Rule(name="partner_referral_note", process="any", params=Params, decide=decide)

@@ -24,7 +24,7 @@ from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
 from syncd.model import Action, Case, CaseReport, Rule
-from syncd.outbox import DrainStats, drain, recover, sync_timeline
+from syncd.outbox import DrainStats, drain, recover, recovery_lookback, sync_timeline
 from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
 from syncd.store import Store
 
@@ -140,7 +140,8 @@ def run_cycle(
         raise
     result = plan(rt.mirror, rt.config, rt.ruleset, now)  # decide (pure)
     log_case_errors(rt, result)
-    enqueued = rt.store.enqueue(planned_actions(result), now)  # one atomic write
+    lookback = recovery_lookback(rt.store, now)  # after a lost database: ask before sending
+    enqueued = rt.store.enqueue(planned_actions(result), now, lookback)  # one atomic write
     if not should_stop():
         stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
     rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats))

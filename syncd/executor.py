@@ -186,6 +186,10 @@ class Executor:
             sent = self.mautic.email_sent_since(int(payload["template_id"]), contact.id, since)
             return Outcome.DONE if sent else Outcome.NOT_DONE
         if row.kind == "matrix.notify":
+            if row.attempts == 0:
+                # Never tried from this database (planned after a recovery): nothing to
+                # ask; the same txnId dedupes a send a lost run made in the last 24 h.
+                return Outcome.NOT_DONE
             # Resending with the same txnId is deduplicated while the server remembers it.
             fresh = now - (row.claimed_at or row.created_at) < MATRIX_TXN_MEMORY
             return Outcome.NOT_DONE if fresh else Outcome.UNKNOWN

@@ -52,6 +52,9 @@ TAGS: tuple[str, ...] = (
 PARTNER_TAGS: frozenset[str] = frozenset(
     {"partner_prospect", "partner_qualified", "partner_declined", "partner_active"}
 )
+# The tags that put a third party in the customer process; Customer-Active,
+# EU-Project or Self-hosted alone do not (an old customer is not onboarded).
+ONBOARDING_TAGS: frozenset[str] = frozenset({"trial", "icp_fit", "not_icp"})
 
 # Logical field names; `[fields]` in syncd.ini maps each to an extrafield code.
 FIELDS: tuple[str, ...] = (
@@ -207,8 +210,11 @@ class Case:
 
     @property
     def process(self) -> str:
+        """`partner`, `customer`, or `none` for a third party in no onboarding at all."""
         if self.tags & PARTNER_TAGS or self.step in PARTNER_STEPS:
             return "partner"
+        if self.step == NO_STEP:
+            return NO_STEP
         return "customer"
 
     @property

@@ -27,6 +27,9 @@ from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError,
 from syncd.executor import Executor, Outcome
 from syncd.store import OutboxRow, Status, Store
 
+RECOVERY_WINDOW = timedelta(days=1)  # actions planned this soon after a recovery are asked about
+RECOVERY_LOOKBACK = timedelta(days=30)  # how far back a lost run's sends are looked for
+
 
 @dataclass(frozen=True)
 class OutboxPolicy:
@@ -105,12 +108,30 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
     """
     after = 0 if full else store.timeline_mark()
     found = list(executor.recorded_keys(after_id=after))
+    if after == 0:
+        # New or rebuilt: what a lost run sent but never recorded is asked about (below).
+        store.set_recovered_at(now)
     if not found:
         store.set_timeline_mark(after)
         return 0
     marked = store.mark_done_from_remote([key for _id, key in found], now)
     store.set_timeline_mark(max(event_id for event_id, _key in found))
     return marked
+
+
+def recovery_lookback(store: Store, now: datetime) -> datetime | None:
+    """For actions planned in a database's first day: since when a lost run may have done them.
+
+    An action sent whose `[syncd] KEY` never reached the timeline (Dolibarr
+    failed the recording, then the database was lost) is planned again by
+    its rule; asking FreeScout and Mautic since this moment keeps the
+    customer from getting it twice. On a first install this costs a lookup
+    per message for a day, and finds nothing.
+    """
+    recovered = store.recovered_at()
+    if recovered is None or now - recovered > RECOVERY_WINDOW:
+        return None
+    return recovered - RECOVERY_LOOKBACK
 
 
 def drain(

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from syncd.errors import CaseDataError
-from syncd.model import ALL_STEPS, NO_STEP, PARTNER_TAGS, TAGS, Case, Referral
+from syncd.model import ALL_STEPS, NO_STEP, ONBOARDING_TAGS, PARTNER_TAGS, TAGS, Case, Referral
 
 CONVERSION_DAY = 10  # first day since signup on which an active trial is ready to convert
 ACTIVE_MIN_LOGINS = 3
@@ -194,10 +194,11 @@ _PARTNER_CHECKS = (
 
 
 def _customer(case: Case, today: date, words: _Words) -> Found:
-    # Only tagged third parties are in onboarding: an old customer with a paid
-    # invoice and no tag must not be tagged and handed off on syncd's first run.
-    if not case.tags & CUSTOMER_TAGS:
-        return NO_STEP, ("no onboarding tag",)
+    # Only third parties tagged Trial, ICP-fit or Not-ICP are in onboarding: an old
+    # customer (paid invoices, maybe Customer-Active) must not be tagged and handed
+    # off on syncd's first run.
+    if not case.tags & ONBOARDING_TAGS:
+        return NO_STEP, ("no onboarding tag (Trial, ICP-fit, Not-ICP or a partner tag)",)
     found = _first(_PAID_CHECKS, case, today, words)
     notes: Evidence = ()
     if found is None:

@@ -258,8 +258,17 @@ class Store:
 
     # -- outbox ------------------------------------------------------------------------
 
-    def enqueue(self, planned: Iterable[tuple[int, Action]], now: datetime) -> int:
-        """Insert new actions; a key seen before, in any status, is ignored. Returns the count."""
+    def enqueue(
+        self,
+        planned: Iterable[tuple[int, Action]],
+        now: datetime,
+        landed_since: datetime | None = None,
+    ) -> int:
+        """Insert new actions; a key seen before, in any status, is ignored. Returns the count.
+
+        `landed_since` (stored as `claimed_at`) says an attempt made since then
+        may already have carried them out: they are reconciled before sending.
+        """
         rows = [
             {
                 "key": a.key,
@@ -274,6 +283,7 @@ class Store:
                 "created_at": _iso(now),
                 "updated_at": _iso(now),
                 "next_attempt_at": _iso(now),
+                "claimed_at": _iso(landed_since),
             }
             for case_id, a in planned
         ]
@@ -383,6 +393,14 @@ class Store:
     def timeline_mark(self) -> int:
         """The highest Dolibarr event id whose key this database has taken in."""
         return int(self.meta("timeline_event_id") or 0)
+
+    def recovered_at(self) -> datetime | None:
+        """When this database, new or rebuilt, last took in the whole Dolibarr timeline."""
+        return _dt(self.meta("recovered_at"))
+
+    def set_recovered_at(self, moment: datetime) -> None:
+        with self.db.atomic():
+            self.db.table("meta").upsert({"key": "recovered_at", "value": _iso(moment)}, pk="key")
 
     def set_timeline_mark(self, event_id: int) -> None:
         with self.db.atomic():

@@ -408,3 +408,23 @@ def test_a_notice_refused_by_the_rate_limiter_is_sent_however_late(world: World)
     world.restart()
     assert drain(world.rt.store, world.rt.executor, world.now).done == 1
     assert effects(world, action) == 1
+
+
+def test_a_message_sent_but_never_recorded_is_not_sent_again_after_the_database_is_lost(
+    world: World,
+) -> None:
+    """Dolibarr refused every record, then the disk went: FreeScout is asked before resending."""
+    add_icp_trial(world)
+    world.dolibarr.drop("POST", "/agendaevents", times=None)
+    world.cycle()
+    assert len(world.freescout.messages_to("b@birch.example")) == 1
+    world.dolibarr.clear_faults()
+    path = Path(world.rt.store.path)
+    world.rt.store.close()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    world.advance(hours=1)
+    world.restart()
+    world.cycle()
+    assert len(world.freescout.messages_to("b@birch.example")) == 1
+    assert len(world.mautic.sent(to="b@birch.example")) == 1

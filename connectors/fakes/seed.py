@@ -95,7 +95,10 @@ def seed_demo(fake: FakeDolibarr) -> dict[str, int]:
     )
     iris = add("Iris Media", ("Trial", "ICP-fit"), 16, referred_by=partner, country="ES")
     fake.add_invoice(iris, "FA2611-0001", "1200.00", paid=True)
-    add("Lumen Security", ("Customer-Active",), 30)
+    add("Lumen Security", ("Trial", "ICP-fit", "Customer-Active"), 30)
+    # A customer from before syncd: paid for years, never onboarded; syncd leaves it be.
+    oak = add("Oak Holdings", ("Customer-Active",), 900)
+    fake.add_invoice(oak, "FA2309-0042", "2400.00", paid=True)
     add("Rook Consulting", ("Trial", "ICP-fit"), 5, syncd_pause=1)
     add("Sable Works", ("Trial",), 4, onboarding_step_override="finished")
     add("Northwind Consulting", ("Partner-Prospect",), 6)

@@ -120,16 +120,22 @@ def test_a_matrix_notice_resent_across_restarts_is_not_posted_twice(world: World
     assert len(world.matrix.messages(SALES)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: an action sent but not yet on the Dolibarr timeline is unknown to a "
-    "state database rebuilt from that timeline, so the rule plans it again and it is sent",
-)
 @pytest.mark.parametrize(
     ("system", "tags", "hours"),
     [
         pytest.param("freescout", ("Trial", "ICP-fit"), 1, id="freescout an hour later"),
-        pytest.param("matrix", ("Trial",), 25, id="matrix a day later"),
+        pytest.param(
+            "matrix",
+            ("Trial",),
+            25,
+            id="matrix a day later",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="open: a notice sent but not on the Dolibarr timeline is unknown to "
+                "a rebuilt state database; a day on, the homeserver has forgotten its "
+                "txnId, so the replanned notice is posted again",
+            ),
+        ),
     ],
 )
 def test_a_sent_but_unrecorded_action_is_not_sent_again_after_a_state_loss(

@@ -121,12 +121,19 @@ CUSTOMER = [
         "handoff",
         id="customer-active",
     ),
-    pytest.param(make_case(tags=("customer_active",)), "handoff", id="tag-alone-is-active"),
+    pytest.param(
+        make_case(tags=("customer_active",), invoices=(paid_invoice(),)),
+        "none",
+        id="old-customer-is-not-onboarded",
+    ),
+    pytest.param(
+        make_case(tags=("customer_active", "eu_project", "self_hosted")), "none", id="no-trial-tag"
+    ),
     pytest.param(make_case(tags=()), NO_STEP, id="no-tag"),
     pytest.param(make_case(tags=(), invoices=(unpaid_invoice(),), **ACTIVE), NO_STEP, id="bare"),
     pytest.param(make_case(tags=(), invoices=(paid_invoice(),)), NO_STEP, id="paid-no-tag"),
     pytest.param(make_case(tags=(), onboarding_call_date=PASSED), NO_STEP, id="call-date-no-tag"),
-    pytest.param(make_case(tags=("eu_project",)), "qualification", id="eu-project-only"),
+    pytest.param(make_case(tags=("eu_project",)), NO_STEP, id="eu-project-only"),
     pytest.param(
         make_case(tags=("trial",), invoices=(paid_invoice(),)), "subscription_active", id="paid"
     ),
@@ -185,7 +192,7 @@ def test_eu_project_still_becomes_subscription_active() -> None:
         ({"tags": ("trial", "self_hosted")}, "qualification"),
         ({"tags": ("trial", "icp_fit", "self_hosted"), **ACTIVE}, "conversion"),
         ({"tags": ("self_hosted", "icp_fit"), "onboarding_call_date": PASSED}, "follow_up"),
-        ({"tags": ("self_hosted", "customer_active")}, "handoff"),
+        ({"tags": ("trial", "self_hosted", "customer_active")}, "handoff"),
     ],
 )
 def test_self_hosted_keeps_the_step_and_says_so(overrides: dict[str, Any], expected: str) -> None:
@@ -387,11 +394,15 @@ EVIDENCE = [
         id="subscription_active",
     ),
     pytest.param(
-        make_case(tags=("customer_active", "self_hosted")),
+        make_case(tags=("trial", "customer_active", "self_hosted")),
         ("tag Customer-Active", "tag Self-hosted"),
         id="handoff-self-hosted",
     ),
-    pytest.param(make_case(tags=()), ("no onboarding tag",), id="none"),
+    pytest.param(
+        make_case(tags=()),
+        ("no onboarding tag (Trial, ICP-fit, Not-ICP or a partner tag)",),
+        id="none",
+    ),
     pytest.param(
         make_case(tags=("partner_prospect",)),
         ("tag Partner-Prospect", "no Partner-Qualified / Partner-Declined tag yet"),
@@ -509,7 +520,13 @@ def recorded_case(name: str, tags: tuple[str, ...], **case_kwargs: Any) -> Case:
     [
         # called on 2026-11-18, 14 logins, 2 frameworks, signed up 2026-10-20: ready to convert
         ("thirdparty_get_call_passed_with_call_date.json", ("trial", "icp_fit"), {}, "conversion"),
-        ("thirdparty_get_call_passed_with_call_date.json", ("eu_project",), {}, "follow_up"),
+        ("thirdparty_get_call_passed_with_call_date.json", ("eu_project",), {}, NO_STEP),
+        (
+            "thirdparty_get_call_passed_with_call_date.json",
+            ("trial", "eu_project"),
+            {},
+            "follow_up",
+        ),
         # Iris Media, referred by partner 2, has paid
         (
             "thirdparty_get_customer_full.json",

@@ -1,0 +1,44 @@
+"""Switched on for the first time on a Dolibarr with years of customers behind it.
+
+An old customer (paid invoices, maybe tagged Customer-Active by hand, never
+a Trial) is not onboarded: no tag, no hand-off, no notice. Records of
+referrals still follow every referred customer.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.harness import World
+
+SUCCESS = "!success:test"
+
+
+def test_an_old_customer_with_years_of_paid_invoices_is_left_alone(world: World) -> None:
+    d = world.dolibarr
+    partner = d.add_thirdparty(
+        "Quartz Partners", email="q@quartz.example", tags=("Partner-Active",)
+    )
+    old = d.add_thirdparty(
+        "Oak Holdings",
+        email="ap@oak.example",
+        array_options={
+            "signup_date": world.now.date() - timedelta(days=3 * 365),
+            "referred_by": partner,
+        },
+    )
+    hand_tagged = d.add_thirdparty("Elm Retail", email="it@elm.example", tags=("Customer-Active",))
+    for year, socid in ((2023, old), (2024, old), (2025, old), (2024, hand_tagged)):
+        d.add_invoice(socid, f"FA{year}-{socid}", "1200.00", paid=True)
+    for _ in range(3):
+        report = {r.case_id: r for r in world.cycle().plan.reports}
+        world.advance(days=1)
+    assert report[old].step == "none" and report[hand_tagged].step == "none"
+    assert old not in d.members[d.category_id("Customer-Active")]
+    assert world.matrix.messages(SUCCESS) == []
+    assert not [e for e in d.events.values() if "handoff" in e.label and e.socid == old]
+    assert not [k for k in world.syncd_events() if "handoff" in k or "subscription" in k]
+    # The referral is a record, not outreach: it is noted on both sides.
+    assert "Referred by partner Quartz Partners" in str(
+        d.thirdparties[old].fields.get("note_private")
+    )
