@@ -12,9 +12,11 @@ for a retry.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -40,6 +42,8 @@ _STATUS_ERRCODES = {
     429: "M_LIMIT_EXCEEDED",
 }
 _TXN_SLUG_MAX = 40
+MARKER_KEY = "org.syncd.key"  # §8: custom content key carrying the action key
+_HISTORY_PAGES = 50  # of 100 events each: our own notices in one room, far back enough
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")
 
 
@@ -58,6 +62,7 @@ class MatrixClient:
         self.homeserver = settings.homeserver.rstrip("/")
         # §2: the token goes in the Authorization header only, never in the query.
         headers = {"Authorization": f"Bearer {settings.access_token}"}
+        self._me: str | None = None
         self.http = HttpClient(
             SYSTEM, self.homeserver, headers, settings.timeout, policy, error_hook=self._error
         )
@@ -65,18 +70,64 @@ class MatrixClient:
     def __repr__(self) -> str:
         return f"MatrixClient({self.homeserver!r})"
 
-    def send_notice(self, room_id: str, text: str, txn_id: str, *, html: str | None = None) -> str:
+    def send_notice(
+        self,
+        room_id: str,
+        text: str,
+        txn_id: str,
+        *,
+        html: str | None = None,
+        marker: str | None = None,
+    ) -> str:
         """Post a notice once and return its event id; the same txn_id never posts twice.
 
         Retried (same txnId, §3/§6) on timeouts, lost connections, 5xx and 429.
-        The dedupe lasts 24 h on Synapse (§3): a caller must not resend later.
-        `html`, if given, must already be escaped (§7).
+        The dedupe lasts 24 h on Synapse (§3): later, `find_notice` looks for the
+        `marker` the content carries (§8). `html`, if given, must be escaped (§7).
         """
         path = send_path(room_id, txn_id)
         operation = f"PUT {path}"
-        response = self.http.request("PUT", path, body=notice_content(text, html), retry_write=True)
+        content = notice_content(text, html)
+        if marker is not None:
+            content[MARKER_KEY] = marker
+        response = self.http.request("PUT", path, body=content, retry_write=True)
         # A garbled 200 raises TransientError here: resending the same txnId is safe.
         return parse_event_id(self.http.decode(response, operation), operation)
+
+    def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None:
+        """The event id of our own notice carrying `marker`, posted at or after `since` (§8).
+
+        Reads the room's history backwards, only our bot's messages, a page at a
+        time, until it is older than `since`. Too long a history to read is an
+        error, never a "not found": the caller must not resend on a guess.
+        """
+        path = f"{CLIENT_API}/rooms/{quote(room_id, safe='')}/messages"
+        cutoff = since.timestamp() * 1000
+        user_id = self._user_id()
+        query: dict[str, Any] = {
+            "dir": "b",
+            "limit": 100,
+            "filter": json.dumps({"senders": [user_id], "types": ["m.room.message"]}),
+        }
+        for _page in range(_HISTORY_PAGES):
+            body = self.http.get_json(path, query)
+            chunk = body.get("chunk") if isinstance(body, dict) else None
+            for event in chunk if isinstance(chunk, list) else []:
+                content = event.get("content") if isinstance(event, dict) else None
+                if isinstance(content, dict) and content.get(MARKER_KEY) == marker:
+                    return str(event.get("event_id") or "")
+                if _stamp(event) < cutoff:
+                    return None
+            end = body.get("end") if isinstance(body, dict) else None
+            if not isinstance(end, str) or not end:
+                return None  # the start of the room
+            query["from"] = end
+        raise PermanentError(SYSTEM, f"GET {path}", f"more than {_HISTORY_PAGES} pages to read")
+
+    def _user_id(self) -> str:
+        if self._me is None:
+            self._me = self.whoami()[0]
+        return self._me
 
     def whoami(self) -> tuple[str, str]:
         """(user_id, device_id) of the token (§7): the device scopes txnId dedupe."""
@@ -154,6 +205,11 @@ def rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> flo
     if isinstance(millis, int | float) and not isinstance(millis, bool) and millis >= 0:
         return float(millis) / 1000.0
     return None
+
+
+def _stamp(event: Any) -> float:
+    stamp = event.get("origin_server_ts") if isinstance(event, dict) else None
+    return float(stamp) if isinstance(stamp, int | float) and not isinstance(stamp, bool) else 0.0
 
 
 def _error_body(response: requests.Response) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syncd.model import CUSTOMER_STEPS, Case, Decision, Rule, mautic_email, skip
+from syncd.model import CUSTOMER_STEPS, Case, Decision, Rule, mautic_email, past_window, skip
 
 DONE_STEPS = ("subscription_active", "handoff")
 
@@ -18,6 +18,7 @@ DONE_STEPS = ("subscription_active", "handoff")
 @dataclass(frozen=True)
 class Params:
     day: int = 7
+    window_days: int = 3  # sent on days 7–9 only
     template_id: int = 1
 
 
@@ -29,6 +30,9 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     due = case.signup_date + timedelta(days=p.day)
     if days < p.day:
         return skip(f"day {days} since signup {case.signup_date}; check-in due on {due}")
+    stale = past_window(days, p.day, p.window_days, "check-in")
+    if stale:
+        return stale
     if not case.contact_email:
         return skip("no email on the third party or its contacts")
     because = f"day {p.day} since signup {case.signup_date} reached on {due} (timer)"

@@ -21,7 +21,7 @@ SUMMARY_PROMPT = (
 
 @dataclass(frozen=True)
 class Params:
-    within_days: int = 3
+    within_days: int = 1  # "within 24 h" of the call: the day after it
     mailbox_id: int = 1
     subject: str = "Thank you for the onboarding call"
     summary_prompt: str = SUMMARY_PROMPT

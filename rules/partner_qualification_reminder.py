@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, skip
+from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, past_window, skip
 
 
 @dataclass(frozen=True)
 class Params:
     after_days: int = 5
+    window_days: int = 10  # reminded on days 5–14 only
     owner_id: int = 1
     room: str = "sales"
 
@@ -26,6 +27,9 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     due = case.signup_date + timedelta(days=p.after_days)
     if days < p.after_days:
         return skip(f"day {days} since {case.signup_date}; reminder due on {due}")
+    stale = past_window(days, p.after_days, p.window_days, "partner qualification reminder")
+    if stale:
+        return stale
     because = (
         f"partner prospect undecided on day {days} since {case.signup_date} (timer, due {due})"
     )

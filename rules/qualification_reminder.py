@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, skip
+from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, past_window, skip
 
 STEPS = ("signup", "qualification")
 
@@ -18,6 +18,7 @@ STEPS = ("signup", "qualification")
 @dataclass(frozen=True)
 class Params:
     after_days: int = 2
+    window_days: int = 5  # reminded on days 2–6 only
     owner_id: int = 1
     room: str = "sales"
 
@@ -32,6 +33,9 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip(
             f"day {days} since signup {case.signup_date}; reminder is due on day {p.after_days}"
         )
+    stale = past_window(days, p.after_days, p.window_days, "qualification reminder")
+    if stale:
+        return stale
     due = case.signup_date + timedelta(days=p.after_days)
     because = f"still unqualified on day {days} since signup {case.signup_date} (timer, due {due})"
     key = f"qualification_reminder:{case.id}"

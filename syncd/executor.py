@@ -81,7 +81,10 @@ class FreescoutSender(Protocol):
 
 
 class MatrixSender(Protocol):
-    def send_notice(self, room_id: str, text: str, txn_id: str) -> str: ...
+    def send_notice(
+        self, room_id: str, text: str, txn_id: str, *, marker: str | None = None
+    ) -> str: ...
+    def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None: ...
 
 
 @dataclass
@@ -186,13 +189,14 @@ class Executor:
             sent = self.mautic.email_sent_since(int(payload["template_id"]), contact.id, since)
             return Outcome.DONE if sent else Outcome.NOT_DONE
         if row.kind == "matrix.notify":
-            if row.attempts == 0:
-                # Never tried from this database (planned after a recovery): nothing to
-                # ask; the same txnId dedupes a send a lost run made in the last 24 h.
-                return Outcome.NOT_DONE
-            # Resending with the same txnId is deduplicated while the server remembers it.
-            fresh = now - (row.claimed_at or row.created_at) < MATRIX_TXN_MEMORY
-            return Outcome.NOT_DONE if fresh else Outcome.UNKNOWN
+            if self.matrix is None:
+                return Outcome.UNKNOWN
+            first = row.claimed_at or row.created_at
+            if row.attempts and now - first < MATRIX_TXN_MEMORY:
+                return Outcome.NOT_DONE  # a resend with the same txnId is deduplicated
+            # Past the homeserver's memory (or tried by a lost run): the room's history says.
+            event = self.matrix.find_notice(self._room_id(row), row.key, since)
+            return Outcome.DONE if event else Outcome.NOT_DONE
         if row.kind == "dolibarr.agenda_event":
             return Outcome.NOT_DONE  # is_recorded looked for its own event
         # Notes carry a marker, fields and tags are set, segments and contacts upserted:
@@ -287,10 +291,14 @@ class Executor:
 
     def _matrix_notify(self, row: OutboxRow, now: datetime) -> str:
         matrix = self._need(self.matrix, "matrix")
-        room = str(row.payload["room"])
-        room_id = self.targets.rooms.get(room, room)
-        event_id = matrix.send_notice(room_id, str(row.payload["text"]), self.txn_id(row.key))
+        room_id = self._room_id(row)
+        text = str(row.payload["text"])
+        event_id = matrix.send_notice(room_id, text, self.txn_id(row.key), marker=row.key)
         return f"Matrix event {event_id} in {room_id}"
+
+    def _room_id(self, row: OutboxRow) -> str:
+        room = str(row.payload["room"])
+        return self.targets.rooms.get(room, room)
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -307,6 +307,18 @@ def skip(reason: str) -> Skip:
     return Skip(reason)
 
 
+def past_window(day: int, first: int, length: int, what: str) -> Skip | None:
+    """A timer that opens on day `first` stays open `length` days; later it is stale.
+
+    Switched on over old records (a Trial tag on a signup 200 days ago), a timer
+    must not fire as if its day had just come.
+    """
+    last = first + max(1, length) - 1
+    if day > last:
+        return Skip(f"day {day}: past the day-{first} {what} window (days {first}–{last})")
+    return None
+
+
 def fill_message(template: str, case: Case, calendar_link: str = "") -> str:
     """A message body from a configured template: `{name}` is the case's name, and
     `{calendar_link}` the link (appended at the end when the template has no place for it)."""

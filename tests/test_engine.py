@@ -66,7 +66,7 @@ PARTNER_ONLY = Rule(name="partner_only", process="partner", params=NoParams, dec
 
 
 def test_signup_case_plans_actions_stamped_with_their_rule() -> None:
-    report = evaluate(make_case(step="signup"), NOW, ruleset())
+    report = evaluate(make_case(step="signup", signup_date=NOW.date()), NOW, ruleset())
     by_rule = {a.key: a.rule for a in report.actions}
     assert by_rule["signup_notify:1"] == "signup_notify"
     assert by_rule["mautic_contact_link:1"] == "mautic_contact_link"
@@ -83,9 +83,10 @@ def test_paused_case_skips_every_rule() -> None:
 
 def test_rule_in_skip_rules_is_skipped_for_that_case_only() -> None:
     rs = ruleset()
-    quiet = make_case(step="signup", skip_rules=frozenset({"signup_notify"}))
+    today = NOW.date()
+    quiet = make_case(step="signup", signup_date=today, skip_rules=frozenset({"signup_notify"}))
     assert skipped(evaluate(quiet, NOW, rs))["signup_notify"] == "listed in syncd_skip_rules"
-    loud = evaluate(make_case(step="signup"), NOW, rs)
+    loud = evaluate(make_case(step="signup", signup_date=today), NOW, rs)
     assert "signup_notify:1" in {a.key for a in loud.actions}
 
 

@@ -42,3 +42,25 @@ def test_an_old_customer_with_years_of_paid_invoices_is_left_alone(world: World)
     assert "Referred by partner Quartz Partners" in str(
         d.thirdparties[old].fields.get("note_private")
     )
+
+
+def test_a_forgotten_trial_tag_is_not_news_on_the_first_run(world: World) -> None:
+    """Trial tags left on records from 60 and 200 days ago: no signup notice, no check-in,
+    no qualification reminder; a trial that signed up yesterday is announced."""
+    d = world.dolibarr
+    today = world.now.astimezone(d.tz).date()
+    for name, age in (("Old Trial", 200), ("Stale Trial", 60), ("New Trial", 1)):
+        d.add_thirdparty(
+            name,
+            email=f"{age}@x.example",
+            tags=("Trial",),
+            array_options={"signup_date": today - timedelta(days=age)},
+        )
+    report = {r.name: r for r in world.cycle().plan.reports}
+    assert [a.rule for a in report["Old Trial"].actions if a.rule != "step_writeback"] == [
+        "mautic_contact_link"
+    ]
+    assert dict(report["Stale Trial"].skipped)["check_in_email"].startswith("day 60: past")
+    sales = world.matrix.messages("!sales:test")
+    assert len(sales) == 1 and "New Trial" in sales[0]
+    assert world.mautic.sent() == []

@@ -232,6 +232,7 @@ def test_unknown_outcome_is_held_then_a_person_decides(world: World, capsys: Any
         drain(world.rt.store, CrashingExecutor(world.rt.executor, "sent"), world.now)  # type: ignore[arg-type]
     world.advance(days=2)  # the homeserver has forgotten the txnId by now
     world.restart()
+    world.matrix.fail("GET", "/_matrix/client/v3/rooms", status=403, times=None)  # no history
     recover(world.rt.store, world.rt.executor, world.now)
     row = world.rt.store.get(action.key)
     assert row is not None and row.status is Status.HELD
@@ -382,7 +383,7 @@ def _one_try(world: World) -> None:
     world.rt.executor.matrix.http.policy = policy  # type: ignore[union-attr]
 
 
-def test_a_notice_whose_answer_was_lost_is_held_not_posted_again_a_day_later(
+def test_a_notice_whose_answer_was_lost_is_found_in_the_room_not_posted_again_a_day_later(
     world: World,
 ) -> None:
     action = plan(world, "matrix.notify")
@@ -394,8 +395,10 @@ def test_a_notice_whose_answer_was_lost_is_held_not_posted_again_a_day_later(
     world.advance(hours=25)  # and has forgotten the transaction id by now
     world.restart()
     stats = drain(world.rt.store, world.rt.executor, world.now)
-    assert stats.held == 1 and effects(world, action) == 1
-    assert world.rt.store.get(action.key).status is Status.HELD  # type: ignore[union-attr]
+    assert stats.done == 1 and effects(world, action) == 1
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.DONE
+    assert row.result == "found done remotely"
 
 
 def test_a_notice_refused_by_the_rate_limiter_is_sent_however_late(world: World) -> None:
@@ -428,3 +431,34 @@ def test_a_message_sent_but_never_recorded_is_not_sent_again_after_the_database_
     world.cycle()
     assert len(world.freescout.messages_to("b@birch.example")) == 1
     assert len(world.mautic.sent(to="b@birch.example")) == 1
+
+
+def lose_the_database(world: World) -> None:
+    path = Path(world.rt.store.path)
+    world.rt.store.close()
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+
+
+def test_a_notice_sent_but_never_recorded_is_not_posted_again_a_day_after_a_state_loss(
+    world: World,
+) -> None:
+    """Past the homeserver's transaction memory, the room's history says it was posted."""
+    socid = world.dolibarr.add_thirdparty(
+        "Aster Trial",
+        email="jane@aster.example",
+        tags=("Trial",),
+        array_options={"signup_date": world.now.date()},
+    )
+    world.dolibarr.drop("POST", "/agendaevents", times=None)
+    world.cycle()
+    assert len(world.matrix.messages(SALES)) == 1
+    world.dolibarr.clear_faults()
+    lose_the_database(world)
+    world.advance(hours=25)
+    world.restart()
+    world.cycle()
+    assert len(world.matrix.messages(SALES)) == 1
+    row = world.rt.store.get(f"signup_notify:{socid}")
+    assert row is not None and row.status is Status.DONE
+    assert row.result == "found done remotely"

@@ -61,7 +61,7 @@ class _RateLimit:
 
 
 class FakeMatrix(FakeBase):
-    """An in-memory homeserver answering whoami and `m.room.message` sends."""
+    """An in-memory homeserver answering whoami, `m.room.message` sends and room history."""
 
     def __init__(self, server_name: str = "test", now: float = 1_767_225_600.0) -> None:
         super().__init__()
@@ -121,6 +121,8 @@ class FakeMatrix(FakeBase):
             return self._whoami(req) if req.method == "GET" else self._unrecognized(405)
         if len(parts) == 5 and parts[0] == "rooms" and parts[2] == "send":
             return self._send(req, parts[1], parts[3], parts[4])
+        if len(parts) == 3 and parts[0] == "rooms" and parts[2] == "messages":
+            return self._messages(req, parts[1]) if req.method == "GET" else self._unrecognized(405)
         return self._unrecognized(404)
 
     # ------------------------------------------------------------------ routes
@@ -149,6 +151,44 @@ class FakeMatrix(FakeBase):
         event = self._post(room_id, event_type, device.user_id, content, txn_id)
         self.txns[key] = (event.event_id, self.now)
         return self._json(200, {"event_id": event.event_id})
+
+    def _messages(self, req: Request, room_id: str) -> Response:
+        """§8: a page of the room's timeline, newest first with `dir=b`, filtered.
+
+        Tokens are positions in the room's event list; `end` is left out once
+        the start of the room is reached. Filtering happens after a page is
+        cut, as Synapse does, so a page may be empty and still carry `end`.
+        """
+        device = self._authenticate(req)
+        if isinstance(device, tuple):
+            return device
+        room = self.rooms.get(room_id)
+        if room is None or device.user_id not in room.members:
+            text = f"User {device.user_id} not in room {room_id}"
+            return 403, dict(self.json_headers), _error("M_FORBIDDEN", text)
+        try:
+            limit = min(max(int(req.query.get("limit", "10")), 1), 1000)
+            wanted = json.loads(req.query.get("filter") or "{}")
+        except ValueError:
+            return 400, dict(self.json_headers), _error("M_INVALID_PARAM", "Bad limit or filter")
+        backwards = req.query.get("dir", "f") == "b"
+        end = len(room.events)
+        start = int(req.query["from"].removeprefix("t")) if req.query.get("from") else None
+        if backwards:
+            top = end if start is None else start
+            window = room.events[max(0, top - limit) : top][::-1]
+            next_at = top - limit
+            more = next_at > 0
+        else:
+            low = 0 if start is None else start
+            window = room.events[low : low + limit]
+            next_at = low + limit
+            more = next_at < end
+        chunk = [_client_event(e) for e in window if _matches(e, wanted)]
+        body: dict[str, Any] = {"chunk": chunk, "start": f"t{top if backwards else low}"}
+        if more:
+            body["end"] = f"t{next_at}"
+        return self._json(200, body)
 
     # ------------------------------------------------------------------ helpers
     def _authenticate(self, req: Request) -> Device | Response:
@@ -207,6 +247,25 @@ class FakeMatrix(FakeBase):
 
     def _unrecognized(self, status: int) -> Response:
         return status, dict(self.json_headers), _error("M_UNRECOGNIZED", "Unrecognized request")
+
+
+def _client_event(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "room_id": event.room_id,
+        "type": event.type,
+        "sender": event.sender,
+        "content": dict(event.content),
+        "origin_server_ts": event.origin_server_ts,
+    }
+
+
+def _matches(event: Event, wanted: Mapping[str, Any]) -> bool:
+    """A RoomEventFilter's `senders` and `types` (the parts syncd uses)."""
+    senders, types = wanted.get("senders"), wanted.get("types")
+    return (senders is None or event.sender in senders) and (
+        types is None or event.type in types
+    )
 
 
 def _error(errcode: str, text: str, **extra: Any) -> bytes:

@@ -318,3 +318,36 @@ def test_use_responses_can_share_one_mock(
         use_responses(matrix, rsps, "http://matrix.test")
         use_responses(dolibarr, rsps, "http://dolibarr.test")
         _use_both("http://dolibarr.test", "http://matrix.test", matrix, sleeps)
+
+
+def test_find_notice_reads_our_own_history_back_page_by_page(
+    client: MatrixClient, matrix: FakeMatrix
+) -> None:
+    """§8: the marker is found under 250 later notices; another sender's copy is not ours."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.fromtimestamp(matrix.now, UTC)
+    client.send_notice(SALES, "old", "t-old", marker="signup_notify:7")
+    matrix.add_user("@human:test", "human-token")
+    matrix.rooms[SALES].members.add("@human:test")
+    matrix.advance(3600)
+    for n in range(250):
+        client.send_notice(SALES, f"later {n}", f"t-{n}", marker=f"other:{n}")
+    found = client.find_notice(SALES, "signup_notify:7", since=start - timedelta(minutes=5))
+    assert found == matrix.events(SALES)[0].event_id
+    assert matrix.count("GET", "/_matrix/client/v3/rooms") >= 3  # paged, 100 at a time
+    assert client.find_notice(SALES, "never:sent", since=start) is None
+    # `since` bounds the reading: nothing posted since then, one page read.
+    matrix.clear_log()
+    assert client.find_notice(SALES, "never:sent", since=start + timedelta(hours=2)) is None
+    assert matrix.count("GET", "/_matrix/client/v3/rooms") == 1
+
+
+def test_find_notice_in_a_room_the_bot_left_is_an_error_not_a_no(
+    client: MatrixClient, matrix: FakeMatrix
+) -> None:
+    from datetime import UTC, datetime
+
+    matrix.rooms[SALES].members.clear()
+    with pytest.raises(PermanentError, match="not in the room"):
+        client.find_notice(SALES, "x:1", since=datetime.fromtimestamp(matrix.now, UTC))

@@ -188,7 +188,7 @@ def test_json_logs_are_one_object_per_line(tmp_path: Path, fmt: str) -> None:
             "Aster",
             email="a@x.example",
             tags=("Trial",),
-            array_options={"signup_date": w.now.date() - timedelta(days=3)},
+            array_options={"signup_date": w.now.date() - timedelta(days=1)},
         )
         done = w.syncd("run", "--once", SYNCD_DAEMON_LOG_LEVEL="INFO", SYNCD_DAEMON_LOG_FORMAT=fmt)
         assert done.returncode == 0

@@ -7,14 +7,14 @@ Cases come from `tests.factories.make_case`; `NOW` is day 11 since signup
 from __future__ import annotations
 
 import importlib
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from syncd.model import ACTION_KINDS, Action, Case, Invoice, Referrer, Rule, Skip
-from tests.factories import NOW, SIGNUP_DATE, make_case, paid_invoice, proposal, referral
+from tests.factories import NOW, make_case, paid_invoice, proposal, referral
 
 TODAY = NOW.date()
 TOMORROW = TODAY + timedelta(days=1)
@@ -47,8 +47,13 @@ def partner(step: str, *tags: str, **kw: Any) -> Case:
 CAL: dict[str, Any] = {"calendar_link": "https://cal.example.com/book"}
 
 ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
-    ("signup_notify", make_case(step="signup"), {}, ["signup_notify:1"]),
-    ("signup_notify", make_case(step="qualification"), {}, ["signup_notify:1"]),
+    ("signup_notify", make_case(step="signup", signup_date=TODAY), {}, ["signup_notify:1"]),
+    (
+        "signup_notify",
+        make_case(step="qualification", signup_date=TODAY - timedelta(days=2)),
+        {},
+        ["signup_notify:1"],
+    ),
     ("mautic_contact_link", make_case(step="signup"), {}, ["mautic_contact_link:1"]),
     (
         "qualification_reminder",
@@ -77,11 +82,16 @@ ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
     ),
     (
         "follow_up_message",
-        make_case(step="follow_up", onboarding_call_date=date(2026, 11, 20)),
+        make_case(step="follow_up", onboarding_call_date=YESTERDAY),
         {},
-        ["follow_up_message:1:2026-11-20"],
+        [f"follow_up_message:1:{YESTERDAY}"],
     ),
-    ("check_in_email", make_case(step="follow_up"), {}, ["check_in_email:1"]),
+    (
+        "check_in_email",
+        make_case(step="follow_up", signup_date=TODAY - timedelta(days=7)),
+        {},
+        ["check_in_email:1"],
+    ),
     ("check_in_email", make_case(step="qualification"), {"day": 11}, ["check_in_email:1"]),
     (
         "conversion_proposal",
@@ -250,7 +260,7 @@ SKIPS: list[tuple[str, Case, dict[str, Any], str]] = [
         "follow_up_message",
         make_case(step="follow_up", onboarding_call_date=TODAY - timedelta(days=4)),
         {},
-        "past the 3-day window",
+        "past the 1-day window",
     ),
     ("follow_up_message", make_case(step="onboarding_call"), {}, "not follow_up"),
     ("check_in_email", make_case(step="follow_up", signup_date=YESTERDAY), {}, "due on"),
@@ -471,10 +481,12 @@ def test_conversion_proposal_task_goes_to_the_owner() -> None:
 
 
 def test_check_in_because_names_the_day_that_fired_it() -> None:
-    (email,) = actions("check_in_email", make_case(step="follow_up"), template_id=9)
+    signup = TODAY - timedelta(days=8)
+    case = make_case(step="follow_up", signup_date=signup)
+    (email,) = actions("check_in_email", case, template_id=9)
     assert email.payload["template_id"] == 9
-    assert f"since signup {SIGNUP_DATE}" in email.because
-    assert "2026-11-19" in email.because and "timer" in email.because
+    assert f"since signup {signup}" in email.because
+    assert str(signup + timedelta(days=7)) in email.because and "timer" in email.because
 
 
 def test_welcome_call_offer_body_carries_the_calendar_link() -> None:
@@ -487,9 +499,13 @@ def test_welcome_call_offer_body_carries_the_calendar_link() -> None:
 
 
 def test_rescheduled_call_gets_a_new_follow_up_key() -> None:
-    first = make_case(step="follow_up", onboarding_call_date=date(2026, 11, 20))
-    moved = make_case(step="follow_up", onboarding_call_date=date(2026, 11, 22))
-    links = {"docs_link": "https://docs.example.com", "community_link": "https://chat.example.com"}
+    first = make_case(step="follow_up", onboarding_call_date=YESTERDAY - timedelta(days=1))
+    moved = make_case(step="follow_up", onboarding_call_date=YESTERDAY)
+    links = {
+        "docs_link": "https://docs.example.com",
+        "community_link": "https://chat.example.com",
+        "within_days": 2,
+    }
     (a,) = actions("follow_up_message", first, **links)
     (b,) = actions("follow_up_message", moved, **links)
     assert a.key != b.key
@@ -531,11 +547,13 @@ def test_handoff_event_is_assigned_to_the_success_owner() -> None:
 
 def test_messages_name_the_case_once_when_ref_equals_name() -> None:
     case = make_case(
-        id=7, name="Aster Labs", ref="Aster Labs", tags=("trial",), step="qualification"
+        id=7, name="Aster Labs", ref="Aster Labs", tags=("trial",), step="signup", signup_date=TODAY
     )
     (notice,) = actions("signup_notify", case)
     assert "Aster Labs (Aster Labs" not in notice.payload["text"]
-    other = make_case(id=8, name="Birch", ref="CU-0008", tags=("trial",), step="qualification")
+    other = make_case(
+        id=8, name="Birch", ref="CU-0008", tags=("trial",), step="signup", signup_date=TODAY
+    )
     (notice,) = actions("signup_notify", other)
     assert "Birch (CU-0008)" in notice.payload["text"]
 
@@ -544,3 +562,41 @@ def test_step_written_again_when_a_case_returns_to_it() -> None:
     back = make_case(step="welcome_call", onboarding_step="onboarding_call")
     (write,) = actions("step_writeback", back)
     assert write.key == "step_writeback:1:welcome_call:from-onboarding_call"
+
+
+@pytest.mark.parametrize(
+    ("name", "case", "reason"),
+    [
+        (
+            "check_in_email",
+            make_case(step="qualification", signup_date=TODAY - timedelta(days=60)),
+            "day 60: past the day-7 check-in window (days 7–9)",
+        ),
+        (
+            "signup_notify",
+            make_case(step="qualification", signup_date=TODAY - timedelta(days=200)),
+            "day 200: past the day-0 signup notice window (days 0–2)",
+        ),
+        (
+            "qualification_reminder",
+            make_case(step="qualification", signup_date=TODAY - timedelta(days=60)),
+            "day 60: past the day-2 qualification reminder window (days 2–6)",
+        ),
+        (
+            "partner_qualification_reminder",
+            partner("partner_qualification", signup_date=TODAY - timedelta(days=200)),
+            "day 200: past the day-5 partner qualification reminder window (days 5–14)",
+        ),
+        (
+            "follow_up_message",
+            make_case(step="follow_up", onboarding_call_date=TODAY - timedelta(days=3)),
+            "was 3 days ago, past the 1-day window",
+        ),
+    ],
+    ids=["check-in-day-60", "signup-200", "qualify-day-60", "partner-200", "follow-up-72h"],
+)
+def test_a_timer_past_its_window_is_skipped_with_the_window(
+    name: str, case: Case, reason: str
+) -> None:
+    decision = decide(name, case)
+    assert isinstance(decision, Skip) and reason in decision.reason
