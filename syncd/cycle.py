@@ -94,6 +94,7 @@ class Runtime:
     mirror: Mirror
     rules: list[Rule[Any]] = field(default_factory=list)
     case_errors: dict[int, str] = field(default_factory=dict)  # last logged, per case
+    case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
 
 
@@ -203,6 +204,11 @@ def log_case_errors(rt: Runtime, result: Plan) -> None:
     for case_id in rt.case_errors.keys() - now_errors.keys():
         logger.bind(case=case_id).info("case {} is readable again", case_id)
     rt.case_errors = now_errors
+    warnings = {r.case_id: "; ".join(r.warnings) for r in result.reports if r.warnings}
+    for case_id, warning in warnings.items():
+        if rt.case_warnings.get(case_id) != warning:
+            logger.bind(case=case_id).warning("case {}: {}", case_id, warning)
+    rt.case_warnings = warnings
 
 
 def sweep_due(rt: Runtime) -> bool:
