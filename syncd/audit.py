@@ -47,6 +47,7 @@ def case_json(report: CaseReport) -> dict[str, Any]:
         "actions": [action_json(a) for a in report.actions],
         "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
         "errors": list(report.errors),
+        "warnings": list(report.warnings),
     }
 
 
@@ -87,6 +88,7 @@ def case_text(report: CaseReport, *, full: bool = False, skips: bool = True) -> 
     elif report.skipped:
         lines.append(f"  · {len(report.skipped)} rules skipped (syncd explain {report.case_id})")
     lines += [f"  ! error: {error}" for error in report.errors]
+    lines += [f"  ! warning: {warning}" for warning in report.warnings]
     return lines
 
 

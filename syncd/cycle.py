@@ -24,9 +24,16 @@ from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
 from syncd.model import Action, Case, CaseReport, Rule
-from syncd.outbox import DrainStats, drain, recover, recovery_lookback, sync_timeline
+from syncd.outbox import (
+    DrainStats,
+    cancel_unwanted,
+    drain,
+    recover,
+    recovery_lookback,
+    sync_timeline,
+)
 from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
-from syncd.store import Store
+from syncd.store import OutboxRow, Store
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Runtime:
     mirror: Mirror
     rules: list[Rule[Any]] = field(default_factory=list)
     case_errors: dict[int, str] = field(default_factory=dict)  # last logged, per case
+    case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
 
 
@@ -142,6 +150,7 @@ def run_cycle(
     log_case_errors(rt, result)
     lookback = recovery_lookback(rt.store, now)  # after a lost database: ask before sending
     enqueued = rt.store.enqueue(planned_actions(result), now, lookback)  # one atomic write
+    cancel_unwanted(rt.store, still_wanted(result), now)  # a waiting action its case dropped
     if not should_stop():
         stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
     rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats))
@@ -195,10 +204,34 @@ def log_case_errors(rt: Runtime, result: Plan) -> None:
     for case_id in rt.case_errors.keys() - now_errors.keys():
         logger.bind(case=case_id).info("case {} is readable again", case_id)
     rt.case_errors = now_errors
+    warnings = {r.case_id: "; ".join(r.warnings) for r in result.reports if r.warnings}
+    for case_id, warning in warnings.items():
+        if rt.case_warnings.get(case_id) != warning:
+            logger.bind(case=case_id).warning("case {}: {}", case_id, warning)
+    rt.case_warnings = warnings
 
 
 def sweep_due(rt: Runtime) -> bool:
     return rt.mirror.polls % rt.config.dolibarr.sweep_every == 0
+
+
+def still_wanted(result: Plan) -> Callable[[OutboxRow], str | None]:
+    """Why a waiting action is no longer wanted, from this cycle's plan; None while it is."""
+    planned = {action.key for report in result.reports for action in report.actions}
+    reports = {report.case_id: report for report in result.reports}
+
+    def why_not(row: OutboxRow) -> str | None:
+        if row.key in planned:
+            return None
+        report = reports.get(row.case_id)
+        if report is None:
+            return f"case {row.case_id} is no longer in Dolibarr"
+        if report.errors:
+            return None  # its data cannot be read now: the action waits, it is not dropped
+        reason = dict(report.skipped).get(row.rule) or f"the case is in step {report.step} now"
+        return f"no longer planned: {reason}"
+
+    return why_not
 
 
 def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:

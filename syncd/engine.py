@@ -305,7 +305,18 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
             skipped.append((rule.name, reason))
         else:
             _decide(case, now, entry, ruleset.systems, actions, skipped, errors)
-    return _report(case, actions, skipped, errors)
+    report = _report(case, actions, skipped, errors)
+    return dataclasses.replace(report, warnings=_steering_mistakes(case, ruleset))
+
+
+def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
+    """`syncd_skip_rules` naming no rule skips nothing: the person meant something else."""
+    known = {entry.name for entry in ruleset.rules}
+    unknown = sorted(set(case.fields.skip_rules) - known)
+    if not unknown:
+        return ()
+    names = ", ".join(unknown)
+    return (f"syncd_skip_rules names no rule: {names} (rules: {', '.join(sorted(known))})",)
 
 
 def _gate(case: Case, entry: LoadedRule, systems: frozenset[str]) -> str:

@@ -301,6 +301,7 @@ class CaseReport:
     actions: tuple[Action, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
     errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # a person's likely mistake in a steering field
 
 
 def skip(reason: str) -> Skip:

@@ -134,6 +134,28 @@ def recovery_lookback(store: Store, now: datetime) -> datetime | None:
     return recovered - RECOVERY_LOOKBACK
 
 
+def cancel_unwanted(
+    store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime
+) -> int:
+    """Cancel every waiting action its case no longer wants; returns how many.
+
+    An action waits for its retry, or was put back by recovery: it is sent
+    only while the current cycle still plans it. `wanted` answers None for a
+    wanted one, else the reason it is not (deleted, paused, past its window).
+    """
+    cancelled = 0
+    for row in store.with_status(Status.PLANNED):
+        reason = wanted(row)
+        if reason is None:
+            continue
+        store.move(row, Status.CANCELLED, now, last_error=reason)
+        cancelled += 1
+        logger.bind(case=row.case_id, rule=row.rule, key=row.key).info(
+            "action {} cancelled: {}", row.key, reason
+        )
+    return cancelled
+
+
 def drain(
     store: Store,
     executor: Executor,

@@ -92,17 +92,19 @@ class Status(StrEnum):
     DONE = "done"
     FAILED = "failed"
     HELD = "held"
+    CANCELLED = "cancelled"  # no longer wanted by its case; planned again if it is
 
 
 # The one place that says which status may follow which.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD}),
+    Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD, Status.CANCELLED}),
     Status.SENDING: frozenset(
         {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD}
     ),
     Status.FAILED: frozenset({Status.PLANNED, Status.DONE}),
     Status.HELD: frozenset({Status.PLANNED, Status.DONE}),
     Status.DONE: frozenset(),
+    Status.CANCELLED: frozenset({Status.PLANNED, Status.DONE}),
 }
 
 
@@ -290,7 +292,22 @@ class Store:
         with self.db.atomic():
             before = self.db.table("outbox").count
             self.db.table("outbox").insert_all(rows, ignore=True)
-            return self.db.table("outbox").count - before
+            revived = self._revive([str(row["key"]) for row in rows], now)
+            return self.db.table("outbox").count - before + revived
+
+    def _revive(self, keys: Sequence[str], now: datetime) -> int:
+        """A cancelled action its case wants again is planned again (inside enqueue's block)."""
+        revived = 0
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            cursor = self.db.execute(
+                f"update outbox set status = ?, updated_at = ?, next_attempt_at = ?, "
+                f"last_error = null where status = ? and key in ({marks})",
+                [Status.PLANNED.value, _iso(now), _iso(now), Status.CANCELLED.value, *chunk],
+            )
+            revived += cursor.rowcount
+        return revived
 
     def get(self, key: str) -> OutboxRow | None:
         found = list(self.db.table("outbox").rows_where("key = ?", [key]))

@@ -91,6 +91,7 @@ def test_dry_run_json_audits_every_case(
         "actions",
         "skipped",
         "errors",
+        "warnings",
     }
     kinds = {a["kind"] for a in cases["Aster Labs"]["actions"]}
     assert "matrix.notify" in kinds  # the day-2 qualification reminder, among others

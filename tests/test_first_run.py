@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
+from syncd.cli import main
 from tests.harness import World
 
 SUCCESS = "!success:test"
@@ -64,3 +67,28 @@ def test_a_forgotten_trial_tag_is_not_news_on_the_first_run(world: World) -> Non
     sales = world.matrix.messages("!sales:test")
     assert len(sales) == 1 and "New Trial" in sales[0]
     assert world.mautic.sent() == []
+
+
+def test_a_misspelt_skip_rule_is_a_warning_on_that_case(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = world.dolibarr
+    socid = d.add_thirdparty(
+        "Aster Labs",
+        email="jane@aster.example",
+        tags=("Trial",),
+        array_options={
+            "signup_date": world.now.astimezone(d.tz).date(),
+            "syncd_skip_rules": "signup_notfy",
+        },
+    )
+    report = {r.case_id: r for r in world.cycle().plan.reports}[socid]
+    assert report.warnings == (
+        "syncd_skip_rules names no rule: signup_notfy (rules: "
+        + ", ".join(sorted(e.name for e in world.rt.ruleset.rules))
+        + ")",
+    )
+    assert len(world.matrix.messages("!sales:test")) == 1  # nothing was skipped
+    assert main(["--config", str(world.config_path), "explain", str(socid)]) == 0
+    out = capsys.readouterr().out
+    assert "! warning: syncd_skip_rules names no rule: signup_notfy" in out

@@ -260,19 +260,20 @@ def table(report: Report) -> str:
     actions = sum(v.counts.values())
     kills = f"{sum(t.kills.values())} ({t.kills['SIGKILL']} SIGKILL, {t.kills['SIGTERM']} SIGTERM)"
     lines = [
-        "| seed | runs | kills | faults struck | actions | done | held | failed "
+        "| seed | runs | kills | faults struck | actions | done | held | failed | cancelled "
         "| duplicated | lost |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {report.seed} | {t.runs} | {kills} | {sum(t.faults.values())} | {actions} "
         f"| {v.counts['done']} | {v.counts['held']} | {v.counts['failed']} "
+        f"| {v.counts['cancelled']} "
         f"| {len(v.duplicated)} | {len(v.lost)} |",
         "",
         "| fault kind | struck |",
         "|---|---|",
         *(f"| {kind} | {t.faults[kind]} |" for kind in FAULT_KINDS),
         "",
-        "| action kind | actions | done | held | failed |",
-        "|---|---|---|---|---|",
+        "| action kind | actions | done | held | failed | cancelled |",
+        "|---|---|---|---|---|---|",
         *_kind_rows(v.by_kind),
     ]
     return "\n".join(lines)
@@ -285,6 +286,6 @@ def _kind_rows(by_kind: Counter[tuple[str, str]]) -> list[str]:
         name = kind or "(rebuilt from the timeline)"
         lines.append(
             f"| {name} | {total} | {by_kind[kind, 'done']} | {by_kind[kind, 'held']} "
-            f"| {by_kind[kind, 'failed']} |"
+            f"| {by_kind[kind, 'failed']} | {by_kind[kind, 'cancelled']} |"
         )
     return lines
