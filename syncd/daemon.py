@@ -29,7 +29,8 @@ from syncd.engine import RuleSet, load_rules
 from syncd.errors import SyncdError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
-from syncd.poll import Mirror, Progress
+from syncd.mirror import Mirror
+from syncd.poll import Progress
 from syncd.store import Store
 from syncd.systemd import Notifier
 
