@@ -15,8 +15,8 @@ from typing import Any
 
 from syncd.errors import CaseDataError
 from syncd.fields import parse_amount, parse_fields, parse_moment, parse_text, parse_whole
+from syncd.mirror import RELATED_KINDS, Mirror
 from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
-from syncd.poll import RELATED_KINDS, Mirror
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from syncd import audit, cycle, daemon
-from syncd.config import Config, load_config
-from syncd.cycle import Plan, read_and_plan
-from syncd.engine import RuleSet, load_rules
+from syncd.cycle import Plan
+from syncd.daemon import load, load_masked
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
-from syncd.logs import mask, mask_secrets, setup_logging
+from syncd.logs import mask
 from syncd.model import CaseReport
-from syncd.poll import Mirror
 from syncd.status import status_report
 from syncd.store import Status, Store
 
@@ -209,42 +207,20 @@ def _existing_store(config_path: str) -> Store:
 
 def dry_run(config_path: str, fmt: str) -> int:
     config, ruleset = load(config_path)
-    plan = audit_plan(config, ruleset)
+    plan = daemon.audit_plan(config, ruleset, _progress)
     write_audit(plan, fmt)
     return EXIT_OK
 
 
 def explain(config_path: str, wanted: str, fmt: str) -> int:
     config, ruleset = load(config_path)
-    plan = audit_plan(config, ruleset)
+    plan = daemon.audit_plan(config, ruleset, _progress)
     report = find_case(plan.reports, wanted)
     if report is None:
         print(f"syncd: no case with id or ref {wanted!r}", file=sys.stderr)
         return EXIT_REMOTE
     write_audit(Plan(plan.generated_at, [report]), fmt, full=True)
     return EXIT_OK
-
-
-def load_masked(config_path: str) -> Config:
-    """The configuration, its secrets masked from now on wherever `mask` is used."""
-    config = load_config(config_path)
-    mask_secrets(config.secrets)
-    return config
-
-
-def load(config_path: str) -> tuple[Config, RuleSet]:
-    config = load_masked(config_path)
-    setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
-    rules = load_rules(config.daemon.rules_dir)
-    ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
-    return config, ruleset
-
-
-def audit_plan(config: Config, ruleset: RuleSet) -> Plan:
-    """Read Dolibarr with GET requests only into a fresh mirror and plan every case."""
-    client = daemon.dolibarr_client(config)
-    now = config.daemon.now or datetime.now(UTC)
-    return read_and_plan(client, Mirror(), config, ruleset, now, progress=_progress)
 
 
 def find_case(reports: Sequence[CaseReport], wanted: str) -> CaseReport | None:

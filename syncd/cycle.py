@@ -23,6 +23,7 @@ from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
+from syncd.mirror import Mirror
 from syncd.model import Action, Case, CaseReport, Rule
 from syncd.outbox import (
     DrainStats,
@@ -32,7 +33,7 @@ from syncd.outbox import (
     recovery_lookback,
     sync_timeline,
 )
-from syncd.poll import Mirror, PollSettings, Progress, Reader, poll
+from syncd.poll import PollSettings, Progress, Reader, poll
 from syncd.store import OutboxRow, Store
 
 

@@ -23,11 +23,13 @@ from connectors.freescout import FreescoutClient, FreescoutSettings
 from connectors.http import RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
-from syncd.config import Config
-from syncd.cycle import CycleResult, Runtime, run_cycle
-from syncd.engine import RuleSet
+from syncd.config import Config, load_config
+from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
+from syncd.engine import RuleSet, load_rules
 from syncd.errors import SyncdError
 from syncd.executor import Executor, Targets
+from syncd.logs import mask_secrets, setup_logging
+from syncd.mirror import Mirror
 from syncd.poll import Progress
 from syncd.store import Store
 from syncd.systemd import Notifier
@@ -217,8 +219,26 @@ class Daemon:
         self.reload_requested = True
 
 
-def load_checked(config_path: str) -> tuple[Config, RuleSet]:
-    """Config and rules, with logging set up from the config."""
-    from syncd.cli import load
+def load_masked(config_path: str) -> Config:
+    """The configuration, its secrets masked from now on wherever `mask` is used."""
+    config = load_config(config_path)
+    mask_secrets(config.secrets)
+    return config
 
-    return load(config_path)
+
+def load(config_path: str) -> tuple[Config, RuleSet]:
+    """Config and rules, with logging set up from the config."""
+    config = load_masked(config_path)
+    setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
+    rules = load_rules(config.daemon.rules_dir)
+    ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
+    return config, ruleset
+
+
+load_checked = load  # what a reload reads
+
+
+def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
+    """Read Dolibarr with GET requests only into a fresh mirror and plan every case."""
+    now = config.daemon.now or datetime.now(UTC)
+    return read_and_plan(dolibarr_client(config), Mirror(), config, ruleset, now, progress)

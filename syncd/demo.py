@@ -78,8 +78,7 @@ def write_config(folder: Path, urls: dict[str, str], api_key: str, now: datetime
 
 
 def run_demo(fmt: str = "text") -> int:
-    from syncd.cli import audit_plan, load
-    from syncd.daemon import build_runtime
+    from syncd.daemon import audit_plan, build_runtime, load
 
     start = datetime.now(UTC).replace(microsecond=0)
     fakes = Fakes(start.timestamp())

@@ -12,67 +12,23 @@ about steps or rules and never writes to Dolibarr.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from loguru import logger
 
 from syncd.errors import ConfigError, SyncdError
+from syncd.mirror import (
+    RELATED_KINDS,
+    ROW_TYPES,
+    Mirror,
+)
 
 # The empty-storage guard: a tag that had at least this many members and now
 # has none is far more likely a renamed category or a permission change than
 # a real mass untagging, so the cycle stops instead of acting on it.
 GUARD_MIN_MEMBERS = 3
-
-
-@dataclass(frozen=True)
-class PartyRow:
-    """A third party as the mirror keeps it: raw extrafields and raw dates, read by casebuild."""
-
-    id: int
-    ref: str
-    name: str
-    email: str
-    country_code: str
-    created_at: Any  # `date_creation` as Dolibarr sent it (an epoch, int or string)
-    modified_at: Any
-    array_options: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class ContactRow:
-    id: int
-    socid: int
-    name: str
-    email: str
-
-
-@dataclass(frozen=True)
-class ProposalRow:
-    id: int
-    socid: int
-    ref: str
-    status: Any  # `statut` as Dolibarr sent it; casebuild reads it
-
-
-@dataclass(frozen=True)
-class InvoiceRow:
-    id: int
-    socid: int
-    ref: str
-    is_paid: bool
-    total_ht: str
-    currency: str
-
-
-RelatedRow = ContactRow | ProposalRow | InvoiceRow
-ROW_TYPES: dict[str, type[Any]] = {
-    "thirdparties": PartyRow,
-    "contacts": ContactRow,
-    "proposals": ProposalRow,
-    "invoices": InvoiceRow,
-}
 
 
 def _copy(kind: str, row: Any) -> Any:
@@ -95,43 +51,8 @@ class Reader(Protocol):
     def setup_constants(self, prefix: str = "SYNCD_") -> dict[str, str]: ...
 
 
-RELATED_KINDS = ("contacts", "proposals", "invoices")
-
-
 class TagGuardError(SyncdError):
     """A watched tag suddenly lost every member; the cycle stops rather than act on it."""
-
-
-@dataclass
-class Mirror:
-    """The last known raw state of every case, and the cursors that keep it fresh."""
-
-    thirdparties: dict[int, PartyRow] = field(default_factory=dict)
-    related: dict[str, dict[int, Any]] = field(
-        default_factory=lambda: {kind: {} for kind in RELATED_KINDS}
-    )
-    members: dict[str, set[int]] = field(default_factory=dict)
-    category_ids: dict[str, int] = field(default_factory=dict)
-    cursors: dict[str, datetime] = field(default_factory=dict)
-    polls: int = 0
-
-    def tags_of(self, socid: int) -> frozenset[str]:
-        return frozenset(tag for tag, ids in self.members.items() if socid in ids)
-
-    def related_by_case(self, kind: str) -> dict[int, list[Any]]:
-        """Rows of one kind grouped by third party, by id: one pass for all cases."""
-        grouped: dict[int, list[Any]] = {}
-        for row in sorted(self.related[kind].values(), key=lambda row: int(row.id)):
-            grouped.setdefault(row.socid, []).append(row)
-        return grouped
-
-    def forget(self, socid: int) -> None:
-        self.thirdparties.pop(socid, None)
-        for rows in self.related.values():
-            for row_id in [i for i, row in rows.items() if row.socid == socid]:
-                del rows[row_id]
-        for ids in self.members.values():
-            ids.discard(socid)
 
 
 @dataclass(frozen=True)

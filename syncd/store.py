@@ -23,8 +23,8 @@ from sqlite_utils.migrations import Migrations
 
 from syncd import logs
 from syncd.errors import StateError, SyncdError
+from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror
 from syncd.model import Action
-from syncd.poll import RELATED_KINDS, ROW_TYPES, Mirror
 
 migrations = Migrations("syncd")
 

@@ -19,7 +19,7 @@ from connectors.fakes.web import serve
 from syncd.cli import load
 from syncd.cycle import read_and_plan
 from syncd.daemon import dolibarr_client
-from syncd.poll import Mirror
+from syncd.mirror import Mirror
 
 
 def seed(fake: FakeDolibarr, count: int) -> None:

@@ -16,8 +16,8 @@ from loguru import logger
 from connectors.dolibarr import DolibarrClient, DolibarrSettings, parse_thirdparty
 from connectors.fakes.dolibarr import DROP, FakeDolibarr
 from syncd.casebuild import build_cases
+from syncd.mirror import ContactRow, InvoiceRow, Mirror, PartyRow
 from syncd.model import CaseReport
-from syncd.poll import ContactRow, InvoiceRow, Mirror, PartyRow
 from tests.harness import World
 
 

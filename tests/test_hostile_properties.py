@@ -30,8 +30,8 @@ from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.fakes.web import use_responses
 from connectors.http import RetryPolicy
 from syncd.cycle import read_and_plan
+from syncd.mirror import Mirror
 from syncd.model import CaseReport
-from syncd.poll import Mirror
 from syncd.store import Status
 from tests.harness import World
 

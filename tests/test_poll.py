@@ -16,8 +16,9 @@ from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.http import RetryPolicy
 from syncd.config import DEFAULT_TAG_LABELS
 from syncd.errors import ConfigError
+from syncd.mirror import Mirror
 from syncd.model import TAGS
-from syncd.poll import Mirror, PollSettings, TagGuardError, poll
+from syncd.poll import PollSettings, TagGuardError, poll
 
 LABELS = dict(DEFAULT_TAG_LABELS)
 SETTINGS = PollSettings(tag_labels=LABELS, overlap=timedelta(minutes=5), sweep_every=3)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from syncd.lock import InstanceLock
+from syncd.mirror import ContactRow, Mirror, PartyRow
 from syncd.model import Action
-from syncd.poll import ContactRow, Mirror, PartyRow
 from syncd.store import Status, Store, TransitionError
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

@@ -1,0 +1,108 @@
+"""The mirror: the last known raw state of every case, as plain data.
+
+`syncd.poll` fills it from Dolibarr, `syncd.store` keeps it in SQLite,
+`syncd.casebuild` reads cases out of it. It is data only: it must never read
+Dolibarr, decide anything or import the modules that use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+RELATED_KINDS = ("contacts", "proposals", "invoices")
+
+
+@dataclass(frozen=True)
+class PartyRow:
+    """A third party as the mirror keeps it: raw extrafields and raw dates, read by casebuild."""
+
+    id: int
+    ref: str
+    name: str
+    email: str
+    country_code: str
+    created_at: Any  # `date_creation` as Dolibarr sent it (an epoch, int or string)
+    modified_at: Any
+    array_options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    socid: int
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class ProposalRow:
+    id: int
+    socid: int
+    ref: str
+    status: Any  # `statut` as Dolibarr sent it; casebuild reads it
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    socid: int
+    ref: str
+    is_paid: bool
+    total_ht: str
+    currency: str
+
+
+RelatedRow = ContactRow | ProposalRow | InvoiceRow
+ROW_TYPES: dict[str, type[Any]] = {
+    "thirdparties": PartyRow,
+    "contacts": ContactRow,
+    "proposals": ProposalRow,
+    "invoices": InvoiceRow,
+}
+
+
+@dataclass
+class Mirror:
+    """The last known raw state of every case, and the cursors that keep it fresh."""
+
+    thirdparties: dict[int, PartyRow] = field(default_factory=dict)
+    related: dict[str, dict[int, Any]] = field(
+        default_factory=lambda: {kind: {} for kind in RELATED_KINDS}
+    )
+    members: dict[str, set[int]] = field(default_factory=dict)
+    category_ids: dict[str, int] = field(default_factory=dict)
+    cursors: dict[str, datetime] = field(default_factory=dict)
+    polls: int = 0
+
+    def tags_of(self, socid: int) -> frozenset[str]:
+        return frozenset(tag for tag, ids in self.members.items() if socid in ids)
+
+    def related_by_case(self, kind: str) -> dict[int, list[Any]]:
+        """Rows of one kind grouped by third party, by id: one pass for all cases."""
+        grouped: dict[int, list[Any]] = {}
+        for row in sorted(self.related[kind].values(), key=lambda row: int(row.id)):
+            grouped.setdefault(row.socid, []).append(row)
+        return grouped
+
+    def forget(self, socid: int) -> None:
+        self.thirdparties.pop(socid, None)
+        for rows in self.related.values():
+            for row_id in [i for i, row in rows.items() if row.socid == socid]:
+                del rows[row_id]
+        for ids in self.members.values():
+            ids.discard(socid)
+
+
+__all__ = [
+    "RELATED_KINDS",
+    "ROW_TYPES",
+    "ContactRow",
+    "InvoiceRow",
+    "Mirror",
+    "PartyRow",
+    "ProposalRow",
+    "RelatedRow",
+]
