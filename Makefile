@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench clean
+.PHONY: test lint demo bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+
+# 200 runs of the real daemon killed under seeded faults; writes docs/reliability.md.
+# CHAOS_ARGS="--seed 123 --state-loss" replays a seed or adds state loss.
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos --runs 200 $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV)

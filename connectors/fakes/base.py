@@ -3,9 +3,11 @@
 Role: a fake subclasses `FakeBase`, implements `_dispatch(request)` for its
 routes and `_fault_body(status)` for the error body its real server sends, and
 gets for free: a request log with `count()`, and `fail` / `drop` / `timeout` /
-`malformed` faults that tests set as data. A fake must never speak HTTP itself,
-import `requests`/`responses`, sleep, or read the real clock; the adapters in
-`connectors.fakes.web` put it on the wire.
+`malformed` / `not_json` / `cut` faults that tests set as data. A fake must never
+speak HTTP itself, import `requests`/`responses`, sleep, or read the real clock;
+the adapters in `connectors.fakes.web` put it on the wire. A fault the fake cannot
+express as an answer (a lost connection, a stall, a body cut short on the wire)
+is raised as a marker exception that each adapter turns into the real thing.
 """
 
 from __future__ import annotations
@@ -29,7 +31,27 @@ class ConnectionLost(Exception):
 
 
 class TimedOut(ConnectionLost):
-    """No answer within the client's timeout; adapters turn it into a read timeout."""
+    """No answer within the client's timeout; adapters turn it into a read timeout.
+
+    Over real HTTP the adapter holds the connection silent for `stall` seconds (its
+    own default when None), which must be longer than the client's timeout.
+    """
+
+    def __init__(self, applied: bool = False, stall: float | None = None) -> None:
+        super().__init__(applied)
+        self.stall = stall
+
+
+class CutShort(ConnectionLost):
+    """The answer's head and part of its body go out, then the connection drops.
+
+    Only ever raised after the write was applied: the server acted and began to
+    answer. The adapters announce the whole body's length and send half of it.
+    """
+
+    def __init__(self, response: tuple[int, dict[str, str], bytes]) -> None:
+        super().__init__(applied=True)
+        self.response = response
 
 
 @dataclass(frozen=True)
@@ -52,9 +74,14 @@ class Request:
     body: bytes | None
 
 
+FaultKind = Literal["respond", "drop", "timeout", "malformed", "not_json", "cut"]
+# An HTML error page where JSON was expected, as a proxy or a PHP notice would send it.
+NOT_JSON_BODY = b"<html><body><h1>It works!</h1></body></html>"
+
+
 @dataclass
 class Fault:
-    kind: Literal["respond", "drop", "timeout", "malformed"]
+    kind: FaultKind
     method: str | None
     path_prefix: str
     remaining: int | None
@@ -62,6 +89,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     after_apply: bool = False
+    stall: float | None = None
 
 
 class FakeBase:
@@ -108,14 +136,26 @@ class FakeBase:
         headers: Mapping[str, str] | None = None,
         body: str | bytes | None = None,
         times: int | None = 1,
+        after_apply: bool = False,
     ) -> None:
-        """Answer the next `times` matching requests with this instead (None: forever)."""
+        """Answer the next `times` matching requests with this instead (None: forever).
+
+        With `after_apply` the write is applied first (a proxy's 502 after the server acted).
+        """
         if body is None:
             payload = self._fault_body(status)
         else:
             payload = body.encode() if isinstance(body, str) else body
         hdrs = dict(self.json_headers) | dict(headers or {})
-        self._add_fault(Fault("respond", method, path_prefix, times, status, hdrs, payload))
+        fault = Fault("respond", method, path_prefix, times, status, hdrs, payload, after_apply)
+        self._add_fault(fault)
+
+    def throttle(
+        self, method: str | None, path_prefix: str, *, retry_after: int = 1, times: int | None = 1
+    ) -> None:
+        """Answer 429 with `Retry-After: retry_after` (seconds) and the server's 429 body."""
+        headers = {"Retry-After": str(retry_after)}
+        self.fail(method, path_prefix, status=429, headers=headers, times=times)
 
     def drop(
         self,
@@ -135,13 +175,27 @@ class FakeBase:
         *,
         times: int | None = 1,
         after_apply: bool = False,
+        stall: float | None = None,
     ) -> None:
-        """Never answer in time (adapters raise a read timeout)."""
-        self._add_fault(Fault("timeout", method, path_prefix, times, after_apply=after_apply))
+        """Never answer in time (adapters raise a read timeout).
+
+        Over real HTTP the connection stays silent for `stall` seconds (the adapter's
+        default when None) before it is closed: set it past the client's timeout.
+        """
+        fault = Fault("timeout", method, path_prefix, times, after_apply=after_apply, stall=stall)
+        self._add_fault(fault)
 
     def malformed(self, method: str | None, path_prefix: str, *, times: int | None = 1) -> None:
-        """Answer 200 with a truncated JSON body."""
+        """Apply the request, then answer 200 with a truncated JSON body."""
         self._add_fault(Fault("malformed", method, path_prefix, times))
+
+    def not_json(self, method: str | None, path_prefix: str, *, times: int | None = 1) -> None:
+        """Apply the request, then answer 200 with an HTML page instead of JSON."""
+        self._add_fault(Fault("not_json", method, path_prefix, times))
+
+    def cut(self, method: str | None, path_prefix: str, *, times: int | None = 1) -> None:
+        """Apply the request, then send its answer with the body stopping halfway (a drop)."""
+        self._add_fault(Fault("cut", method, path_prefix, times))
 
     def clear_faults(self) -> None:
         self.faults.clear()
@@ -171,20 +225,46 @@ class FakeBase:
         headers: Mapping[str, str],
         body: bytes | None,
     ) -> Response:
-        """Answer one request; raise ConnectionLost/TimedOut for a dropped connection."""
+        """Answer one request; raise a `ConnectionLost` marker (`TimedOut`, `CutShort`) when
+        the fault is something other than an answer."""
         with self._lock:
             method, path = method.upper(), self._norm_path(path)
             self.requests.append(LoggedRequest(method, path, dict(query), body))
             fault = self._take_fault(method, path)
-            if fault is not None and fault.kind == "respond":
-                return fault.status, dict(fault.headers), fault.body
-            if fault is not None and fault.kind in ("drop", "timeout") and not fault.after_apply:
-                raise TimedOut() if fault.kind == "timeout" else ConnectionLost()
+            early = _before_apply(fault) if fault and not fault.after_apply else None
+            if early is not None:
+                return early
             lowered = {k.lower(): v for k, v in headers.items()}
             response = self._dispatch(Request(method, path, dict(query), lowered, body))
             if fault is None:
                 return response
-            if fault.kind == "malformed":
-                text = response[2] if response[2][:1] in (b"{", b"[") else b'{"id": "1"}'
-                return 200, dict(self.json_headers), text[: max(1, len(text) // 2)]
-            raise TimedOut(True) if fault.kind == "timeout" else ConnectionLost(True)
+            return self._after_apply(fault, response)
+
+    def _after_apply(self, fault: Fault, response: Response) -> Response:
+        """The answer (or the marker) for a fault that strikes once the server has acted."""
+        if fault.kind == "respond":
+            return fault.status, dict(fault.headers), fault.body
+        if fault.kind == "malformed":
+            text = response[2] if response[2][:1] in (b"{", b"[") else b'{"id": "1"}'
+            return 200, dict(self.json_headers), text[: max(1, len(text) // 2)]
+        if fault.kind == "not_json":
+            return 200, {"Content-Type": "text/html; charset=UTF-8"}, NOT_JSON_BODY
+        if fault.kind == "cut":
+            raise CutShort(response)
+        if fault.kind == "timeout":
+            raise TimedOut(True, fault.stall)
+        raise ConnectionLost(True)
+
+
+def _before_apply(fault: Fault) -> Response | None:
+    """Strike before the server acts: answer instead of it, or lose the connection.
+
+    None: this kind only strikes after the server acted (a garbled or cut answer).
+    """
+    if fault.kind == "respond":
+        return fault.status, dict(fault.headers), fault.body
+    if fault.kind == "timeout":
+        raise TimedOut(False, fault.stall)
+    if fault.kind == "drop":
+        raise ConnectionLost(False)
+    return None

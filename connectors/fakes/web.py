@@ -2,26 +2,32 @@
 
 Role: `use_responses` answers `requests` calls in-process through a `responses.RequestsMock`;
 `serve` runs the fake on a loopback `ThreadingHTTPServer` for real-HTTP tests. A fake's
-`ConnectionLost` / `TimedOut` markers become connection errors / read timeouts here.
-These adapters must never hold state of their own, change what the fake answers, or listen
-on anything but 127.0.0.1.
+markers become the real thing here: `ConnectionLost` a connection error (a reset socket),
+`TimedOut` a read timeout (over real HTTP: the connection stays silent for `stall`
+seconds, past the client's timeout, then closes), `CutShort` an answer whose body stops
+halfway (requests raises `ChunkedEncodingError`). Only these adapters ever wait; the fakes
+never sleep. The adapters must never hold state of their own, change what the fake
+answers, or listen on anything but 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 import responses
 
-from connectors.fakes.base import ConnectionLost, TimedOut
+from connectors.fakes.base import ConnectionLost, CutShort, TimedOut
+
+DEFAULT_STALL = 5.0  # seconds a `timeout` fault keeps a real connection silent
 
 _METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
@@ -62,6 +68,8 @@ def use_responses(fake: FakeServer, rsps: responses.RequestsMock, base_url: str)
             )
         except TimedOut as lost:
             return requests.ReadTimeout(str(lost), request=request)
+        except CutShort as lost:
+            return requests.exceptions.ChunkedEncodingError(str(lost), request=request)
         except ConnectionLost as lost:
             return requests.ConnectionError(str(lost), request=request)
 
@@ -70,22 +78,41 @@ def use_responses(fake: FakeServer, rsps: responses.RequestsMock, base_url: str)
 
 
 @contextmanager
-def serve(fake: FakeServer) -> Iterator[str]:
-    """Serve `fake` on 127.0.0.1 at a free port; yield its base URL (no trailing slash)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+def serve(fake: FakeServer, stall: float = DEFAULT_STALL) -> Iterator[str]:
+    """Serve `fake` on 127.0.0.1 at a free port; yield its base URL (no trailing slash).
+
+    `stall`: how long a `timeout` fault without its own `stall` keeps the connection
+    silent; make it longer than the client's timeout.
+    """
+    closing = threading.Event()
+    server = _Server(("127.0.0.1", 0), _handler_for(fake, stall, closing))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="fake-http", daemon=True)
+    # A short poll keeps shutdown quick (the default waits up to half a second).
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.05,), name="fake-http", daemon=True
+    )
     thread.start()
     try:
         host, port = server.server_address[:2]
         yield f"http://{host!s}:{port}"
     finally:
+        closing.set()  # stalled connections give up at once
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 
 
-def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that dies mid-request (a killed daemon) is expected, not news."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _handler_for(
+    fake: FakeServer, stall: float, closing: threading.Event
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         # Headers and body go out in two writes; with Nagle on, keep-alive clients
@@ -100,17 +127,33 @@ def _handler_for(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 status, headers, payload = fake.handle(
                     self.command, path, query, dict(self.headers.items()), body
                 )
-            except ConnectionLost:
-                self._hang_up()  # a dropped (or timed-out) connection: no answer at all
+            except TimedOut as late:
+                # Silent past the client's timeout, then gone; the fake never sleeps, we do.
+                closing.wait(stall if late.stall is None else late.stall)
+                self._hang_up()
                 return
+            except CutShort as cut:
+                status, headers, payload = cut.response
+                self._send_head(status, headers, max(2, len(payload)))
+                with suppress(OSError):
+                    self.wfile.write(payload[: len(payload) // 2])
+                    self.wfile.flush()
+                self._hang_up()
+                return
+            except ConnectionLost:
+                self._hang_up()  # a dropped connection: no answer at all
+                return
+            self._send_head(status, headers, len(payload))
+            if self.command != "HEAD" and payload:
+                self.wfile.write(payload)
+
+        def _send_head(self, status: int, headers: Mapping[str, str], length: int) -> None:
             self.send_response(status)
             for name, value in headers.items():
                 if name.lower() not in ("content-length", "connection"):
                     self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(length))
             self.end_headers()
-            if self.command != "HEAD" and payload:
-                self.wfile.write(payload)
 
         def _hang_up(self) -> None:
             self.close_connection = True

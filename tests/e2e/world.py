@@ -18,7 +18,7 @@ from connectors.fakes.freescout import FreescoutFake
 from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from connectors.fakes.seed import SYNCD_CATEGORIES, seed_systems
-from connectors.fakes.web import serve
+from connectors.fakes.web import DEFAULT_STALL, serve
 from syncd.demo import write_config
 
 
@@ -67,17 +67,21 @@ class Served:
         )
 
     def start(self, *args: str, stderr: Path, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "syncd.cli", "--config", str(self.config), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=stderr.open("w"),
-            text=True,
-            env={**self.env(), **env},
-        )
+        with stderr.open("w") as log:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(
+                [sys.executable, "-m", "syncd.cli", "--config", str(self.config), *args],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                text=True,
+                env={**self.env(), **env},
+            )
 
 
 @contextmanager
-def served(folder: Path, slow_matrix: float = 0.0, extra: str = "") -> Iterator[Served]:
+def served(
+    folder: Path, slow_matrix: float = 0.0, extra: str = "", stall: float = DEFAULT_STALL
+) -> Iterator[Served]:
+    """The four fakes on 127.0.0.1; `stall`: how long a `timeout` fault keeps a socket silent."""
     start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     dolibarr = FakeDolibarr(now=start.timestamp())
     for label in SYNCD_CATEGORIES:
@@ -89,10 +93,10 @@ def served(folder: Path, slow_matrix: float = 0.0, extra: str = "") -> Iterator[
     matrix_server: Any = Slow(matrix, "/_matrix", slow_matrix) if slow_matrix else matrix
     with ExitStack() as stack:
         urls = {
-            "dolibarr": stack.enter_context(serve(dolibarr)),
-            "mautic": stack.enter_context(serve(mautic)),
-            "freescout": stack.enter_context(serve(freescout)),
-            "matrix": stack.enter_context(serve(matrix_server)),
+            "dolibarr": stack.enter_context(serve(dolibarr, stall)),
+            "mautic": stack.enter_context(serve(mautic, stall)),
+            "freescout": stack.enter_context(serve(freescout, stall)),
+            "matrix": stack.enter_context(serve(matrix_server, stall)),
         }
         config = write_config(folder, urls, dolibarr.api_key, start)
         if extra:
