@@ -137,7 +137,11 @@ class HttpClient:
                     json=body,
                     timeout=self.timeout,
                 )
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,  # an answer cut off midway
+            ) as exc:
                 if may_resend:
                     raise TransientError(self.system, operation, _short(exc)) from exc
                 raise OutcomeUnknown(self.system, operation, _short(exc)) from exc

@@ -462,3 +462,26 @@ def test_a_notice_sent_but_never_recorded_is_not_posted_again_a_day_after_a_stat
     row = world.rt.store.get(f"signup_notify:{socid}")
     assert row is not None and row.status is Status.DONE
     assert row.result == "found done remotely"
+
+
+@pytest.mark.parametrize("kind", ["freescout.message", "mautic.send_email", "matrix.notify"])
+def test_an_answer_cut_off_midway_is_an_unknown_outcome_not_a_failed_cycle(
+    world: World, kind: str
+) -> None:
+    action = plan(world, kind)
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    fake = {"freescout.message": world.freescout, "mautic.send_email": world.mautic}.get(
+        kind, world.matrix
+    )
+    method, prefix = {
+        "freescout.message": ("POST", "/api/conversations"),
+        "mautic.send_email": ("POST", "/api/emails"),
+        "matrix.notify": ("PUT", "/_matrix"),
+    }[kind]
+    fake.cut(method, prefix)  # type: ignore[attr-defined]
+    drain(world.rt.store, world.rt.executor, world.now)
+    world.advance(hours=1)
+    recover(world.rt.store, world.rt.executor, world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
