@@ -29,6 +29,7 @@ bench: $(STAMP)
 # CHAOS_ARGS="--seed 123 --state-loss" replays a seed or adds state loss.
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --runs 200 $(CHAOS_ARGS)
+	$(BIN)/python -m tests.chaos --runs 200 --state-loss --report docs/reliability-state-loss.md $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV)
