@@ -433,37 +433,6 @@ def test_a_message_sent_but_never_recorded_is_not_sent_again_after_the_database_
     assert len(world.mautic.sent(to="b@birch.example")) == 1
 
 
-def lose_the_database(world: World) -> None:
-    path = Path(world.rt.store.path)
-    world.rt.store.close()
-    for leftover in path.parent.glob(path.name + "*"):
-        leftover.unlink()
-
-
-def test_a_notice_sent_but_never_recorded_is_not_posted_again_a_day_after_a_state_loss(
-    world: World,
-) -> None:
-    """Past the homeserver's transaction memory, the room's history says it was posted."""
-    socid = world.dolibarr.add_thirdparty(
-        "Aster Trial",
-        email="jane@aster.example",
-        tags=("Trial",),
-        array_options={"signup_date": world.now.date()},
-    )
-    world.dolibarr.drop("POST", "/agendaevents", times=None)
-    world.cycle()
-    assert len(world.matrix.messages(SALES)) == 1
-    world.dolibarr.clear_faults()
-    lose_the_database(world)
-    world.advance(hours=25)
-    world.restart()
-    world.cycle()
-    assert len(world.matrix.messages(SALES)) == 1
-    row = world.rt.store.get(f"signup_notify:{socid}")
-    assert row is not None and row.status is Status.DONE
-    assert row.result == "found done remotely"
-
-
 @pytest.mark.parametrize("kind", ["freescout.message", "mautic.send_email", "matrix.notify"])
 def test_an_answer_cut_off_midway_is_an_unknown_outcome_not_a_failed_cycle(
     world: World, kind: str
