@@ -154,7 +154,8 @@ def run_cycle(
     cancel_unwanted(rt.store, still_wanted(result), now)  # a waiting action its case dropped
     if not should_stop():
         stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
-    rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats))
+    bad = [(r.case_id, r.ref, "; ".join(r.errors)) for r in result.reports if r.errors]
+    rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad)
     logger.info(
         "cycle ok: {} cases, {} new actions, {} done, {} failed, {} held",
         len(result.reports),

@@ -23,7 +23,8 @@ def status_report(store: Store) -> StatusReport:
     cycles = store.last_cycles(5)
     counts = store.counts()
     attention = store.with_status(Status.HELD, Status.FAILED)
-    lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_outbox(counts)]
+    lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_bad_cases(store)]
+    lines += _outbox(counts)
     for row in attention:
         lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
         lines.append(f"         {row.last_error or ''}")
@@ -57,6 +58,16 @@ def _steps(store: Store) -> list[str]:
     steps = Counter(store.current_steps().values())
     text = ", ".join(f"{step} {n}" for step, n in sorted(steps.items())) or "none"
     return [f"cases per step: {text}"]
+
+
+def _bad_cases(store: Store) -> list[str]:
+    """Each case skipped for bad Dolibarr data: a person fixes the field in Dolibarr."""
+    bad = store.case_errors()
+    if not bad:
+        return []
+    lines = [f"cases with bad data in Dolibarr ({len(bad)}), skipped until fixed:"]
+    lines += [f"  #{case_id} {ref}: {error}" for case_id, ref, error in bad]
+    return lines
 
 
 def _outbox(counts: dict[str, int]) -> list[str]:

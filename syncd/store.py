@@ -86,6 +86,14 @@ def m001_initial(db: Database) -> None:
     )
 
 
+@migrations()
+def m002_case_errors(db: Database) -> None:
+    # The cases whose Dolibarr data could not be read in the last cycle, for `status`.
+    db.table("case_errors").create(
+        {"case_id": int, "ref": str, "error": str}, pk="case_id", not_null={"error"}
+    )
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"
@@ -437,8 +445,9 @@ class Store:
         started_at: datetime,
         finished_at: datetime,
         stats: dict[str, Any],
+        case_errors: Sequence[tuple[int, str, str]] = (),
     ) -> None:
-        """Mirror, cursors, step history and the cycle record in one transaction.
+        """Mirror, cursors, step history, the cycle record and its bad cases in one transaction.
 
         Cursors advance only here, with the mirror they describe: a crash before
         this re-reads the same changes, it never skips them.
@@ -452,6 +461,11 @@ class Store:
             self._record_steps(steps, started_at)
             self.db.table("cycles").insert(
                 {"started_at": _iso(started_at), "finished_at": _iso(finished_at), **stats}
+            )
+            self.db.execute("delete from case_errors")
+            self.db.table("case_errors").insert_all(
+                {"case_id": case_id, "ref": ref, "error": self.mask(error)}
+                for case_id, ref, error in case_errors
             )
 
     def record_failed_cycle(self, started_at: datetime, finished_at: datetime, error: str) -> None:
@@ -481,6 +495,11 @@ class Store:
             "(select max(entered_at) from step_history where case_id = s.case_id)"
         )
         return dict(self.db.execute(sql).fetchall())
+
+    def case_errors(self) -> list[tuple[int, str, str]]:
+        """(id, ref, error) of each case the last cycle could not read."""
+        rows = self.db.table("case_errors").rows_where(order_by="case_id")
+        return [(r["case_id"], r["ref"] or "", r["error"]) for r in rows]
 
     def cursor_positions(self) -> dict[str, str]:
         return {r["kind"]: r["at"] for r in self.db.table("cursors").rows}

@@ -92,3 +92,23 @@ def test_a_misspelt_skip_rule_is_a_warning_on_that_case(
     assert main(["--config", str(world.config_path), "explain", str(socid)]) == 0
     out = capsys.readouterr().out
     assert "! warning: syncd_skip_rules names no rule: signup_notfy" in out
+
+
+def test_status_lists_the_cases_whose_data_is_in_error(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = world.dolibarr
+    bad = d.add_thirdparty("Birch Data", email="b@birch.example", tags=("Trial",))
+    d.serve_raw(bad, array_options={"options_signup_date": "next tuesday"})
+    world.cycle()
+    capsys.readouterr()
+    main(["--config", str(world.config_path), "status"])
+    out = capsys.readouterr().out
+    assert "cases with bad data in Dolibarr (1), skipped until fixed:" in out
+    report = {r.case_id: r for r in world.cycle().plan.reports}[bad]
+    assert f"#{bad} {report.ref}: field signup_date: 'next tuesday'" in out
+    world.advance(hours=1)
+    d.serve_raw(bad, array_options={"options_signup_date": world.now.date().isoformat()})
+    world.cycle()
+    main(["--config", str(world.config_path), "status"])
+    assert "bad data" not in capsys.readouterr().out
