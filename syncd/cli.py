@@ -21,7 +21,7 @@ from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask
 from syncd.model import CaseReport
 from syncd.status import status_report
-from syncd.store import Status, Store
+from syncd.store import Status, Store, read_step_history
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
 SYSTEM_NAMES = {
@@ -220,7 +220,19 @@ def explain(config_path: str, wanted: str, fmt: str) -> int:
         print(f"syncd: no case with id or ref {wanted!r}", file=sys.stderr)
         return EXIT_REMOTE
     write_audit(Plan(plan.generated_at, [report]), fmt, full=True)
+    if fmt == "text":
+        print(history_text(read_step_history(config.daemon.state_db, report.case_id)))
     return EXIT_OK
+
+
+def history_text(history: list[tuple[str, datetime]] | None) -> str:
+    if history is None:
+        return "step history: no state database yet (syncd has not run here)"
+    if not history:
+        return "step history: none recorded yet"
+    lines = ["step history (entered, from syncd's records):"]
+    lines += [f"  {at:%Y-%m-%d %H:%M} UTC  {step}" for step, at in history]
+    return "\n".join(lines)
 
 
 def find_case(reports: Sequence[CaseReport], wanted: str) -> CaseReport | None:

@@ -544,6 +544,26 @@ class Store:
                 }
 
 
+def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | None:
+    """A case's steps and when it entered each, read without writing a byte.
+
+    For `explain`, safe beside a running daemon: None when there is no state
+    database, or it cannot be read as it stands.
+    """
+    if not path.exists():
+        return None
+    sql = "select step, entered_at from step_history where case_id = ? order by entered_at"
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = conn.execute(sql, [case_id]).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
+
+
 def _file_identity(path: Path) -> tuple[int, int] | None:
     """(device, inode) of the file; None when it is gone."""
     try:

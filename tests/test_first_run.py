@@ -112,3 +112,29 @@ def test_status_lists_the_cases_whose_data_is_in_error(
     world.cycle()
     main(["--config", str(world.config_path), "status"])
     assert "bad data" not in capsys.readouterr().out
+
+
+def test_explain_shows_when_the_case_entered_each_step_and_writes_nothing(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = world.dolibarr
+    socid = d.add_thirdparty(
+        "Aster Labs",
+        email="jane@aster.example",
+        tags=("Trial",),
+        array_options={"signup_date": world.now.astimezone(d.tz).date()},
+    )
+    world.cycle()
+    world.advance(days=1)
+    d.tag(socid, "ICP-fit")
+    world.cycle()
+    db = world.rt.store.path
+    # The data files; `-shm` is SQLite's shared memory, where every reader marks its place.
+    files = [db, db.with_name(db.name + "-wal")]
+    before = [p.read_bytes() for p in files]
+    capsys.readouterr()
+    assert main(["--config", str(world.config_path), "explain", str(socid)]) == 0
+    out = capsys.readouterr().out
+    history = out.split("step history (entered, from syncd's records):\n", 1)[1].splitlines()
+    assert [line.split()[-1] for line in history[:2]] == ["signup", "welcome_call"]
+    assert [p.read_bytes() for p in files] == before
