@@ -8,35 +8,76 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from syncd.model import Action, CaseReport
 
 
-def summary(reports: Iterable[CaseReport]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Ledger:
+    """What the state database says of each action key: (status, updated_at, next_attempt_at).
+
+    `found` is false when there is no state database: every action is then new.
+    """
+
+    entries: Mapping[str, tuple[str, str | None, str | None]]
+    at: datetime
+    where: str  # the state database's path
+    found: bool = True
+
+    def state(self, key: str) -> str:
+        entry = self.entries.get(key)
+        if entry is None:
+            return "new"
+        status, updated, due = entry
+        if status == "done":
+            return f"done {_short(updated)}"
+        if status == "planned" and due and datetime.fromisoformat(due) > self.at:
+            return f"retrying (next {_short(due)})"
+        return "new" if status == "planned" else status
+
+    def note(self) -> str:
+        if self.found:
+            return f"status of each action from the state database {self.where}"
+        return f"no state database at {self.where}: every action is shown as new"
+
+
+def _short(moment: str | None) -> str:
+    return (moment or "")[:16].replace("T", " ")
+
+
+def summary(reports: Iterable[CaseReport], ledger: Ledger | None = None) -> dict[str, Any]:
     reports = list(reports)
     steps = Counter(r.step for r in reports if not r.errors)
     kinds = Counter(a.kind for r in reports for a in r.actions)
-    return {
+    data: dict[str, Any] = {
         "cases": len(reports),
         "steps": dict(sorted(steps.items())),
         "actions": dict(sorted(kinds.items())),
         "errors": sum(1 for r in reports if r.errors),
     }
+    if ledger is not None:
+        states = Counter(ledger.state(a.key).split(" ")[0] for r in reports for a in r.actions)
+        data["would_send_now"] = states.get("new", 0)
+        data["action_states"] = dict(sorted(states.items()))
+    return data
 
 
-def to_json(generated_at: datetime, reports: list[CaseReport]) -> str:
+def to_json(
+    generated_at: datetime, reports: list[CaseReport], ledger: Ledger | None = None
+) -> str:
     document = {
         "generated_at": generated_at.isoformat(),
-        "cases": [case_json(r) for r in reports],
-        "summary": summary(reports),
+        "cases": [case_json(r, ledger) for r in reports],
+        "summary": summary(reports, ledger),
     }
     return json.dumps(document, indent=2, ensure_ascii=False, default=str)
 
 
-def case_json(report: CaseReport) -> dict[str, Any]:
+def case_json(report: CaseReport, ledger: Ledger | None = None) -> dict[str, Any]:
     return {
         "id": report.case_id,
         "ref": report.ref,
@@ -44,15 +85,15 @@ def case_json(report: CaseReport) -> dict[str, Any]:
         "process": report.process,
         "step": report.step,
         "evidence": list(report.evidence),
-        "actions": [action_json(a) for a in report.actions],
+        "actions": [action_json(a, ledger) for a in report.actions],
         "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
         "errors": list(report.errors),
         "warnings": list(report.warnings),
     }
 
 
-def action_json(action: Action) -> dict[str, Any]:
-    return {
+def action_json(action: Action, ledger: Ledger | None = None) -> dict[str, Any]:
+    document = {
         "rule": action.rule,
         "kind": action.kind,
         "key": action.key,
@@ -60,26 +101,40 @@ def action_json(action: Action) -> dict[str, Any]:
         "payload": dict(action.payload),
         "because": action.because,
     }
+    if ledger is not None:
+        document["status"] = ledger.state(action.key)
+    return document
 
 
 def to_text(
-    generated_at: datetime, reports: list[CaseReport], *, full: bool = False, skips: bool = True
+    generated_at: datetime,
+    reports: list[CaseReport],
+    *,
+    full: bool = False,
+    skips: bool = True,
+    ledger: Ledger | None = None,
 ) -> str:
-    lines = [f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)", ""]
+    lines = [f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)"]
+    if ledger is not None:
+        lines.append(ledger.note())
+    lines.append("")
     for report in reports:
-        lines += [*case_text(report, full=full, skips=skips), ""]
-    lines += summary_text(summary(reports))
+        lines += [*case_text(report, full=full, skips=skips, ledger=ledger), ""]
+    lines += summary_text(summary(reports, ledger))
     return "\n".join(lines)
 
 
-def case_text(report: CaseReport, *, full: bool = False, skips: bool = True) -> list[str]:
+def case_text(
+    report: CaseReport, *, full: bool = False, skips: bool = True, ledger: Ledger | None = None
+) -> list[str]:
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
     lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
     if report.evidence:
         lines.append("  evidence: " + "; ".join(report.evidence))
     for action in report.actions:
-        lines.append(f"  → {action.kind} to {action.target}  ({action.key})")
+        state = f"  [{ledger.state(action.key)}]" if ledger is not None else ""
+        lines.append(f"  → {action.kind} to {action.target}  ({action.key}){state}")
         lines.append(f"      because {action.because}")
         if full:
             lines += [f"      {k}: {v}" for k, v in action.payload.items()]
@@ -95,8 +150,12 @@ def case_text(report: CaseReport, *, full: bool = False, skips: bool = True) -> 
 def summary_text(data: dict[str, Any]) -> list[str]:
     steps = ", ".join(f"{k} {v}" for k, v in data["steps"].items()) or "none"
     kinds = ", ".join(f"{k} {v}" for k, v in data["actions"].items()) or "none"
-    return [
+    lines = [
         f"Summary: {data['cases']} cases, {data['errors']} with errors",
         f"  cases per step: {steps}",
         f"  actions per kind: {kinds}",
     ]
+    if "would_send_now" in data:
+        states = ", ".join(f"{k} {v}" for k, v in data["action_states"].items()) or "none"
+        lines.append(f"  would be sent now: {data['would_send_now']} (actions by status: {states})")
+    return lines

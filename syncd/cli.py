@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from syncd import audit, cycle, daemon
+from syncd.config import Config
 from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
@@ -21,7 +22,7 @@ from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask
 from syncd.model import CaseReport
 from syncd.status import status_report
-from syncd.store import Status, Store, read_step_history
+from syncd.store import Status, Store, read_outbox_states, read_step_history
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
 SYSTEM_NAMES = {
@@ -208,7 +209,7 @@ def _existing_store(config_path: str) -> Store:
 def dry_run(config_path: str, fmt: str) -> int:
     config, ruleset = load(config_path)
     plan = daemon.audit_plan(config, ruleset, _progress)
-    write_audit(plan, fmt)
+    write_audit(plan, fmt, ledger=ledger_of(config, plan))
     return EXIT_OK
 
 
@@ -219,7 +220,8 @@ def explain(config_path: str, wanted: str, fmt: str) -> int:
     if report is None:
         print(f"syncd: no case with id or ref {wanted!r}", file=sys.stderr)
         return EXIT_REMOTE
-    write_audit(Plan(plan.generated_at, [report]), fmt, full=True)
+    ledger = ledger_of(config, plan)
+    write_audit(Plan(plan.generated_at, [report]), fmt, full=True, ledger=ledger)
     if fmt == "text":
         print(history_text(read_step_history(config.daemon.state_db, report.case_id)))
     return EXIT_OK
@@ -242,11 +244,20 @@ def find_case(reports: Sequence[CaseReport], wanted: str) -> CaseReport | None:
     return None
 
 
-def write_audit(plan: Plan, fmt: str, *, full: bool = False) -> None:
+def ledger_of(config: Config, plan: Plan) -> audit.Ledger:
+    """What the state database says of each action, read without writing to it."""
+    entries = read_outbox_states(config.daemon.state_db)
+    where = str(config.daemon.state_db)
+    return audit.Ledger(entries or {}, plan.generated_at, where, found=entries is not None)
+
+
+def write_audit(
+    plan: Plan, fmt: str, *, full: bool = False, ledger: audit.Ledger | None = None
+) -> None:
     if fmt == "json":
-        print(audit.to_json(plan.generated_at, plan.reports))
+        print(audit.to_json(plan.generated_at, plan.reports, ledger))
     else:
-        print(audit.to_text(plan.generated_at, plan.reports, full=full))
+        print(audit.to_text(plan.generated_at, plan.reports, full=full, ledger=ledger))
 
 
 def say(text: str) -> None:

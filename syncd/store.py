@@ -550,18 +550,35 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     For `explain`, safe beside a running daemon: None when there is no state
     database, or it cannot be read as it stands.
     """
+    sql = "select step, entered_at from step_history where case_id = ? order by entered_at"
+    rows = _read_only(path, sql, [case_id])
+    if rows is None:
+        return None
+    return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
+
+
+def read_outbox_states(path: Path) -> dict[str, tuple[str, str | None, str | None]] | None:
+    """Every action's (status, updated_at, next_attempt_at), read without writing a byte.
+
+    For the dry-run audit beside a running daemon; None without a readable database.
+    """
+    rows = _read_only(path, "select key, status, updated_at, next_attempt_at from outbox", [])
+    if rows is None:
+        return None
+    return {str(key): (str(status), updated, due) for key, status, updated, due in rows}
+
+
+def _read_only(path: Path, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:
     if not path.exists():
         return None
-    sql = "select step, entered_at from step_history where case_id = ? order by entered_at"
     try:
         conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
-            rows = conn.execute(sql, [case_id]).fetchall()
+            return list(conn.execute(sql, list(params)).fetchall())
         finally:
             conn.close()
     except sqlite3.Error:
         return None
-    return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
