@@ -17,6 +17,17 @@ from tests.harness import World
 SUCCESS = "!success:test"
 
 
+def add_new_trial(world: World, **options: str) -> int:
+    """Aster Labs, tagged Trial, signed up today."""
+    d = world.dolibarr
+    return d.add_thirdparty(
+        "Aster Labs",
+        email="jane@aster.example",
+        tags=("Trial",),
+        array_options={"signup_date": world.now.astimezone(d.tz).date(), **options},
+    )
+
+
 def test_an_old_customer_with_years_of_paid_invoices_is_left_alone(world: World) -> None:
     d = world.dolibarr
     partner = d.add_thirdparty(
@@ -72,16 +83,7 @@ def test_a_forgotten_trial_tag_is_not_news_on_the_first_run(world: World) -> Non
 def test_a_misspelt_skip_rule_is_a_warning_on_that_case(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = world.dolibarr
-    socid = d.add_thirdparty(
-        "Aster Labs",
-        email="jane@aster.example",
-        tags=("Trial",),
-        array_options={
-            "signup_date": world.now.astimezone(d.tz).date(),
-            "syncd_skip_rules": "signup_notfy",
-        },
-    )
+    socid = add_new_trial(world, syncd_skip_rules="signup_notfy")
     report = {r.case_id: r for r in world.cycle().plan.reports}[socid]
     assert report.warnings == (
         "syncd_skip_rules names no rule: signup_notfy (rules: "
@@ -117,16 +119,10 @@ def test_status_lists_the_cases_whose_data_is_in_error(
 def test_explain_shows_when_the_case_entered_each_step_and_writes_nothing(
     world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    d = world.dolibarr
-    socid = d.add_thirdparty(
-        "Aster Labs",
-        email="jane@aster.example",
-        tags=("Trial",),
-        array_options={"signup_date": world.now.astimezone(d.tz).date()},
-    )
+    socid = add_new_trial(world)
     world.cycle()
     world.advance(days=1)
-    d.tag(socid, "ICP-fit")
+    world.dolibarr.tag(socid, "ICP-fit")
     world.cycle()
     db = world.rt.store.path
     # The data files; `-shm` is SQLite's shared memory, where every reader marks its place.
