@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -166,6 +166,13 @@ class DolibarrClient:
 
     def iter_invoices(self, modified_since: datetime | None = None) -> Iterator[InvoiceRecord]:
         yield from self._related("/invoices", _INVOICE_PROPERTIES, modified_since, parse_invoice)
+
+    def server_clock(self) -> datetime | None:
+        """The server's own time (status.json `timestamp_now_utc`), or None if not given."""
+        stamp = self.server_status().get("timestamp_now_utc")
+        if isinstance(stamp, bool) or not isinstance(stamp, int | str) or not str(stamp).isdigit():
+            return None
+        return datetime.fromtimestamp(int(stamp), UTC)
 
     def server_status(self) -> Mapping[str, Any]:
         """Version and clock of the server (status.json)."""

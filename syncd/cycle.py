@@ -141,8 +141,10 @@ def run_cycle(
     try:
         settle_state(rt, now)  # the database is the one we had and knows what was done
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
-        if rt.rules and (rt.constants is None or sweep_due(rt)):
-            refresh_constants(rt, os.environ)  # parameters people set in Dolibarr
+        if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
+            check_clock(rt.reader, now)  # warn when Dolibarr's clock is not ours
+            if rt.rules:
+                refresh_constants(rt, os.environ)  # parameters people set in Dolibarr
         poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress)  # read (I/O)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
@@ -165,6 +167,29 @@ def run_cycle(
         stats.held,
     )
     return CycleResult(result, enqueued, stats)
+
+
+CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+def check_clock(reader: Reader, now: datetime) -> timedelta | None:
+    """Dolibarr's clock less syncd's, logged as a warning past a minute either way.
+
+    Modification times and date filters are the server's; a clock that is not
+    ours shifts every timer and cursor by the difference.
+    """
+    theirs = reader.server_clock()
+    if theirs is None:
+        return None
+    offset = theirs - now
+    if abs(offset) > CLOCK_TOLERANCE:
+        way = "ahead of" if offset > timedelta(0) else "behind"
+        logger.warning(
+            "Dolibarr's clock is {:.0f} s {} syncd's: check NTP on both hosts",
+            abs(offset.total_seconds()),
+            way,
+        )
+    return offset
 
 
 def settle_state(rt: Runtime, now: datetime) -> None:

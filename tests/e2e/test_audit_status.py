@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.world import served
 
 
@@ -47,3 +49,16 @@ def test_a_dry_run_after_real_cycles_shows_done_as_done_and_writes_nothing(
         assert [p.read_bytes() if p.exists() else b"" for p in files] == before
         after = [fake.count() - fake.count("GET") for fake in (d, w.mautic, w.freescout, w.matrix)]
         assert after == writes  # the dry runs sent nothing but GET requests
+
+
+@pytest.mark.parametrize(("shift", "said"), [(3600, "3600 s ahead of"), (-3600, "3600 s behind")])
+def test_a_dolibarr_clock_an_hour_off_is_reported_with_the_offset(
+    tmp_path: Path, shift: int, said: str
+) -> None:
+    with served(tmp_path) as w:
+        calm = w.syncd("run", "--once")
+        assert calm.returncode == 0 and "clock" not in calm.stderr
+        w.dolibarr.now += shift
+        done = w.syncd("run", "--once")
+        assert done.returncode == 0, done.stderr
+        assert f"Dolibarr's clock is {said} syncd's" in done.stderr
