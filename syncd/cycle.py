@@ -142,22 +142,19 @@ def run_cycle(
         settle_state(rt, now)  # the database is the one we had and knows what was done
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
         if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
-            check_clock(rt.reader, now)  # warn when Dolibarr's clock is not ours
-            if rt.rules:
-                refresh_constants(rt, os.environ)  # parameters people set in Dolibarr
+            check_server(rt, now)  # its clock, and the parameters people set there
         poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress)  # read (I/O)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
     result = plan(rt.mirror, rt.config, rt.ruleset, now)  # decide (pure)
     log_case_errors(rt, result)
-    lookback = recovery_lookback(rt.store, now)  # after a lost database: ask before sending
-    enqueued = rt.store.enqueue(planned_actions(result), now, lookback)  # one atomic write
-    cancel_unwanted(rt.store, still_wanted(result), now)  # a waiting action its case dropped
+    enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
         stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
-    bad = [(r.case_id, r.ref, "; ".join(r.errors)) for r in result.reports if r.errors]
-    rt.store.save_cycle(rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad)
+    rt.store.save_cycle(
+        rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad_cases(result)
+    )
     logger.info(
         "cycle ok: {} cases, {} new actions, {} done, {} failed, {} held",
         len(result.reports),
@@ -170,6 +167,21 @@ def run_cycle(
 
 
 CLOCK_TOLERANCE = timedelta(minutes=1)
+
+
+def check_server(rt: Runtime, now: datetime) -> None:
+    """At start and with each id sweep: Dolibarr's clock, then its SYNCD_* constants."""
+    check_clock(rt.reader, now)
+    if rt.rules:
+        refresh_constants(rt, os.environ)
+
+
+def queue(rt: Runtime, result: Plan, now: datetime) -> int:
+    """Enqueue the plan (asking first after a lost database) and cancel what it dropped."""
+    lookback = recovery_lookback(rt.store, now)
+    enqueued = rt.store.enqueue(planned_actions(result), now, lookback)
+    cancel_unwanted(rt.store, still_wanted(result), now)
+    return enqueued
 
 
 def check_clock(reader: Reader, now: datetime) -> timedelta | None:
@@ -265,6 +277,10 @@ def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:
     for report in result.reports:
         for action in report.actions:
             yield report.case_id, action
+
+
+def bad_cases(result: Plan) -> list[tuple[int, str, str]]:
+    return [(r.case_id, r.ref, "; ".join(r.errors)) for r in result.reports if r.errors]
 
 
 def steps_of(result: Plan) -> list[tuple[int, str]]:
