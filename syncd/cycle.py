@@ -67,7 +67,7 @@ def read_and_plan(
 def plan(mirror: Mirror, config: Config, ruleset: RuleSet, now: datetime) -> Plan:
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
-    built = build_cases(mirror, config.fields, zone)
+    built = build_cases(mirror, config.fields, zone, config.dolibarr.commission_rate_unit)
     reports = [_report(case, local_now, ruleset, config.tags) for case in built.cases]
     for row, exc in built.errors:
         reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))

@@ -306,7 +306,7 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
         else:
             _decide(case, now, entry, ruleset.systems, actions, skipped, errors)
     report = _report(case, actions, skipped, errors)
-    return dataclasses.replace(report, warnings=_steering_mistakes(case, ruleset))
+    return dataclasses.replace(report, warnings=case.warnings + _steering_mistakes(case, ruleset))
 
 
 def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:

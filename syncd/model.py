@@ -135,13 +135,42 @@ class Proposal:
     status: int
 
 
+# Dolibarr's invoice `type` (QUIRKS.md, "Invoices: the paid signal").
+INVOICE_KINDS: Mapping[int, str] = {
+    0: "standard",
+    1: "replacement",
+    2: "credit_note",
+    3: "deposit",
+    5: "situation",
+}
+
+
 @dataclass(frozen=True)
 class Invoice:
+    """An invoice as the customer process and the money rules see it.
+
+    Amounts are excl. tax, in `currency`: the invoice's own currency when it has
+    one, else the company's ("" when neither is known). `is_settled` is
+    Dolibarr's "closed as paid": in full, or "paid partially" (a `close_code`),
+    when `paid_ht` is the share that came in. Only a standard invoice counts as
+    paid (`is_paid`): a credit note or a deposit never makes a paying customer.
+    """
+
     id: int
     ref: str
-    is_paid: bool
+    is_settled: bool
     total_ht: Decimal
     currency: str
+    kind: str = "standard"
+    paid_ht: Decimal | None = None
+    close_code: str = ""
+    source_id: int | None = None  # a credit note's corrected invoice (`fk_facture_source`)
+    deposits_ht: Decimal = Decimal(0)  # the deposits this invoice absorbs, as a positive sum
+    issued_on: date | None = None  # the invoice date
+
+    @property
+    def is_paid(self) -> bool:
+        return self.kind == "standard" and self.is_settled
 
 
 @dataclass(frozen=True)
@@ -160,7 +189,18 @@ class Referrer:
     id: int
     ref: str
     name: str
-    commission_rate: Decimal | None = None
+    commission_rate: Decimal | None = None  # a percentage: 15 is 15 %
+    is_paused: bool = False  # `syncd_pause` on the partner: nothing is written on its record
+    error: str = ""  # the partner's data cannot be read: its notes wait
+
+    @property
+    def waits(self) -> str:
+        """Why nothing may be written on the partner's record now; "" when it may."""
+        if self.error:
+            return f"partner {self.ref} has an error: {self.error}"
+        if self.is_paused:
+            return f"partner {self.ref} is paused (syncd_pause is set on it)"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +212,7 @@ class Fields:
     logins_count: int = 0
     frameworks_mapped: int = 0
     referred_by: int | None = None
-    commission_rate: Decimal | None = None
+    commission_rate: Decimal | None = None  # a percentage (15 is 15 %), whatever Dolibarr stores
     is_paused: bool = False
     skip_rules: frozenset[str] = frozenset()
     onboarding_step: str | None = None
@@ -207,6 +247,7 @@ class Case:
     referrer: Referrer | None = None
     step: str = ""
     evidence: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # a likely mistake in the case's data, for the audit
 
     @property
     def process(self) -> str:

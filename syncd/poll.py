@@ -50,6 +50,7 @@ class Reader(Protocol):
     def iter_invoices(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
     def setup_constants(self, prefix: str = "SYNCD_") -> dict[str, str]: ...
     def server_clock(self) -> datetime | None: ...
+    def company_currency(self) -> str | None: ...
 
 
 class TagGuardError(SyncdError):
@@ -87,6 +88,9 @@ def poll(
     time rather than missed.
     """
     missing = _ensure_categories(reader, mirror, settings.tag_labels, _sweep_due(mirror, settings))
+    if mirror.company_currency is None or _sweep_due(mirror, settings):
+        # Invoices with no currency of their own are in the company's (QUIRKS.md).
+        mirror.company_currency = reader.company_currency() or ""
     changed = _poll_thirdparties(reader, mirror, settings, progress)
     for kind in RELATED_KINDS:
         changed |= _poll_related(reader, mirror, kind, settings)

@@ -94,6 +94,15 @@ def m002_case_errors(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_invoice_types(db: Database) -> None:
+    # Invoices are now read with their type, closing and currencies (QUIRKS.md,
+    # "Invoices: the paid signal"). Rows mirrored without them cannot tell a credit
+    # note from an invoice: forget them and read every invoice again.
+    db.execute("delete from mirror_rows where kind = 'invoices'")
+    db.execute("delete from cursors where kind = 'invoices'")
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"

@@ -117,7 +117,7 @@ def test_partner_journey_and_one_commission_note_per_paid_invoice(world: World) 
         email="hello@quartz.example",
         country_code="FR",
         tags=("Partner-Prospect",),
-        array_options={"commission_rate": "0.15"},
+        array_options={"commission_rate": "15"},
     )
     run_days(world, 6)  # undecided after 5 days → reminder
     d.untag(partner, "Partner-Prospect")

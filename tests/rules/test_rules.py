@@ -19,7 +19,7 @@ from tests.factories import NOW, make_case, paid_invoice, proposal, referral
 TODAY = NOW.date()
 TOMORROW = TODAY + timedelta(days=1)
 YESTERDAY = TODAY - timedelta(days=1)
-PARTNER = Referrer(id=7, ref="PA2611-0007", name="Iris Partners", commission_rate=Decimal("0.15"))
+PARTNER = Referrer(id=7, ref="PA2611-0007", name="Iris Partners", commission_rate=Decimal("15"))
 
 
 def rule(name: str) -> Rule[Any]:
@@ -418,9 +418,7 @@ def test_needs_name_the_systems_the_actions_use() -> None:
 
 
 def test_commission_is_total_ht_times_partner_rate_rounded_to_cents() -> None:
-    invoice = Invoice(
-        id=15, ref="FA2611-0015", is_paid=True, total_ht=Decimal("1200.00"), currency="EUR"
-    )
+    invoice = paid_invoice(ref="FA2611-0015", total_ht="1200.00", id=15)
     event, note = actions(
         "partner_commission_note", make_case(referrer=PARTNER, invoices=(invoice,))
     )
@@ -428,31 +426,39 @@ def test_commission_is_total_ht_times_partner_rate_rounded_to_cents() -> None:
     assert event.target == note.target == "thirdparty:7"
     assert event.payload["commission"] == "180.00"
     assert "FA2611-0015" in note.payload["text"]
-    assert "1200.00 EUR excl. tax × rate 0.15 = 180.00 EUR" in note.payload["text"]
-    assert "rate 0.15" in event.payload["label"]
+    assert "1200.00 EUR excl. tax × rate 15 % = 180.00 EUR" in note.payload["text"]
+    assert "rate 15 %" in event.payload["label"]
 
 
 def test_commission_uses_default_rate_when_partner_has_none() -> None:
     bare = Referrer(id=7, ref="PA2611-0007", name="Iris Partners")
     case = make_case(referrer=bare, invoices=(paid_invoice(total_ht="333.35"),))
     event, note = actions("partner_commission_note", case)
-    assert event.payload["rate"] == "0.10"
+    assert event.payload["rate"] == "10 %"
     assert event.payload["commission"] == "33.34"  # 33.335 rounds half up
-    assert "default rate" in note.because
-    _, other = actions("partner_commission_note", case, default_rate=Decimal("0.2"))
+    assert "default rate 10 %" in note.because
+    _, other = actions("partner_commission_note", case, default_rate=Decimal("20"))
     assert other.payload["commission"] == "66.67"
 
 
-def test_commission_skips_a_rate_that_is_not_a_rate() -> None:
-    odd = Referrer(id=7, ref="PA2611-0007", name="Iris", commission_rate=Decimal("15"))
-    decision = decide(
-        "partner_commission_note", make_case(referrer=odd, invoices=(paid_invoice(),))
-    )
-    assert isinstance(decision, Skip) and "not between 0 and 1" in decision.reason
+def test_a_default_rate_of_one_or_less_is_flagged_where_it_is_used() -> None:
+    bare = Referrer(id=7, ref="PA2611-0007", name="Iris Partners")
+    case = make_case(referrer=bare, invoices=(paid_invoice(total_ht="1000.00"),))
+    _, note = actions("partner_commission_note", case, default_rate=Decimal("0.10"))
+    assert "= 1.00 EUR" in note.payload["text"]
+    assert "0.1 %; write 100 for 100 %" in note.because
+
+
+@pytest.mark.parametrize("rate", ["-1", "100.01", "150"])
+def test_a_default_rate_outside_0_to_100_is_refused(rate: str) -> None:
+    with pytest.raises(ValueError, match="not between 0 and 100"):
+        rule("partner_commission_note").params(default_rate=Decimal(rate))
 
 
 def test_commission_notes_only_paid_invoices_whatever_the_step() -> None:
-    unpaid = Invoice(id=3, ref="FA2611-0003", is_paid=False, total_ht=Decimal(100), currency="EUR")
+    unpaid = Invoice(
+        id=3, ref="FA2611-0003", is_settled=False, total_ht=Decimal(100), currency="EUR"
+    )
     case = make_case(step="none", tags=(), referrer=PARTNER, invoices=(paid_invoice(id=2), unpaid))
     assert {a.key for a in actions("partner_commission_note", case)} == {
         "partner_commission_note:7:inv:2:event",
