@@ -286,6 +286,7 @@ def invoice_body(inv: InvoiceRow) -> dict[str, Any]:
         "status": str(inv.status),
         "paye": "1" if inv.paye else "0",
         "close_code": inv.close_code,
+        "close_note": inv.close_note,
         "fk_facture_source": None if inv.source_id is None else str(inv.source_id),
         "socid": str(inv.socid),
         "date": inv.date,
