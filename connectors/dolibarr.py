@@ -70,6 +70,7 @@ class ContactRecord:
     socid: int
     name: str
     email: str
+    modified_at: Any = None  # `date_modification` as sent; "" in 23 (contact_get.json) → None
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class ProposalRecord:
     socid: int
     ref: str
     status: Any  # `statut` as sent (an int, proposal_get.json); the core reads it
+    modified_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class InvoiceRecord:
     deposits_ht: Any = None  # the `(DEPOSIT)` lines' total_ht, summed (negative)
     mc_deposits_ht: Any = None
     date: Any = None
+    modified_at: Any = None
 
 
 class DolibarrClient:
@@ -406,13 +409,14 @@ class DolibarrClient:
 _THIRDPARTY_PROPERTIES = (
     "id,ref,name,email,country_code,client,date_creation,date_modification,array_options"
 )
-_CONTACT_PROPERTIES = "id,socid,firstname,lastname,email"
-_PROPOSAL_PROPERTIES = "id,socid,ref,statut"
+# `date_modification` is the row's `tms` in the database's clock: the poll's bookmark.
+_CONTACT_PROPERTIES = "id,socid,firstname,lastname,email,date_modification"
+_PROPOSAL_PROPERTIES = "id,socid,ref,statut,date_modification"
 # `lines` carries the `(DEPOSIT)` lines of a final invoice
 # (invoice_type_list_no_properties_one_row.json, invoice_type_final_lines.json).
 _INVOICE_PROPERTIES = (
     "id,socid,ref,type,statut,paye,close_code,fk_facture_source,date,total_ht,total_ttc,"
-    "totalpaid,multicurrency_code,multicurrency_total_ht,lines"
+    "totalpaid,multicurrency_code,multicurrency_total_ht,lines,date_modification"
 )
 
 
@@ -499,7 +503,6 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
     options = row.get("array_options") or {}
     if not isinstance(options, dict):
         options = {}
-    modified = row.get("date_modification")
     return ThirdParty(
         id=int(row["id"]),
         ref=str(row.get("ref") or row.get("name") or row["id"]),
@@ -508,9 +511,16 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
         country_code=str(row.get("country_code") or ""),
         client=_client(row.get("client")),
         created_at=row.get("date_creation"),
-        modified_at=modified if modified not in (None, "", False) else None,
+        modified_at=_modified(row),
         array_options={k.removeprefix("options_"): v for k, v in options.items()},
     )
+
+
+def _modified(row: Mapping[str, Any]) -> Any:
+    """`date_modification` as sent, or None where Dolibarr has none ("" without an
+    extrafields row, thirdparty_get_no_extrafields_row.json, contact_get.json)."""
+    modified = row.get("date_modification")
+    return None if modified in (None, "", False) else modified
 
 
 def parse_category(row: Mapping[str, Any]) -> Category:
@@ -526,6 +536,7 @@ def parse_contact(row: Mapping[str, Any]) -> ContactRecord:
         socid=_int(row.get("socid")),
         name=name,
         email=str(row.get("email") or ""),
+        modified_at=_modified(row),
     )
 
 
@@ -536,6 +547,7 @@ def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
         socid=_int(row.get("socid")),
         ref=str(row.get("ref") or ""),
         status=row.get("statut"),
+        modified_at=_modified(row),
     )
 
 
@@ -563,6 +575,7 @@ def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
         deposits_ht=_line_sum(deposits, "total_ht"),
         mc_deposits_ht=_line_sum(deposits, "multicurrency_total_ht"),
         date=row.get("date"),
+        modified_at=_modified(row),
     )
 
 

@@ -95,7 +95,16 @@ def m002_case_errors(db: Database) -> None:
 
 
 @migrations()
-def m003_invoice_types(db: Database) -> None:
+def m003_server_cursors(db: Database) -> None:
+    # Cursors were syncd's own clock; they are now bookmarks in Dolibarr's clock
+    # (poll.Bookmarks). An old one may be ahead of Dolibarr's clock and skip
+    # changes, so the first poll after the upgrade reads everything once; the
+    # mirror it compares with is kept, so only real changes count.
+    db.execute("DELETE FROM cursors")
+
+
+@migrations()
+def m004_invoice_types(db: Database) -> None:
     # Invoices are now read with their type, closing and currencies (QUIRKS.md,
     # "Invoices: the paid signal"). Rows mirrored without them cannot tell a credit
     # note from an invoice: forget them and read every invoice again.
