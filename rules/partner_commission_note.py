@@ -76,7 +76,11 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     actions += [
         a for credit in _reversing(case, earning) for a in _reversal(case, partner, credit, rate)
     ]
-    return actions or skip("; ".join(left_out))
+    if not actions:
+        return skip("; ".join(left_out))
+    # What earns nothing is said beside what does, so the audit accounts for every invoice.
+    aside = f"; no note for: {'; '.join(left_out)}" if left_out else ""
+    return [replace(a, because=a.because + aside) for a in actions]
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,14 @@ def test_since_leaves_out_invoices_dated_before_it(world: World) -> None:
     dated = datetime.combine(day - timedelta(days=3), datetime.min.time(), world.dolibarr.tz)
     world.dolibarr.invoices[old].date = int(dated.timestamp())
     world.dolibarr.add_invoice(c, "FA2612-0002", "1000.00", paid=True)
-    report(world, c)
+    found = report(world, c)
     (line,) = commission_lines(world, p)
     assert "FA2612-0002" in line
     assert "FA2611-0001" not in notes(world, p)
+    before = (day - timedelta(days=3)).isoformat()
+    whys = [a.because for a in found.actions if a.rule == "partner_commission_note"]
+    assert len(whys) == 2  # the event and the note line, each saying what was left out
+    assert all(
+        why.endswith(f"no note for: invoice FA2611-0001 dated {before}, before since {day}")
+        for why in whys
+    )
