@@ -73,9 +73,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
         return skip("no paid invoice")
     rate = Rate.of(partner, p)
     actions = [a for inv in earning for a in _notes(case, partner, inv, rate)]
-    actions += [
-        a for credit in _reversing(case, earning) for a in _reversal(case, partner, credit, rate)
-    ]
+    actions += [a for r in _reversing(case, earning) for a in _reversal(case, partner, r, rate)]
     if not actions:
         return skip("; ".join(left_out))
     # What earns nothing is said beside what does, so the audit accounts for every invoice.
@@ -142,17 +140,33 @@ def _left_out(inv: Invoice, since: date | None) -> str:
     return ""
 
 
-def _reversing(case: Case, earning: list[Invoice]) -> list[tuple[Invoice, Invoice]]:
-    """Each paid credit note against an invoice that earned commission, with that invoice."""
+@dataclass(frozen=True)
+class Reversal:
+    credit: Invoice
+    source: Invoice
+    amount: Decimal  # negative; never more than the source's commissioned amount
+
+
+def _reversing(case: Case, earning: list[Invoice]) -> list[Reversal]:
+    """Each paid credit note against an invoice that earned commission, in id order.
+
+    Together they reverse at most what the invoice earned on: a credit note for
+    the whole of an invoice paid partially takes back the part paid, no more.
+    """
     commissioned = {inv.id: inv for inv in earning}
-    return [
-        (credit, commissioned[credit.source_id])
-        for credit in case.invoices
-        if credit.kind == "credit_note"
-        and credit.is_settled
-        and credit.source_id in commissioned
-        and credit.currency == commissioned[credit.source_id].currency
-    ]
+    left = {inv.id: _base(inv)[0] for inv in earning}
+    found: list[Reversal] = []
+    for credit in sorted(case.invoices, key=lambda inv: inv.id):
+        source = commissioned.get(credit.source_id or -1)
+        if credit.kind != "credit_note" or not credit.is_settled or source is None:
+            continue
+        if credit.currency != source.currency or not credit.total_ht.is_finite():
+            continue
+        amount = max(credit.total_ht, -left[source.id])
+        if amount < 0:
+            left[source.id] += amount
+            found.append(Reversal(credit, source, amount))
+    return found
 
 
 def _notes(case: Case, partner: Referrer, inv: Invoice, rate: Rate) -> list[Action]:
@@ -183,14 +197,13 @@ def _base(inv: Invoice) -> tuple[Decimal, str]:
     return base, words
 
 
-def _reversal(
-    case: Case, partner: Referrer, pair: tuple[Invoice, Invoice], rate: Rate
-) -> list[Action]:
-    credit, source = pair
-    due = commission(credit.total_ht, rate.percent)
+def _reversal(case: Case, partner: Referrer, r: Reversal, rate: Rate) -> list[Action]:
+    credit, source = r.credit, r.source
+    capped = "" if r.amount == credit.total_ht else f" (of {_cents(credit.total_ht)}, capped)"
+    due = commission(r.amount, rate.percent)
     text = (
         f"Commission reversed by credit note {credit.ref} on invoice {source.ref} "
-        f"({case.label}): {_cents(credit.total_ht)} {credit.currency} excl. tax × rate "
+        f"({case.label}): {_cents(r.amount)} {credit.currency}{capped} excl. tax × rate "
         f"{rate.shown} % = {due} {credit.currency}"
     )
     because = (
@@ -198,7 +211,7 @@ def _reversal(
         f"{source.ref}, which earned commission; {rate.because()}"
     )
     key = f"partner_commission_note:{partner.id}:credit:{credit.id}"
-    return _pair(case, partner, key, text, because, _figures(credit, credit.total_ht, rate, due))
+    return _pair(case, partner, key, text, because, _figures(credit, r.amount, rate, due))
 
 
 def _pair(

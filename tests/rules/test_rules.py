@@ -606,3 +606,37 @@ def test_a_timer_past_its_window_is_skipped_with_the_window(
 ) -> None:
     decision = decide(name, case)
     assert isinstance(decision, Skip) and reason in decision.reason
+
+
+def credit_note(source_id: int, total_ht: str, id: int = 30, settled: bool = True) -> Invoice:
+    return Invoice(
+        id=id,
+        ref=f"AV2612-{id:04d}",
+        is_settled=settled,
+        total_ht=Decimal(total_ht),
+        currency="EUR",
+        kind="credit_note",
+        source_id=source_id,
+    )
+
+
+def test_credit_notes_never_take_back_more_than_the_invoice_earned_on() -> None:
+    short = paid_invoice(
+        id=5, ref="FA2612-0004", total_ht="1000.00", paid_ht=Decimal("750"), close_code="other"
+    )
+    first, second = credit_note(5, "-600.00", id=30), credit_note(5, "-600.00", id=31)
+    case = make_case(referrer=PARTNER, invoices=(short, first, second))
+    notes = [a for a in actions("partner_commission_note", case) if a.kind == "dolibarr.note"]
+    texts = {a.key: a.payload["text"] for a in notes}
+    assert texts["partner_commission_note:7:credit:30:note"].endswith(
+        "-600.00 EUR excl. tax × rate 15 % = -90.00 EUR"
+    )
+    assert texts["partner_commission_note:7:credit:31:note"].endswith(
+        "-150.00 EUR (of -600.00, capped) excl. tax × rate 15 % = -22.50 EUR"
+    )  # 600 + 150 = the 750 paid
+
+
+def test_an_open_credit_note_reverses_nothing_yet() -> None:
+    invoice = paid_invoice(id=5)
+    case = make_case(referrer=PARTNER, invoices=(invoice, credit_note(5, "-490.00", settled=False)))
+    assert not any(":credit:" in a.key for a in actions("partner_commission_note", case))
