@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -543,3 +544,19 @@ def test_recorded_snapshots(
     name: str, tags: tuple[str, ...], case_kwargs: dict[str, Any], expected: str
 ) -> None:
     assert step_of(recorded_case(name, tags, **case_kwargs)) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "paid_ht", "step"),
+    [
+        ("credit_note", None, "welcome_call"),
+        ("deposit", None, "welcome_call"),
+        ("replacement", None, "welcome_call"),
+        ("standard", Decimal("750"), "subscription_active"),  # closed as paid partially
+    ],
+)
+def test_only_a_standard_invoice_makes_a_paying_customer(
+    kind: str, paid_ht: Decimal | None, step: str
+) -> None:
+    invoice = paid_invoice(kind=kind, paid_ht=paid_ht, close_code="other" if paid_ht else "")
+    assert step_of(make_case(tags=("trial", "icp_fit"), invoices=(invoice,))) == step
