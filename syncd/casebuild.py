@@ -31,7 +31,7 @@ from syncd.model import INVOICE_KINDS, Case, Contact, Invoice, Proposal, Referra
 @dataclass(frozen=True)
 class Built:
     cases: list[Case]
-    errors: list[tuple[Any, CaseDataError]]  # (raw third party, or the case, and its error)
+    errors: list[tuple[Any, CaseDataError]]  # (the raw third party, or a case badly referred)
 
 
 def build_cases(
