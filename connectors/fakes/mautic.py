@@ -20,13 +20,27 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
 from connectors.fakes.base import FakeBase, Request, Response
+from connectors.fakes.mautic_bodies import (
+    STAT_COLUMNS,
+    ContactRow,
+    MauticError,
+    StatRow,
+    contact_body,
+    dnc_as_added,
+    dump,
+    error_body,
+    flat_body,
+    limit_message,
+    stat_body,
+    utc,
+)
 
 DEFAULT_NOW = 1780000000.0  # 2026-05-28 20:26:40 UTC: any fixed instant will do
 TOKEN_LIFETIME = 3600  # §2b: api_oauth2_access_token_lifetime = 60 minutes
@@ -36,68 +50,10 @@ _NO_CONTACT = "Contact not found."  # 37, 45: an unknown contact on send and seg
 _BAD_PASSWORD = "Authorization denied, invalid credentials."  # 49
 _NO_CREDENTIALS = "API authorization denied."  # 50
 _RATE_WINDOW = 3600  # §4: the limiter counts calls per hour
-# minimal=1 leaves these out of every listed contact (12 against 13, 22)
-_NOT_MINIMAL = (
-    "lastActive",
-    "owner",
-    "ipAddresses",
-    "tags",
-    "utmtags",
-    "stage",
-    "dateIdentified",
-    "preferredProfileImage",
-    "doNotContact",
-    "frequencyRules",
-)
 _ACCESS_DENIED = "You do not have access to the requested area/action."
 _API_DISABLED = "API disabled. You need to enable the API in the API settings."
 _BASIC_DISABLED = "Basic authentication disabled. You need to enable it in the API settings."
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# §9: the email_stats columns the stats API lists (40-email_stats_unknown_table.json)
-STAT_COLUMNS = [
-    "copy_id",
-    "date_read",
-    "date_sent",
-    "email_address",
-    "email_id",
-    "id",
-    "ip_id",
-    "is_failed",
-    "is_read",
-    "last_opened",
-    "lead_id",
-    "list_id",
-    "open_count",
-    "open_details",
-    "retry_count",
-    "source",
-    "source_id",
-    "tokens",
-    "tracking_hash",
-    "viewed_in_browser",
-]
-
-
-class MauticError(Exception):
-    """Raised inside a route: becomes Mautic's `{"errors": [...]}` body (§3)."""
-
-    def __init__(
-        self, status: int, message: str, kind: str | None = None, details: Any = None
-    ) -> None:
-        super().__init__(f"{status} {message}")
-        self.status, self.message, self.kind, self.details = status, message, kind, details
-
-
-@dataclass
-class ContactRow:
-    id: int
-    email: str
-    firstname: str = ""
-    lastname: str = ""
-    company: str = ""
-    dnc: list[dict[str, Any]] = field(default_factory=list)
-    date_added: float = 0.0
-    date_modified: float | None = None  # null until first modified (01)
 
 
 @dataclass
@@ -106,18 +62,6 @@ class SegmentRow:
     name: str
     is_published: bool = True
     is_global: bool = True
-
-
-@dataclass
-class StatRow:
-    id: int
-    email_id: int
-    lead_id: int
-    email_address: str
-    date_sent: float
-    source: str = "api"
-    is_failed: bool = False
-    tokens: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,7 +107,7 @@ class FakeMautic(FakeBase):
 
     @property
     def now_utc(self) -> datetime:
-        return _utc(self.now)
+        return utc(self.now)
 
     def add_user(self, username: str, password: str) -> None:
         self.users[username] = password
@@ -230,7 +174,7 @@ class FakeMautic(FakeBase):
     def sent(self, email_id: int | None = None, to: str | None = None) -> list[SentEmail]:
         """What Mautic accepted for sending (not failed), oldest first."""
         return [
-            SentEmail(s.email_id, s.lead_id, s.email_address, dict(s.tokens), _utc(s.date_sent))
+            SentEmail(s.email_id, s.lead_id, s.email_address, dict(s.tokens), utc(s.date_sent))
             for s in self.stats
             if not s.is_failed
             and (email_id is None or s.email_id == email_id)
@@ -240,8 +184,8 @@ class FakeMautic(FakeBase):
     # ------------------------------------------------------------------ FakeBase hooks
     def _fault_body(self, status: int) -> bytes:
         if status == 429:  # §4
-            return _error_body(MauticError(429, _limit_message(self.rate_limit or 100)))
-        return _error_body(MauticError(status, "Fault injected by the test."))
+            return error_body(MauticError(429, limit_message(self.rate_limit or 100)))
+        return error_body(MauticError(status, "Fault injected by the test."))
 
     def throttle(
         self, method: str | None, path_prefix: str, *, retry_after: int = 1, times: int | None = 1
@@ -260,16 +204,16 @@ class FakeMautic(FakeBase):
             if req.path.startswith("/api"):
                 self._authenticate(req)
         except MauticError as err:  # from the firewall / ApiSubscriber: no version header
-            return err.status, _JSON | dated, _error_body(err)
+            return err.status, _JSON | dated, error_body(err)
         limited = self._count_call() if req.path.startswith("/api") else {}
         if limited.get("X-RateLimit-Remaining") == "-1":  # §4: refused before the controller
             limited["X-RateLimit-Remaining"] = "0"
-            refusal = MauticError(429, _limit_message(self.rate_limit))
-            return 429, _JSON | dated | limited, _error_body(refusal)
+            refusal = MauticError(429, limit_message(self.rate_limit))
+            return 429, _JSON | dated | limited, error_body(refusal)
         try:
             status, headers, body = handler(req, match)
         except MauticError as err:
-            status, headers, body = err.status, dict(_JSON), _error_body(err)
+            status, headers, body = err.status, dict(_JSON), error_body(err)
         return status, headers | dated | limited | {"Mautic-Version": self.version}, body
 
     def _count_call(self) -> dict[str, str]:
@@ -366,7 +310,7 @@ class FakeMautic(FakeBase):
             rows.reverse()
         start, limit = _int(req.query, "start", 0), _int(req.query, "limit", 30)
         minimal = req.query.get("minimal") in ("1", "true")
-        shown = {str(r.id): self._contact_body(r, minimal) for r in rows[start : start + limit]}
+        shown = {str(r.id): contact_body(r, minimal) for r in rows[start : start + limit]}
         return _ok({"total": self._total(len(rows)), "contacts": shown or self._empty()})
 
     def _where_ok(self, row: ContactRow, query: Mapping[str, str]) -> bool:
@@ -381,7 +325,7 @@ class FakeMautic(FakeBase):
         return True
 
     def _get_contact(self, _req: Request, m: re.Match[str]) -> Response:
-        return _ok({"contact": self._contact_body(self._contact_or_404(m["id"]))})
+        return _ok({"contact": contact_body(self._contact_or_404(m["id"]))})
 
     def _new_contact(self, req: Request, _m: re.Match[str]) -> Response:
         data = _payload(req)
@@ -402,7 +346,7 @@ class FakeMautic(FakeBase):
             value = str(data.get(name) or "")
             if value or (blank_wins and name in data):  # §7: blanks do not overwrite
                 setattr(row, name, value)
-        return status, headers, _dump({"contact": self._contact_body(row)})
+        return status, headers, dump({"contact": contact_body(row)})
 
     def _create_contact(self, email: str) -> ContactRow:
         row = ContactRow(self._new("contact"), email, date_added=self.now)
@@ -415,44 +359,6 @@ class FakeMautic(FakeBase):
             raise MauticError(404, message)
         return row
 
-    def _contact_body(self, c: ContactRow, minimal: bool = False) -> dict[str, Any]:
-        """The contact of GET, lists and the upsert (01, 09, 13); `minimal` drops
-        `doNotContact` and the other relations (12, 22)."""
-        values = {"email": c.email, "firstname": c.firstname, "lastname": c.lastname}
-        values |= {"company": c.company}
-        body = self._contact_head(c) | {"color": None}
-        body["fields"] = {"core": _core_fields(values), "social": {}, "personal": {}}
-        body["fields"] |= {"professional": {}}
-        body["fields"]["all"] = {"id": c.id, **{k: v or None for k, v in values.items()}}
-        if minimal:
-            return body
-        return body | {
-            "lastActive": None,
-            "owner": None,
-            "ipAddresses": [],
-            "tags": [],
-            "utmtags": [],
-            "stage": None,
-            "dateIdentified": _iso(c.date_added),
-            "preferredProfileImage": None,
-            "doNotContact": [dict(e) for e in c.dnc],
-            "frequencyRules": [],
-        }
-
-    def _contact_head(self, c: ContactRow) -> dict[str, Any]:
-        modified = None if c.date_modified is None else _iso(c.date_modified)
-        return {
-            "isPublished": True,
-            "dateAdded": _iso(c.date_added),
-            "dateModified": modified,
-            "createdBy": 1,
-            "createdByUser": "syncd",
-            "modifiedBy": None if modified is None else 1,
-            "modifiedByUser": None if modified is None else "syncd",
-            "id": c.id,
-            "points": 0,
-        }
-
     # ------------------------------------------------------------------ Do-Not-Contact (§10)
     def _dnc_add(self, req: Request, m: re.Match[str]) -> Response:
         """08: the answer's contact has another shape (flat names, no fields.all)."""
@@ -463,8 +369,8 @@ class FakeMautic(FakeBase):
             details = ["Reason code needs to be an integer and higher than 0."]
             raise MauticError(400, "Invalid reason code given", None, details)
         self._add_dnc(contact, m["channel"], reason, str(data.get("comments") or ""))
-        body = self._flat_body(contact)
-        body["doNotContact"][-1] = _dnc_as_added(body["doNotContact"][-1], contact.date_modified)
+        body = flat_body(contact)
+        body["doNotContact"][-1] = dnc_as_added(body["doNotContact"][-1], contact.date_modified)
         return _ok({"contact": body})
 
     def _dnc_remove(self, _req: Request, m: re.Match[str]) -> Response:
@@ -473,22 +379,7 @@ class FakeMautic(FakeBase):
         found = any(e["channel"] == m["channel"] for e in contact.dnc)
         contact.dnc = [e for e in contact.dnc if e["channel"] != m["channel"]]
         contact.date_modified = self.now
-        return _ok({"recordFound": found, "contact": self._flat_body(contact)})
-
-    def _flat_body(self, c: ContactRow) -> dict[str, Any]:
-        values = {"email": c.email, "firstname": c.firstname, "lastname": c.lastname}
-        names = {k: v or None for k, v in values.items()}
-        fields = {"core": _core_fields(values | {"company": c.company})}
-        relations = {
-            "ipAddresses": [],
-            "tags": [],
-            "utmtags": [],
-            "dateIdentified": _iso(c.date_added),
-            "doNotContact": [dict(e) for e in c.dnc],
-            "frequencyRules": [],
-        }
-        groups: dict[str, Any] = {"social": {}, "personal": {}, "professional": {}}
-        return self._contact_head(c) | names | {"fields": fields | groups} | relations
+        return _ok({"recordFound": found, "contact": flat_body(contact)})
 
     # ------------------------------------------------------------------ email send (§8)
     def _send(self, req: Request, m: re.Match[str]) -> Response:
@@ -523,7 +414,7 @@ class FakeMautic(FakeBase):
         if m["table"] != "email_stats":  # 40 (the real one lists every table)
             columns = {"email_stats": STAT_COLUMNS}
             return _ok({"availableTables": ["email_stats"], "tableColumns": columns})
-        rows = [_stat_body(s) for s in self.stats]
+        rows = [stat_body(s) for s in self.stats]
         try:
             for where in _where(req.query):
                 rows = [r for r in rows if _compare(r, *where)]
@@ -560,39 +451,8 @@ class FakeMautic(FakeBase):
 
 
 # ---------------------------------------------------------------------- module helpers
-def _dump(payload: Any) -> bytes:
-    return json.dumps(payload).encode()
-
-
 def _ok(payload: Any) -> Response:
-    return 200, dict(_JSON), _dump(payload)
-
-
-def _error_body(err: MauticError) -> bytes:
-    """§3: a controller's `{"errors": [{"code", "message", "details"}]}` with no `type`
-    (04, 11, 36, 52); the firewall's and ApiSubscriber's `{"message", "code", "type"}` (49)."""
-    if err.kind is not None:
-        return _dump({"errors": [{"message": err.message, "code": err.status, "type": err.kind}]})
-    details = [] if err.details is None else err.details
-    return _dump({"errors": [{"code": err.status, "message": err.message, "details": details}]})
-
-
-def _limit_message(limit: int) -> str:
-    return f"You exceeded the rate limit of {limit} API calls per hour."  # 52
-
-
-def _core_fields(values: Mapping[str, str]) -> dict[str, Any]:
-    core: dict[str, Any] = {}
-    for n, (alias, value) in enumerate(values.items(), start=2):
-        meta = {"id": str(n), "label": alias.title(), "alias": alias, "type": "text"}
-        core[alias] = meta | {"group": "core", "object": "lead", "value": value or None}
-    return core
-
-
-def _dnc_as_added(entry: Mapping[str, Any], at: float | None) -> dict[str, Any]:
-    """08: the add's answer shows the entry with `dateAdded` and without `channelId`."""
-    shown = {k: v for k, v in entry.items() if k != "channelId"}
-    return {"id": shown.pop("id"), "dateAdded": _iso(at or 0.0), **shown}
+    return 200, dict(_JSON), dump(payload)
 
 
 def _payload(req: Request) -> dict[str, Any]:
@@ -639,16 +499,6 @@ def _search_ok(row: ContactRow, search: str) -> bool:
     return re.fullmatch(like, row.email.lower(), re.DOTALL) is not None
 
 
-def _stat_body(s: StatRow) -> dict[str, Any]:
-    """§9, 30: DBAL rows, every value a string; NULL columns are left out, not null."""
-    values: dict[str, Any] = {"id": s.id, "email_id": s.email_id, "lead_id": s.lead_id}
-    values |= {"email_address": s.email_address, "date_sent": _stamp(s.date_sent)}
-    values |= {"is_read": 0, "is_failed": int(s.is_failed), "viewed_in_browser": 0}
-    values |= {"tracking_hash": f"fake{s.id:018x}", "retry_count": 0, "source": s.source}
-    values |= {"source_id": 0, "open_count": 0, "open_details": "a:0:{}"}
-    return {k: str(v) for k, v in values.items()}
-
-
 def _compare(row: Mapping[str, Any], col: str, expr: str, val: str) -> bool:
     if col not in STAT_COLUMNS:
         raise KeyError(col)
@@ -673,15 +523,3 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
         return int(query.get(name, default))
     except ValueError:
         return default
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _iso(epoch: float) -> str:
-    return _utc(epoch).isoformat(timespec="seconds")
-
-
-def _stamp(epoch: float) -> str:
-    return _utc(epoch).strftime("%Y-%m-%d %H:%M:%S")
