@@ -298,6 +298,11 @@ class MauticClient:
                 f"Mautic refused the credentials for {self.url}: HTTP basic auth is disabled "
                 "in its API Settings (clear Mautic's cache after enabling it)"
             )
+        elif status == 401 and not self.settings.uses_oauth:  # 49, 50: the firewall
+            text = (
+                f"Mautic refused the credentials for {self.url}: check [mautic] username "
+                "and password"
+            )
         elif status == 401 or kind in ("access_denied", "invalid_grant"):
             text = f"Mautic refused the credentials for {self.url}"
         else:

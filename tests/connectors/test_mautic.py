@@ -401,10 +401,15 @@ def test_bad_oauth_client_is_an_auth_error(
 def test_basic_auth_refused_is_one_clear_error(
     mautic: FakeMautic, make_client: Callable[..., MauticClient], sleeps: Sleeps
 ) -> None:
+    """49: a wrong password is a 401 from the firewall, not the 403 of basic auth off."""
     client = make_client(username="syncd", password="wrong")
     with pytest.raises(AuthError) as caught:
         client.find_contact("x@example.com")
-    assert "Mautic refused the credentials for http://mautic.test" in str(caught.value)
+    assert caught.value.status == 401 and str(caught.value) == (
+        "mautic GET /api/contacts → 401: Mautic refused the credentials for "
+        "http://mautic.test: check [mautic] username and password "
+        "(Authorization denied, invalid credentials.)"
+    )
     assert mautic.count() == 1 and sleeps == []
 
 
