@@ -14,16 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from syncd.model import Action, CaseReport
+from syncd.store import OutboxState
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """What the state database says of each action key: (status, updated_at, next_attempt_at).
+    """What the state database says of each action key: (status, updated_at,
+    next_attempt_at, last_error).
 
     `found` is false when there is no state database: every action is then new.
     """
 
-    entries: Mapping[str, tuple[str, str | None, str | None]]
+    entries: Mapping[str, OutboxState]
     at: datetime
     where: str  # the state database's path
     found: bool = True
@@ -32,9 +34,11 @@ class Ledger:
         entry = self.entries.get(key)
         if entry is None:
             return "new"
-        status, updated, due = entry
+        status, updated, due, why = entry
         if status == "done":
             return f"done {_short(updated)}"
+        if status == "skipped":  # not sent; asked about again while the rule plans it
+            return f"skipped {_short(updated)}: {why} (asked again from {_short(due)})"
         if status == "planned" and due and datetime.fromisoformat(due) > self.at:
             return f"retrying (next {_short(due)})"
         return "new" if status == "planned" else status
@@ -85,6 +89,8 @@ def case_json(report: CaseReport, ledger: Ledger | None = None) -> dict[str, Any
         "process": report.process,
         "step": report.step,
         "evidence": list(report.evidence),
+        "step_since": report.step_since.isoformat() if report.step_since else None,
+        "entered_step": report.entered_step,
         "actions": [action_json(a, ledger) for a in report.actions],
         "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
         "errors": list(report.errors),
@@ -119,19 +125,27 @@ def to_text(
         lines.append(ledger.note())
     lines.append("")
     for report in reports:
-        lines += [*case_text(report, full=full, skips=skips, ledger=ledger), ""]
+        lines += [*case_text(report, full=full, skips=skips, ledger=ledger, now=generated_at), ""]
     lines += summary_text(summary(reports, ledger))
     return "\n".join(lines)
 
 
 def case_text(
-    report: CaseReport, *, full: bool = False, skips: bool = True, ledger: Ledger | None = None
+    report: CaseReport,
+    *,
+    full: bool = False,
+    skips: bool = True,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
     lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
     if report.evidence:
         lines.append("  evidence: " + "; ".join(report.evidence))
+    age = report.step_age(now) if now is not None and not report.errors else ""
+    if age:
+        lines.append(f"  {age}")
     for action in report.actions:
         state = f"  [{ledger.state(action.key)}]" if ledger is not None else ""
         lines.append(f"  → {action.kind} to {action.target}  ({action.key}){state}")

@@ -31,7 +31,7 @@ from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.mirror import Mirror
 from syncd.poll import Progress
-from syncd.store import Store
+from syncd.store import Store, read_step_places
 from syncd.systemd import Notifier
 
 
@@ -240,6 +240,11 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
 
 
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
-    """Read Dolibarr with GET requests only into a fresh mirror and plan every case."""
+    """Read Dolibarr with GET requests only into a fresh mirror and plan every case.
+
+    Each case's step history comes from the state database, read-only, when there is one.
+    """
     now = config.daemon.now or datetime.now(UTC)
-    return read_and_plan(dolibarr_client(config), Mirror(), config, ruleset, now, progress)
+    places = read_step_places(config.daemon.state_db)
+    reader = dolibarr_client(config)
+    return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places)

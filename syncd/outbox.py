@@ -8,6 +8,11 @@ One action moves through these steps, each committed before the next:
 3. record: an agenda event carrying the key on the case's Dolibarr timeline;
 4. mark: sending → done.
 
+An action the executor reports `Skipped` (its Mautic contact opted out of
+email) is not done: it becomes `skipped` with the reason, nothing recorded,
+and its rule's next plan after `recheck_skipped` asks again, so the email
+goes out if the person subscribes again while the rule still wants it.
+
 A crash between any two steps leaves the row `sending`. `recover` runs before
 every drain: with `sent_at` set it only records and marks; without it, the
 remote side is asked (`Executor.reconcile`): proven done → recorded and done,
@@ -17,14 +22,15 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from loguru import logger
 
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
-from syncd.executor import Executor, Outcome
+from syncd.executor import Executor, Outcome, Recorded, Skipped
+from syncd.model import step_of_key
 from syncd.store import OutboxRow, Status, Store
 
 RECOVERY_WINDOW = timedelta(days=1)  # actions planned this soon after a recovery are asked about
@@ -36,6 +42,7 @@ class OutboxPolicy:
     max_attempts: int = 8
     first_backoff: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(hours=6)
+    recheck_skipped: timedelta = timedelta(hours=1)  # a skipped action waits this long
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
         if retry_after is not None:
@@ -49,6 +56,7 @@ class DrainStats:
     failed: int = 0
     held: int = 0
     retrying: int = 0
+    skipped: int = 0
     problems: list[str] = field(default_factory=list)
 
     def add(self, other: DrainStats) -> None:
@@ -56,6 +64,7 @@ class DrainStats:
         self.failed += other.failed
         self.held += other.held
         self.retrying += other.retrying
+        self.skipped += other.skipped
         self.problems += other.problems
 
 
@@ -111,12 +120,36 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
     if after == 0:
         # New or rebuilt: what a lost run sent but never recorded is asked about (below).
         store.set_recovered_at(now)
+        rebuild_step_history(store, found)
     if not found:
         store.set_timeline_mark(after)
         return 0
-    marked = store.mark_done_from_remote([key for _id, key in found], now)
-    store.set_timeline_mark(max(event_id for event_id, _key in found))
+    marked = store.mark_done_from_remote([r.key for r in found], now)
+    store.set_timeline_mark(max(r.event_id for r in found))
     return marked
+
+
+def rebuild_step_history(store: Store, found: Sequence[Recorded]) -> int:
+    """Step history from the `[syncd] step_writeback:…` events, for cases that have none.
+
+    Each such event says a case was in a step at the event's time; the first
+    one of a case is where syncd first met it, as in a history it kept itself.
+    """
+    seen = []
+    for record in found:
+        place = step_of_key(record.key)
+        if place is not None and record.at is not None:
+            seen.append((place[0], place[1], record.at))
+    entries: list[tuple[int, str, datetime]] = []
+    last: dict[int, str] = {}
+    for case_id, step, at in sorted(seen, key=lambda e: e[2]):
+        if last.get(case_id) != step:  # written again in the same step is no move
+            entries.append((case_id, step, at))
+            last[case_id] = step
+    written = store.record_step_entries(entries)
+    if written:
+        logger.info("step history: {} entries rebuilt from Dolibarr's timeline", written)
+    return written
 
 
 def recovery_lookback(store: Store, now: datetime) -> datetime | None:
@@ -189,7 +222,9 @@ def send_one(
         row, Status.SENDING, now, claimed_at=landed_since or now, attempts=row.attempts + 1
     )
     try:
-        result = executor.execute(row, now)  # 2.
+        # Connectors' own log lines (a Mautic lookup's) carry the action's case and key.
+        with logger.contextualize(case=row.case_id, rule=row.rule, key=row.key):
+            result = executor.execute(row, now)  # 2.
     except OutcomeUnknown as exc:
         log.warning("action {}: outcome unknown ({}); asking the remote side", row.key, exc)
         _settle_unknown(store, executor, row, now, policy, stats, str(exc))
@@ -209,9 +244,45 @@ def send_one(
         stats.problems.append(f"{row.key}: {exc}")
         log.error("action {} failed: {}", row.key, exc)
         return
+    if isinstance(result, Skipped):
+        _skip(store, row, now, policy, stats, result.reason, landed_since)
+        return
     row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
     _record_and_mark(store, executor, row, now, stats)
     log.info("action {} done: {}", row.key, result)
+
+
+def _skip(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    reason: str,
+    landed_since: datetime | None,
+) -> None:
+    """Nothing was sent: `skipped`, asked about again from `recheck_skipped` on.
+
+    Not an attempt that failed (the count goes back), and `claimed_at` keeps only
+    what an earlier attempt left.
+    """
+    later = now + policy.recheck_skipped
+    store.move(
+        row,
+        Status.SKIPPED,
+        now,
+        last_error=reason,
+        next_attempt_at=later,
+        claimed_at=landed_since,
+        attempts=row.attempts - 1,
+    )
+    stats.skipped += 1
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).info(
+        "action {} skipped: {}; asked again from {} while its rule plans it",
+        row.key,
+        reason,
+        later.isoformat(),
+    )
 
 
 def _clear_to_resend(

@@ -119,18 +119,22 @@ class Status(StrEnum):
     FAILED = "failed"
     HELD = "held"
     CANCELLED = "cancelled"  # no longer wanted by its case; planned again if it is
+    # Not sent, for a reason that may pass (the person opted out of email); asked about
+    # again from `next_attempt_at` while its rule still plans it. Never done.
+    SKIPPED = "skipped"
 
 
 # The one place that says which status may follow which.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD, Status.CANCELLED}),
     Status.SENDING: frozenset(
-        {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD}
+        {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD, Status.SKIPPED}
     ),
     Status.FAILED: frozenset({Status.PLANNED, Status.DONE}),
     Status.HELD: frozenset({Status.PLANNED, Status.DONE}),
     Status.DONE: frozenset(),
     Status.CANCELLED: frozenset({Status.PLANNED, Status.DONE}),
+    Status.SKIPPED: frozenset({Status.PLANNED, Status.DONE}),
 }
 
 
@@ -291,11 +295,18 @@ class Store:
         planned: Iterable[tuple[int, Action]],
         now: datetime,
         landed_since: datetime | None = None,
+        steps: Sequence[tuple[int, str]] = (),
     ) -> int:
-        """Insert new actions; a key seen before, in any status, is ignored. Returns the count.
+        """Insert new actions; a key seen before is ignored, unless it was cancelled, or
+        skipped and due to be asked about again: planned again. Returns how many are new
+        (or revived from cancelled).
 
         `landed_since` (stored as `claimed_at`) says an attempt made since then
         may already have carried them out: they are reconciled before sending.
+        `steps` are the cases' steps as planned: a move into a step is recorded
+        in the same transaction as the actions planned on it, so an action
+        keyed on the moment of entering is planned with the same key again
+        after a crash, never with a second one.
         """
         rows = [
             {
@@ -316,24 +327,39 @@ class Store:
             for case_id, a in planned
         ]
         with self.db.atomic():
+            self._record_steps(steps, now)
             before = self.db.table("outbox").count
             self.db.table("outbox").insert_all(rows, ignore=True)
-            revived = self._revive([str(row["key"]) for row in rows], now)
+            keys = [str(row["key"]) for row in rows]
+            revived = self._revive(keys, now)
+            self._recheck(keys, now)
             return self.db.table("outbox").count - before + revived
 
     def _revive(self, keys: Sequence[str], now: datetime) -> int:
         """A cancelled action its case wants again is planned again (inside enqueue's block)."""
-        revived = 0
+        sql = (
+            "update outbox set status = ?, updated_at = ?, next_attempt_at = ?, "
+            "last_error = null where status = ? and key in ({marks})"
+        )
+        return self._update_keys(sql, [Status.PLANNED, now, now, Status.CANCELLED], keys)
+
+    def _recheck(self, keys: Sequence[str], now: datetime) -> int:
+        """A skipped action still planned is planned again once its time to ask comes;
+        its reason stays until the next attempt settles it (inside enqueue's block)."""
+        sql = (
+            "update outbox set status = ?, updated_at = ? "
+            "where status = ? and next_attempt_at <= ? and key in ({marks})"
+        )
+        return self._update_keys(sql, [Status.PLANNED, now, Status.SKIPPED, now], keys)
+
+    def _update_keys(self, sql: str, params: Sequence[Any], keys: Sequence[str]) -> int:
+        values = [_iso(v) if isinstance(v, datetime) else str(v) for v in params]
+        changed = 0
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            cursor = self.db.execute(
-                f"update outbox set status = ?, updated_at = ?, next_attempt_at = ?, "
-                f"last_error = null where status = ? and key in ({marks})",
-                [Status.PLANNED.value, _iso(now), _iso(now), Status.CANCELLED.value, *chunk],
-            )
-            revived += cursor.rowcount
-        return revived
+            changed += self.db.execute(sql.format(marks=marks), [*values, *chunk]).rowcount
+        return changed
 
     def get(self, key: str) -> OutboxRow | None:
         found = list(self.db.table("outbox").rows_where("key = ?", [key]))
@@ -506,6 +532,23 @@ class Store:
         )
         return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
 
+    def step_places(self) -> dict[int, StepPlace]:
+        """Each case's latest recorded step, since when, and whether that was a move."""
+        return _places(self.db.execute(_PLACES_SQL).fetchall())
+
+    def record_step_entries(self, entries: Iterable[tuple[int, str, datetime]]) -> int:
+        """Write rebuilt step history for cases that have none; returns how many rows."""
+        known = set(self.current_steps())
+        rows = [
+            {"case_id": case_id, "step": step, "entered_at": _iso(at)}
+            for case_id, step, at in entries
+            if case_id not in known
+        ]
+        with self.db.atomic():
+            before = self.db.table("step_history").count
+            self.db.table("step_history").insert_all(rows, ignore=True)
+            return self.db.table("step_history").count - before
+
     def current_steps(self) -> dict[int, str]:
         """Each case's latest recorded step."""
         sql = (
@@ -575,15 +618,50 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
 
 
-def read_outbox_states(path: Path) -> dict[str, tuple[str, str | None, str | None]] | None:
-    """Every action's (status, updated_at, next_attempt_at), read without writing a byte.
+def read_step_places(path: Path) -> dict[int, StepPlace] | None:
+    """`Store.step_places`, read without writing a byte (the dry-run audit)."""
+    rows = _read_only(path, _PLACES_SQL, [])
+    return None if rows is None else _places(rows)
+
+
+@dataclass(frozen=True)
+class StepPlace:
+    step: str
+    entered_at: datetime
+    moved: bool  # False: the case's first record, where syncd first met it
+
+
+# The latest row per case, and how many it has: one row is where syncd first met
+# the case, so its time says when syncd came, not when the case got there.
+_PLACES_SQL = (
+    "select case_id, step, entered_at, n from ("
+    "select case_id, step, entered_at, count(*) over (partition by case_id) as n, "
+    "row_number() over (partition by case_id order by entered_at desc) as r "
+    "from step_history) where r = 1"
+)
+
+
+def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
+    return {
+        int(case_id): StepPlace(str(step), datetime.fromisoformat(str(at)), int(n) > 1)
+        for case_id, step, at, n in rows
+    }
+
+
+OutboxState = tuple[str, str | None, str | None, str | None]
+
+
+def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
+    """Every action's (status, updated_at, next_attempt_at, last_error), read without
+    writing a byte.
 
     For the dry-run audit beside a running daemon; None without a readable database.
     """
-    rows = _read_only(path, "select key, status, updated_at, next_attempt_at from outbox", [])
+    sql = "select key, status, updated_at, next_attempt_at, last_error from outbox"
+    rows = _read_only(path, sql, [])
     if rows is None:
         return None
-    return {str(key): (str(status), updated, due) for key, status, updated, due in rows}
+    return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
 
 
 def _read_only(path: Path, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:
