@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from syncd.audit import case_text
 from syncd.model import CaseReport
 from tests.harness import World
 
@@ -220,6 +221,8 @@ def test_a_rate_outside_0_to_100_is_an_error_on_the_partner_and_visible_on_the_c
     why = f"commission and referral notes wait: partner {by_id[p].ref} has an error: {error}"
     assert skipped(by_id[c])["partner_commission_note"] == why
     assert skipped(by_id[c])["partner_referral_note"] == why
+    assert f"  · skip partner_commission_note: {why}" in case_text(by_id[c])
+    assert f"  ! error: {error}" in case_text(by_id[p])
     assert notes(world, p) == "" and notes(world, c) == ""
 
 
@@ -229,6 +232,7 @@ def test_a_rate_of_one_or_less_is_a_warning_on_the_partner(world: World) -> None
     world.dolibarr.add_invoice(c, "FA2612-0003", "1000.00", paid=True)
     found = report(world, p)
     assert found.warnings == ("commission_rate 1 %; write 100 for 100 % (15 for 15 %)",)
+    assert "  ! warning: commission_rate 1 %; write 100 for 100 % (15 for 15 %)" in case_text(found)
     (line,) = commission_lines(world, p)
     assert line.endswith("× rate 1 % = 10.00 EUR")
 
