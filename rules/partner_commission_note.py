@@ -13,9 +13,10 @@ on what was paid, and the note says so. A final invoice that absorbs a deposit
 earns it on its own amount plus the deposit, so the deposit counts once; a
 deposit invoice alone earns nothing. A paid credit note against an invoice
 that earned commission reverses it: a negative note keyed on the credit note,
-`partner_commission_note:<partner>:credit:<credit note>`. `since` leaves out
-invoices dated before it (the invoice date stands for the paid date: Dolibarr
-sends no closing date, see docs/design.md).
+`partner_commission_note:<partner>:credit:<credit note>`, taking back at most
+what the invoice earned on. `since` leaves out invoices dated before it (the
+invoice date stands for the paid date: Dolibarr sends no closing date, see
+docs/contracts/dolibarr-invoices.md).
 
 Nothing is written on a partner whose data is in error or who is paused
 (`syncd_pause`): the notes wait, and the audit says why.

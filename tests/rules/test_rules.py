@@ -640,3 +640,8 @@ def test_an_open_credit_note_reverses_nothing_yet() -> None:
     invoice = paid_invoice(id=5)
     case = make_case(referrer=PARTNER, invoices=(invoice, credit_note(5, "-490.00", settled=False)))
     assert not any(":credit:" in a.key for a in actions("partner_commission_note", case))
+
+
+def test_since_must_be_a_date() -> None:
+    with pytest.raises(ValueError, match="since '2026-13-01' is not a date"):
+        rule("partner_commission_note").params(since="2026-13-01")
