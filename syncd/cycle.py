@@ -34,6 +34,7 @@ from syncd.outbox import (
     sync_timeline,
 )
 from syncd.poll import PollSettings, Progress, Reader, poll
+from syncd.recipients import Identity, earlier_messages, one_email_each
 from syncd.store import OutboxRow, Store
 
 
@@ -58,26 +59,42 @@ def read_and_plan(
     ruleset: RuleSet,
     now: datetime,
     progress: Progress | None = None,
+    earlier: Mapping[Identity, int] | None = None,
 ) -> Plan:
     """Poll Dolibarr into the mirror, then plan every case from it."""
     poll(reader, mirror, poll_settings(config), now, progress)
-    return plan(mirror, config, ruleset, now)
+    return plan(mirror, config, ruleset, now, earlier)
 
 
-def plan(mirror: Mirror, config: Config, ruleset: RuleSet, now: datetime) -> Plan:
+def plan(
+    mirror: Mirror,
+    config: Config,
+    ruleset: RuleSet,
+    now: datetime,
+    earlier: Mapping[Identity, int] | None = None,
+) -> Plan:
+    """Every case's report; `earlier` is the messages already sent or waiting, by
+    recipient, so that one person never gets the same message for two cases."""
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
     built = build_cases(mirror, config.fields, zone)
-    reports = [_report(case, local_now, ruleset, config.tags) for case in built.cases]
+    settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
+    reports = [_report(case, local_now, ruleset, config.tags, settings) for case in built.cases]
     for row, exc in built.errors:
         reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
-    reports.sort(key=lambda r: r.case_id)
+    reports = one_email_each(reports, earlier or {})
     return Plan(now, reports)
 
 
-def _report(case: Case, now: datetime, ruleset: RuleSet, labels: Mapping[str, str]) -> CaseReport:
+def _report(
+    case: Case,
+    now: datetime,
+    ruleset: RuleSet,
+    labels: Mapping[str, str],
+    settings: steps.StepSettings,
+) -> CaseReport:
     try:
-        inferred = steps.infer(case, now, labels)
+        inferred = steps.infer(case, now, labels, settings)
     except CaseDataError as exc:
         return error_report(case.id, case.ref, case.name, str(exc))
     return evaluate(inferred, now, ruleset)
@@ -147,7 +164,8 @@ def run_cycle(
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
-    result = plan(rt.mirror, rt.config, rt.ruleset, now)  # decide (pure)
+    sent = earlier_messages(rt.store.messages())
+    result = plan(rt.mirror, rt.config, rt.ruleset, now, sent)  # decide (pure)
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():

@@ -31,7 +31,8 @@ from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.mirror import Mirror
 from syncd.poll import Progress
-from syncd.store import Store
+from syncd.recipients import earlier_messages
+from syncd.store import Store, read_messages
 from syncd.systemd import Notifier
 
 
@@ -235,8 +236,13 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     return config, ruleset
 
 
-
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
-    """Read Dolibarr with GET requests only into a fresh mirror and plan every case."""
+    """Read Dolibarr with GET requests only into a fresh mirror and plan every case.
+
+    The messages already sent are read from the state database, when there is
+    one, without writing to it.
+    """
     now = config.daemon.now or datetime.now(UTC)
-    return read_and_plan(dolibarr_client(config), Mirror(), config, ruleset, now, progress)
+    earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
+    client = dolibarr_client(config)
+    return read_and_plan(client, Mirror(), config, ruleset, now, progress, earlier)
