@@ -51,11 +51,9 @@ def trial(world: World, name: str, email: str, days_ago: int, *tags: str, **fiel
 
 
 def events_of(world: World, case_id: int) -> list[str]:
-    return [
-        label
-        for label in world.syncd_events()
-        if label.split(" ")[1].split(":")[1:2] == [str(case_id)]
-    ]
+    """syncd's agenda events whose key (`[syncd] rule:case:…`) names this case."""
+    keys = [(label, label.split(" ")[1].split(":")) for label in world.syncd_events()]
+    return [label for label, parts in keys if parts[1:2] == [str(case_id)]]
 
 
 # --- Not-ICP is nurture only --------------------------------------------------------------
