@@ -69,6 +69,7 @@ class ContactRecord:
     socid: int
     name: str
     email: str
+    modified_at: Any = None  # `date_modification` as sent; "" in 23 (contact_get.json) → None
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class ProposalRecord:
     socid: int
     ref: str
     status: Any  # `statut` as sent (an int, proposal_get.json); the core reads it
+    modified_at: Any = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class InvoiceRecord:
     is_paid: bool
     total_ht: str
     currency: str
+    modified_at: Any = None
 
 
 class DolibarrClient:
@@ -376,9 +379,10 @@ class DolibarrClient:
 _THIRDPARTY_PROPERTIES = (
     "id,ref,name,email,country_code,client,date_creation,date_modification,array_options"
 )
-_CONTACT_PROPERTIES = "id,socid,firstname,lastname,email"
-_PROPOSAL_PROPERTIES = "id,socid,ref,statut"
-_INVOICE_PROPERTIES = "id,socid,ref,paye,total_ht,multicurrency_code"
+# `date_modification` is the row's `tms` in the database's clock: the poll's bookmark.
+_CONTACT_PROPERTIES = "id,socid,firstname,lastname,email,date_modification"
+_PROPOSAL_PROPERTIES = "id,socid,ref,statut,date_modification"
+_INVOICE_PROPERTIES = "id,socid,ref,paye,total_ht,multicurrency_code,date_modification"
 
 
 # Dolibarr answers 503 for SQL errors (unknown column or sort field); retrying
@@ -464,7 +468,6 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
     options = row.get("array_options") or {}
     if not isinstance(options, dict):
         options = {}
-    modified = row.get("date_modification")
     return ThirdParty(
         id=int(row["id"]),
         ref=str(row.get("ref") or row.get("name") or row["id"]),
@@ -473,9 +476,16 @@ def parse_thirdparty(row: Mapping[str, Any]) -> ThirdParty:
         country_code=str(row.get("country_code") or ""),
         client=_client(row.get("client")),
         created_at=row.get("date_creation"),
-        modified_at=modified if modified not in (None, "", False) else None,
+        modified_at=_modified(row),
         array_options={k.removeprefix("options_"): v for k, v in options.items()},
     )
+
+
+def _modified(row: Mapping[str, Any]) -> Any:
+    """`date_modification` as sent, or None where Dolibarr has none ("" without an
+    extrafields row, thirdparty_get_no_extrafields_row.json, contact_get.json)."""
+    modified = row.get("date_modification")
+    return None if modified in (None, "", False) else modified
 
 
 def parse_category(row: Mapping[str, Any]) -> Category:
@@ -491,6 +501,7 @@ def parse_contact(row: Mapping[str, Any]) -> ContactRecord:
         socid=_int(row.get("socid")),
         name=name,
         email=str(row.get("email") or ""),
+        modified_at=_modified(row),
     )
 
 
@@ -501,6 +512,7 @@ def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
         socid=_int(row.get("socid")),
         ref=str(row.get("ref") or ""),
         status=row.get("statut"),
+        modified_at=_modified(row),
     )
 
 
@@ -513,6 +525,7 @@ def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
         is_paid=str(row.get("paye")) == "1",
         total_ht=str(row.get("total_ht") or "0"),
         currency=str(row.get("multicurrency_code") or ""),
+        modified_at=_modified(row),
     )
 
 

@@ -114,6 +114,9 @@ class Runtime:
     case_errors: dict[int, str] = field(default_factory=dict)  # last logged, per case
     case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
+    # Measures the time between reads for the poll's bookmarks (poll.Bookmarks);
+    # None: the cycle's `now` does (a pinned clock, tests).
+    monotonic: Callable[[], float] | None = None
 
 
 def refresh_constants(rt: Runtime, environ: Mapping[str, str]) -> None:
@@ -160,7 +163,7 @@ def run_cycle(
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
         if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
             check_server(rt, now)  # its clock, and the parameters people set there
-        poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress)  # read (I/O)
+        poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress, rt.monotonic)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise

@@ -86,7 +86,10 @@ def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None =
     dolibarr = dolibarr_client(config, policy)
     executor = build_executor(config, dolibarr, mirror.category_ids, policy)
     rules = [entry.rule for entry in ruleset.rules]
-    return Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
+    rt = Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
+    # A pinned clock stands still, so the time between reads is measured on it too.
+    rt.monotonic = None if config.daemon.now else time.monotonic
+    return rt
 
 
 def run_once(

@@ -76,6 +76,12 @@ class Mirror:
     category_ids: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, datetime] = field(default_factory=dict)
     polls: int = 0
+    # Rows whose modification time is implausibly far ahead, as last warned about
+    # (not stored: a restart warns again).
+    future_rows: set[tuple[str, int]] = field(default_factory=set)
+    # A time Dolibarr's clock had reached, with syncd's monotonic reading then
+    # (poll.Bookmarks; not stored: a new process starts from the cursors).
+    server_mark: tuple[datetime, float] | None = None
 
     def tags_of(self, socid: int) -> frozenset[str]:
         return frozenset(tag for tag, ids in self.members.items() if socid in ids)

@@ -7,14 +7,19 @@ tag: tagging does not touch the third party, so each tag's members are diffed
 against the mirror (QUIRKS.md, "Change detection"). Deletions leave no trace
 in the lists, so a periodic id sweep drops them. This module decides nothing
 about steps or rules and never writes to Dolibarr.
+
+Cursors are bookmarks in Dolibarr's own clock: the greatest modification time
+the server has returned, never syncd's clock. Dolibarr's `tms` is its
+database's time, which can run an hour from PHP's and from ours (QUIRKS.md,
+"Time"); a cursor from our clock would then skip real changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from loguru import logger
 
@@ -29,6 +34,7 @@ from syncd.mirror import (
 # has none is far more likely a renamed category or a permission change than
 # a real mass untagging, so the cycle stops instead of acting on it.
 GUARD_MIN_MEMBERS = 3
+T = TypeVar("T")
 
 
 def _copy(kind: str, row: Any) -> Any:
@@ -72,6 +78,11 @@ class PollResult:
 
 Progress = Callable[[str, int], None]
 
+# A modification time further ahead of syncd's clock than any time zone or
+# clock mismatch explains is bad data: it does not move a cursor, or every
+# change until that day would be skipped.
+FUTURE_LIMIT = timedelta(days=1)
+
 
 def poll(
     reader: Reader,
@@ -79,28 +90,106 @@ def poll(
     settings: PollSettings,
     now: datetime,
     progress: Progress | None = None,
+    monotonic: Callable[[], float] | None = None,
 ) -> PollResult:
     """Bring the mirror up to date; return the ids of the cases that changed.
 
-    Cursors are set to `now` (the start of this poll) and read back with an
-    overlap window, so a row written while we were reading is read again next
-    time rather than missed.
+    Each object type is read from its bookmark minus the overlap window (rows
+    sharing the bookmark's second, and rows committed a little late, are read
+    again rather than missed), and its bookmark then moves to the greatest
+    modification time the server returned (`Bookmarks`). `monotonic` measures
+    the time between reads; without it, `now` of each poll does (tests).
     """
     missing = _ensure_categories(reader, mirror, settings.tag_labels, _sweep_due(mirror, settings))
-    changed = _poll_thirdparties(reader, mirror, settings, progress)
+    clock = monotonic or (lambda: now.timestamp())
+    marks = Bookmarks(mirror, now + FUTURE_LIMIT, clock)
+    changed = _poll_thirdparties(reader, mirror, settings, marks, progress)
     for kind in RELATED_KINDS:
-        changed |= _poll_related(reader, mirror, kind, settings)
+        changed |= _poll_related(reader, mirror, kind, settings, marks)
     changed |= _poll_members(reader, mirror)
     deleted = _sweep(reader, mirror, settings)
-    for kind in ("thirdparties", *RELATED_KINDS):
-        mirror.cursors[kind] = now
+    marks.warn_future()
     mirror.polls += 1
     return PollResult(frozenset(changed - deleted), frozenset(deleted), missing)
 
 
-def _since(mirror: Mirror, kind: str, overlap: timedelta) -> datetime | None:
-    cursor = mirror.cursors.get(kind)
-    return None if cursor is None else cursor - overlap
+class Bookmarks:
+    """Where each object type's next read starts, in Dolibarr's clock.
+
+    `mirror.server_mark` is a time Dolibarr's clock had certainly reached (the
+    greatest modification time it returned) with our monotonic reading then;
+    from it, `server_time(at)` is a time its clock had reached at any other
+    reading, as both clocks run at the same rate whatever their offset. A read
+    of one object type then starts from the server time at which the previous
+    read of that type began, minus the overlap: every change made since has a
+    later `tms`, so none is missed, and an idle read costs only the rows of
+    the overlap window (late commits, and rows sharing a second, are read
+    twice rather than missed). Times past `ceiling` (syncd's clock plus
+    `FUTURE_LIMIT`) are bad data and move nothing.
+    """
+
+    def __init__(self, mirror: Mirror, ceiling: datetime, monotonic: Callable[[], float]) -> None:
+        self.mirror = mirror
+        self.ceiling = ceiling
+        self.monotonic = monotonic
+        self.future: set[tuple[str, int]] = set()
+        if mirror.server_mark is None and mirror.cursors:
+            # A new process: the stored cursors are server times already passed.
+            mirror.server_mark = (max(mirror.cursors.values()), monotonic())
+
+    def since(self, kind: str, overlap: timedelta) -> datetime | None:
+        cursor = self.mirror.cursors.get(kind)
+        return None if cursor is None else cursor - overlap
+
+    def server_time(self, at: float) -> datetime | None:
+        mark = self.mirror.server_mark
+        return None if mark is None else mark[0] + timedelta(seconds=at - mark[1])
+
+    def read(self, kind: str, records: Iterable[T]) -> Iterator[T]:
+        """`records` as they come; once they are all read, `kind`'s cursor moves."""
+        started = self.monotonic()
+        latest: datetime | None = None
+        for record in records:
+            moment = _moment(getattr(record, "modified_at", None))
+            if moment is not None and moment > self.ceiling:
+                self.future.add((kind, int(getattr(record, "id", 0))))
+            elif moment is not None and (latest is None or moment > latest):
+                latest = moment
+            yield record
+        ended = self.monotonic()
+        known = self.server_time(ended)
+        if latest is not None and (known is None or latest > known):
+            self.mirror.server_mark = (latest, ended)
+        start = self.server_time(started)
+        if start is not None:
+            previous = self.mirror.cursors.get(kind)
+            self.mirror.cursors[kind] = start if previous is None else max(previous, start)
+
+    def warn_future(self) -> None:
+        """Name rows dated implausibly far ahead, once per change of that set."""
+        if self.future and self.future != self.mirror.future_rows:
+            kind, row_id = min(self.future)
+            logger.warning(
+                "{} Dolibarr row(s) carry a modification time more than a day ahead of "
+                "syncd's clock (first: {} {}); they do not move the read cursor: "
+                "check Dolibarr's clock, or those rows",
+                len(self.future),
+                kind,
+                row_id,
+            )
+        self.mirror.future_rows = set(self.future)
+
+def _moment(value: Any) -> datetime | None:
+    """A `date_modification` epoch (int or digit string) as a time, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    text = str(value).strip()
+    if not text.isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(text), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _ensure_categories(
@@ -150,11 +239,16 @@ def _ambiguous(tag: str, label: str, matches: list[tuple[int, str]]) -> str:
 
 
 def _poll_thirdparties(
-    reader: Reader, mirror: Mirror, settings: PollSettings, progress: Progress | None
+    reader: Reader,
+    mirror: Mirror,
+    settings: PollSettings,
+    marks: Bookmarks,
+    progress: Progress | None,
 ) -> set[int]:
     changed: set[int] = set()
-    since = _since(mirror, "thirdparties", settings.overlap)
-    for seen, record in enumerate(reader.iter_thirdparties(since), start=1):
+    since = marks.since("thirdparties", settings.overlap)
+    records = marks.read("thirdparties", reader.iter_thirdparties(since))
+    for seen, record in enumerate(records, start=1):
         row = _copy("thirdparties", record)
         if mirror.thirdparties.get(row.id) != row:
             changed.add(row.id)
@@ -164,7 +258,9 @@ def _poll_thirdparties(
     return changed
 
 
-def _poll_related(reader: Reader, mirror: Mirror, kind: str, settings: PollSettings) -> set[int]:
+def _poll_related(
+    reader: Reader, mirror: Mirror, kind: str, settings: PollSettings, marks: Bookmarks
+) -> set[int]:
     iterate = {
         "contacts": reader.iter_contacts,
         "proposals": reader.iter_proposals,
@@ -172,7 +268,8 @@ def _poll_related(reader: Reader, mirror: Mirror, kind: str, settings: PollSetti
     }[kind]
     rows = mirror.related[kind]
     changed: set[int] = set()
-    for record in iterate(_since(mirror, kind, settings.overlap)):
+    since = marks.since(kind, settings.overlap)
+    for record in marks.read(kind, iterate(since)):
         row = _copy(kind, record)
         previous = rows.get(row.id)
         if previous is not None and previous.socid != row.socid:

@@ -94,6 +94,15 @@ def m002_case_errors(db: Database) -> None:
     )
 
 
+@migrations()
+def m003_server_cursors(db: Database) -> None:
+    # Cursors were syncd's own clock; they are now bookmarks in Dolibarr's clock
+    # (poll.Bookmarks). An old one may be ahead of Dolibarr's clock and skip
+    # changes, so the first poll after the upgrade reads everything once; the
+    # mirror it compares with is kept, so only real changes count.
+    db.execute("DELETE FROM cursors")
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"

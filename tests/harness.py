@@ -88,7 +88,9 @@ class World:
     @staticmethod
     def _runtime(path: Path) -> Runtime:
         config, ruleset = load(str(path))
-        return build_runtime(config, ruleset)
+        rt = build_runtime(config, ruleset)
+        rt.monotonic = None  # the world's clock measures the time between reads
+        return rt
 
     def restart(self) -> None:
         """A new process: state from the database only."""

@@ -7,9 +7,11 @@ tests show the mirror sees every kind of change at a bounded request cost.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from loguru import logger
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.fakes.dolibarr import FakeDolibarr
@@ -204,3 +206,66 @@ def test_a_twin_category_created_later_is_caught_by_the_next_sweep(
         for _ in range(SETTINGS.sweep_every):
             poll(client, mirror, SETTINGS, clock.tick())
     assert mirror.category_ids == known
+
+
+class ChangedDuringRead:
+    """The connector, with Dolibarr changing under it between two pages of third parties.
+
+    After the first page (ids 1 and 2), a quarter of an hour passes, the first
+    third party is edited, another quarter passes and the last one is edited:
+    the read ends long after it began, with the newest row on its last page.
+    """
+
+    def __init__(self, client: DolibarrClient, fake: FakeDolibarr, ids: dict[str, int]) -> None:
+        self.client, self.fake, self.ids = client, fake, ids
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.client, name)
+
+    def iter_thirdparties(self, modified_since: datetime | None = None) -> Iterator[object]:
+        for n, record in enumerate(self.client.iter_thirdparties(modified_since), start=1):
+            yield record
+            if n == 2:
+                self.fake.advance(900)
+                self.fake.set_fields(self.ids["aster"], logins_count=5)
+                self.fake.advance(900)
+                self.fake.set_fields(self.ids["echo"], logins_count=9)
+
+
+def test_a_change_made_during_a_long_read_behind_it_is_read_next_time(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    elapsed = lambda: dolibarr.now  # noqa: E731 - time between reads, as the fake sees it
+    poll(client, mirror, SETTINGS, clock.tick(), monotonic=elapsed)
+    clock.tick(600)
+    poll(
+        ChangedDuringRead(client, dolibarr, ids), mirror, SETTINGS, clock.tick(), monotonic=elapsed
+    )
+    assert mirror.thirdparties[ids["aster"]].array_options["logins_count"] == "1"  # passed by
+    result = poll(client, mirror, SETTINGS, clock.tick(), monotonic=elapsed)
+    assert ids["aster"] in result.changed
+    assert mirror.thirdparties[ids["aster"]].array_options["logins_count"] == "5"
+
+
+def test_a_row_dated_years_ahead_does_not_move_the_cursor(
+    dolibarr: FakeDolibarr, client: DolibarrClient
+) -> None:
+    ids = seed(dolibarr)
+    clock, mirror = Clock(dolibarr), Mirror()
+    aster = dolibarr.thirdparties[ids["aster"]]
+    aster.tms += 3 * 365 * 86400  # an import wrote it by hand
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING", format="{message}")
+    try:
+        poll(client, mirror, SETTINGS, clock.tick())
+    finally:
+        logger.remove(sink)
+    assert any(
+        "more than a day ahead" in line and f"thirdparties {aster.id}" in line for line in lines
+    )
+    clock.tick(600)
+    dolibarr.set_fields(ids["cobalt"], logins_count=4)
+    result = poll(client, mirror, SETTINGS, clock.tick())
+    assert ids["cobalt"] in result.changed

@@ -111,10 +111,12 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
         version: str = "23.0.0-beta",
         production_mode: bool = False,
         extrafields: Mapping[str, str] | None = None,
+        db_clock_offset: float = 0.0,
     ) -> None:
         super().__init__()
         self.json_headers = JSON_HEADERS
         self.now = now
+        self.db_clock_offset = db_clock_offset
         self.timezone = timezone
         self.version = version
         self.production_mode = production_mode
@@ -303,7 +305,7 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
         """
         tp = self._tp_or_404(str(socid))
         tp.raw.update(body)
-        tp.tms = self._stamp()
+        tp.tms = self._tms()
 
     def update_thirdparty(self, socid: int, **fields: Any) -> None:
         """As `PUT /thirdparties/{id}` with standard fields (and optional array_options)."""
@@ -322,7 +324,9 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
 
     def add_proposal(self, socid: int, ref: str, status: int = 1, *, id: int | None = None) -> int:
         stamp = self._stamp()
-        row = ProposalRow(self._new_id("proposal", id), socid, ref, status, 1000.0, stamp, stamp)
+        row = ProposalRow(
+            self._new_id("proposal", id), socid, ref, status, 1000.0, stamp, self._tms()
+        )
         self.proposals[row.id] = row
         return row.id
 
@@ -348,7 +352,7 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
             0.0,
             stamp,
             stamp,
-            stamp,
+            self._tms(),
         )
         self.invoices[inv.id] = inv
         if paid:

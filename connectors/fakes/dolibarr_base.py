@@ -66,6 +66,9 @@ class DolibarrBase(FakeBase):
     """The state the handler mixins share, the fake clock's stamps, and the generic list."""
 
     now: float
+    # How far the database's clock runs from PHP's, in seconds: `tms` columns are the
+    # database's, `date_creation` and /status are PHP's (QUIRKS.md, "Time").
+    db_clock_offset: float
     timezone: str
     version: str
     production_mode: bool
@@ -87,7 +90,16 @@ class DolibarrBase(FakeBase):
         return ZoneInfo(self.timezone)
 
     def _stamp(self) -> int:
+        """PHP's time: `date_creation`, `datep`, /status."""
         return int(self.now)
+
+    def _tms(self) -> int:
+        """The database's time, as `tms` (and so `date_modification`) comes back.
+
+        With the database session in UTC and PHP in Europe/Paris, `tms` comes
+        back an hour early (QUIRKS.md, "The database's clock zone can differ").
+        """
+        return int(self.now + self.db_clock_offset)
 
     def _new_id(self, kind: str, explicit: int | None = None) -> int:
         new = explicit if explicit is not None else self._next_ids.get(kind, 1)

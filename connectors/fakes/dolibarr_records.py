@@ -114,7 +114,14 @@ class RecordRoutes(DolibarrBase):
     ) -> int:
         stamp = self._stamp()  # tms_experiment_thirdparty.json: never bumps the third party
         row = ContactRow(
-            self._new_id("contact", id), socid, firstname, lastname, email, poste, stamp, stamp
+            self._new_id("contact", id),
+            socid,
+            firstname,
+            lastname,
+            email,
+            poste,
+            stamp,
+            self._tms(),
         )
         self.contacts[row.id] = row
         return row.id
@@ -181,7 +188,7 @@ class RecordRoutes(DolibarrBase):
         inv = self._invoice_or_404(m["id"])
         if inv.paye:  # invoice_settopaid_again.json
             return 304, dict(JSON_HEADERS), b""
-        inv.paye, inv.status, inv.tms = True, 2, self._stamp()  # invoice_settopaid.json
+        inv.paye, inv.status, inv.tms = True, 2, self._tms()  # invoice_settopaid.json
         body = invoice_body(inv)
         del body["actiontypecode"]
         return ok(body | {"trackid": f"inv{inv.id}"})
@@ -211,7 +218,7 @@ class RecordRoutes(DolibarrBase):
         inv.totalpaid += amount
         if close:  # invoice_after_payment.json: paye "1", statut "2"
             inv.paye, inv.status = True, 2
-        inv.tms = self._stamp()
+        inv.tms = self._tms()
         return pid
 
     def _get_invoice_payments(self, _req: Request, m: re.Match[str]) -> Response:
@@ -283,7 +290,7 @@ class RecordRoutes(DolibarrBase):
             note_private,
             stamp if datep is None else datep,
             stamp,
-            stamp,
+            self._tms(),
         )
         self.events[event.id] = event
         return event.id

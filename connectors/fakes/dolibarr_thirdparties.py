@@ -145,11 +145,11 @@ class ThirdPartyRoutes(DolibarrBase):
     ) -> int:
         stamp = self._stamp()
         defaults: dict[str, Any] = {"client": 0, "fournisseur": 0, "email": "", "country_code": ""}
-        tp = ThirdPartyRow(self._new_id("thirdparty", id), {}, stamp, stamp)
+        tp = ThirdPartyRow(self._new_id("thirdparty", id), {}, stamp, self._tms())
         tp.fields = defaults | {k: _normalise_std(k, v) for k, v in fields.items()}
         if extras is not None:
             tp.extras = self._convert_extras(extras)
-            tp.ef_tms = stamp
+            tp.ef_tms = tp.tms
         self.thirdparties[tp.id] = tp
         return tp.id
 
@@ -166,13 +166,13 @@ class ThirdPartyRoutes(DolibarrBase):
         std = {k: _normalise_std(k, v) for k, v in fields.items() if k in TP_WRITABLE}
         if any(tp.fields.get(k) != v for k, v in std.items()):  # thirdparty_put_fields.json
             tp.fields.update(std)
-            tp.tms = self._stamp()
+            tp.tms = self._tms()
         merged = tp.extras | new_extras
         if isinstance(options, dict) and (tp.ef_tms is None or merged != tp.extras):
             # sqlfilters_tms_only_misses_extrafield_change.json: only the ef row moves;
             # thirdparty_put_noop.json: identical values move nothing
             tp.extras = merged
-            tp.ef_tms = self._stamp()
+            tp.ef_tms = self._tms()
 
     def _convert_extras(self, options: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
