@@ -88,6 +88,7 @@ class AgendaEvent:
     label: str
     code: str
     note: str
+    at: datetime | None = None  # `datep`: when it happened (agendaevent_get.json)
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ class DolibarrClient:
             sqlfilters = f"(t.fk_soc:=:{socid}) and {sqlfilters}"
         if after_id:
             sqlfilters = f"(t.id:>:{int(after_id)}) and {sqlfilters}"
-        params = {"sqlfilters": sqlfilters, "properties": "id,socid,code,label,note_private"}
+        params = {"sqlfilters": sqlfilters, "properties": "id,socid,code,label,note_private,datep"}
         # llx_actioncomm's key is `id`, not `rowid`: sorting on t.rowid is an SQL error.
         for row in self._pages("/agendaevents", params, empty_is_404=False, sortfield="t.id"):
             event = parse_event(row)
@@ -536,4 +537,15 @@ def parse_event(row: Mapping[str, Any]) -> AgendaEvent:
         label=str(row.get("label") or ""),
         code=str(row.get("code") or ""),
         note=str(row.get("note_private") or ""),
+        at=_epoch(row.get("datep")),
     )
+
+
+def _epoch(value: Any) -> datetime | None:
+    """An epoch (int or digit string) as an aware time; None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

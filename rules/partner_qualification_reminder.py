@@ -1,7 +1,11 @@
 """Remind the owner to decide on a prospective partner left undecided.
 
-A timer on the signup (else creation) date. One nudge per case, so the key
-carries no date: `partner_qualification_reminder:<case>:task` and `…:matrix`.
+A timer on the day the case entered partner qualification (its step
+history); for a case syncd first met already there, on the signup (else
+creation) date. An old third party tagged Partner-Prospect today is thus
+reminded five days from now, not skipped as 900 days old. One nudge per case,
+so the key carries no date: `partner_qualification_reminder:<case>:task` and
+`…:matrix`.
 """
 
 from __future__ import annotations
@@ -23,15 +27,19 @@ class Params:
 def decide(case: Case, now: datetime, p: Params) -> Decision:
     if case.step != "partner_qualification":
         return skip(f"step is {case.step}, not partner_qualification")
-    days = (now.date() - case.signup_date).days
-    due = case.signup_date + timedelta(days=p.after_days)
+    if case.step_since is not None:
+        start, since = case.step_since.astimezone(now.tzinfo).date(), "entering the step on"
+    else:
+        start, since = case.signup_date, "signup"
+    days = (now.date() - start).days
+    due = start + timedelta(days=p.after_days)
     if days < p.after_days:
-        return skip(f"day {days} since {case.signup_date}; reminder due on {due}")
+        return skip(f"day {days} since {since} {start}; reminder due on {due}")
     stale = past_window(days, p.after_days, p.window_days, "partner qualification reminder")
     if stale:
         return stale
     because = (
-        f"partner prospect undecided on day {days} since {case.signup_date} (timer, due {due})"
+        f"partner prospect undecided on day {days} since {since} {start} (timer, due {due})"
     )
     key = f"partner_qualification_reminder:{case.id}"
     label = f"Qualify or decline partner prospect {case.label}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import NO_STEP, Case, Decision, Rule, set_fields, skip
+from syncd.model import NO_STEP, Case, Decision, Rule, set_fields, skip, step_key
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     shown = case.fields.onboarding_step or "empty"
     because = f"step is {case.step}, onboarding_step says {shown}"
     previous = case.fields.onboarding_step or "empty"
-    key = f"step_writeback:{case.id}:{case.step}:from-{previous}"
+    key = step_key(case.id, case.step, previous)
     return [set_fields(case, {"onboarding_step": case.step}, key, because)]
 
 

@@ -85,6 +85,8 @@ def case_json(report: CaseReport, ledger: Ledger | None = None) -> dict[str, Any
         "process": report.process,
         "step": report.step,
         "evidence": list(report.evidence),
+        "step_since": report.step_since.isoformat() if report.step_since else None,
+        "entered_step": report.entered_step,
         "actions": [action_json(a, ledger) for a in report.actions],
         "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
         "errors": list(report.errors),
@@ -119,19 +121,27 @@ def to_text(
         lines.append(ledger.note())
     lines.append("")
     for report in reports:
-        lines += [*case_text(report, full=full, skips=skips, ledger=ledger), ""]
+        lines += [*case_text(report, full=full, skips=skips, ledger=ledger, now=generated_at), ""]
     lines += summary_text(summary(reports, ledger))
     return "\n".join(lines)
 
 
 def case_text(
-    report: CaseReport, *, full: bool = False, skips: bool = True, ledger: Ledger | None = None
+    report: CaseReport,
+    *,
+    full: bool = False,
+    skips: bool = True,
+    ledger: Ledger | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
     lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
     if report.evidence:
         lines.append("  evidence: " + "; ".join(report.evidence))
+    age = report.step_age(now) if now is not None and not report.errors else ""
+    if age:
+        lines.append(f"  {age}")
     for action in report.actions:
         state = f"  [{ledger.state(action.key)}]" if ledger is not None else ""
         lines.append(f"  → {action.kind} to {action.target}  ({action.key}){state}")

@@ -233,7 +233,9 @@ def history_text(history: list[tuple[str, datetime]] | None) -> str:
     if not history:
         return "step history: none recorded yet"
     lines = ["step history (entered, from syncd's records):"]
-    lines += [f"  {at:%Y-%m-%d %H:%M} UTC  {step}" for step, at in history]
+    for n, (step, at) in enumerate(history):
+        first = "  (where syncd first met it)" if n == 0 else ""
+        lines.append(f"  {at:%Y-%m-%d %H:%M} UTC  {step}{first}")
     return "\n".join(lines)
 
 

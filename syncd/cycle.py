@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ from syncd.outbox import (
 )
 from syncd.poll import PollSettings, Progress, Reader, poll
 from syncd.recipients import Identity, earlier_messages, one_email_each
-from syncd.store import OutboxRow, Store
+from syncd.store import OutboxRow, StepPlace, Store
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,12 @@ def read_and_plan(
     ruleset: RuleSet,
     now: datetime,
     progress: Progress | None = None,
+    places: Mapping[int, StepPlace] | None = None,
     earlier: Mapping[Identity, int] | None = None,
 ) -> Plan:
     """Poll Dolibarr into the mirror, then plan every case from it."""
     poll(reader, mirror, poll_settings(config), now, progress)
-    return plan(mirror, config, ruleset, now, earlier)
+    return plan(mirror, config, ruleset, now, places, earlier)
 
 
 def plan(
@@ -71,15 +72,21 @@ def plan(
     config: Config,
     ruleset: RuleSet,
     now: datetime,
+    places: Mapping[int, StepPlace] | None = None,
     earlier: Mapping[Identity, int] | None = None,
 ) -> Plan:
-    """Every case's report; `earlier` is the messages already sent or waiting, by
-    recipient, so that one person never gets the same message for two cases."""
+    """Every case's report. `places` is each case's step as last recorded (step history);
+    `earlier` the messages already sent or waiting, by recipient, so that one person
+    never gets the same message for two cases."""
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
     built = build_cases(mirror, config.fields, zone)
     settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
-    reports = [_report(case, local_now, ruleset, config.tags, settings) for case in built.cases]
+    known = places or {}
+    reports = [
+        _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
+        for case in built.cases
+    ]
     for row, exc in built.errors:
         reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
     reports = one_email_each(reports, earlier or {})
@@ -92,12 +99,27 @@ def _report(
     ruleset: RuleSet,
     labels: Mapping[str, str],
     settings: steps.StepSettings,
+    place: StepPlace | None,
 ) -> CaseReport:
     try:
         inferred = steps.infer(case, now, labels, settings)
     except CaseDataError as exc:
         return error_report(case.id, case.ref, case.name, str(exc))
-    return evaluate(inferred, now, ruleset)
+    return evaluate(placed(inferred, place, now), now, ruleset)
+
+
+def placed(case: Case, place: StepPlace | None, now: datetime) -> Case:
+    """The case with when it entered its step (UTC): from the history, or now for a move.
+
+    A case syncd meets for the first time, or has only its first record of,
+    has no known entry time: years-old records must not look as if they had
+    just arrived.
+    """
+    if place is None:
+        return case
+    if place.step != case.step:
+        return replace(case, step_since=now.astimezone(UTC), entered_step=True)
+    return replace(case, step_since=place.entered_at if place.moved else None)
 
 
 @dataclass
@@ -163,12 +185,12 @@ def run_cycle(
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
         if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
             check_server(rt, now)  # its clock, and the parameters people set there
-        poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress, rt.monotonic)
+        read(rt, now, progress)  # Dolibarr into the mirror (I/O)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
-    sent = earlier_messages(rt.store.messages())
-    result = plan(rt.mirror, rt.config, rt.ruleset, now, sent)  # decide (pure)
+    places, sent = rt.store.step_places(), earlier_messages(rt.store.messages())
+    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, sent)  # decide (pure)
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
@@ -190,6 +212,10 @@ def run_cycle(
 CLOCK_TOLERANCE = timedelta(minutes=1)
 
 
+def read(rt: Runtime, now: datetime, progress: Progress | None) -> None:
+    poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress, rt.monotonic)
+
+
 def check_server(rt: Runtime, now: datetime) -> None:
     """At start and with each id sweep: Dolibarr's clock, then its SYNCD_* constants."""
     check_clock(rt.reader, now)
@@ -200,7 +226,7 @@ def check_server(rt: Runtime, now: datetime) -> None:
 def queue(rt: Runtime, result: Plan, now: datetime) -> int:
     """Enqueue the plan (asking first after a lost database) and cancel what it dropped."""
     lookback = recovery_lookback(rt.store, now)
-    enqueued = rt.store.enqueue(planned_actions(result), now, lookback)
+    enqueued = rt.store.enqueue(planned_actions(result), now, lookback, steps_of(result))
     cancel_unwanted(rt.store, still_wanted(result), now)
     return enqueued
 

@@ -32,7 +32,7 @@ from syncd.logs import mask_secrets, setup_logging
 from syncd.mirror import Mirror
 from syncd.poll import Progress
 from syncd.recipients import earlier_messages
-from syncd.store import Store, read_messages
+from syncd.store import Store, read_messages, read_step_places
 from syncd.systemd import Notifier
 
 
@@ -242,10 +242,11 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
     """Read Dolibarr with GET requests only into a fresh mirror and plan every case.
 
-    The messages already sent are read from the state database, when there is
-    one, without writing to it.
+    Each case's step history, and the messages already sent, come from the state
+    database, read-only, when there is one.
     """
     now = config.daemon.now or datetime.now(UTC)
+    places = read_step_places(config.daemon.state_db)
     earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
-    client = dolibarr_client(config)
-    return read_and_plan(client, Mirror(), config, ruleset, now, progress, earlier)
+    reader = dolibarr_client(config)
+    return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)

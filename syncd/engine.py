@@ -470,6 +470,8 @@ def _report(
         actions=tuple(actions),
         skipped=tuple(skipped),
         errors=tuple(errors),
+        step_since=case.step_since,
+        entered_step=case.entered_step,
     )
 
 

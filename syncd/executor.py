@@ -23,6 +23,15 @@ MATRIX_TXN_MEMORY = timedelta(hours=23)  # Synapse forgets a txnId after 24 h (m
 RECONCILE_SKEW = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A `[syncd] KEY` event found on the timeline."""
+
+    event_id: int
+    key: str
+    at: datetime | None  # the event's time, when Dolibarr gave one
+
+
 class Outcome(StrEnum):
     DONE = "done"
     NOT_DONE = "not done"
@@ -156,13 +165,14 @@ class Executor:
             for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
         )
 
-    def recorded_keys(self, after_id: int = 0) -> Iterator[tuple[int, str]]:
-        """(event id, key) of every key syncd left on a Dolibarr timeline in an event
-        whose id is above `after_id`: what rebuilds a lost or stale state database."""
+    def recorded_keys(self, after_id: int = 0) -> Iterator[Recorded]:
+        """Every key syncd left on a Dolibarr timeline in an event whose id is above
+        `after_id`, with the event's id and time: what rebuilds a lost or stale state
+        database, its step history included."""
         for event in self.dolibarr.find_events(EVENT_PREFIX, after_id=after_id):
             key = _key_of(event.label)
             if key:
-                yield int(event.id), key
+                yield Recorded(int(event.id), key, event.at)
 
     # -- finding out -------------------------------------------------------------------------
 

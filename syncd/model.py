@@ -212,6 +212,12 @@ class Case:
     referrer: Referrer | None = None
     step: str = ""
     evidence: tuple[str, ...] = ()
+    # When syncd saw the case move into its current step (its step history, or
+    # the `[syncd]` events after `rebuild-state`); None when syncd first met the
+    # case already there, so when it got there is not known.
+    step_since: datetime | None = None
+    # True in the one cycle that sees the case move into its step from another.
+    entered_step: bool = False
 
     @property
     def process(self) -> str:
@@ -241,6 +247,12 @@ class Case:
     @property
     def has_paid_invoice(self) -> bool:
         return any(inv.is_paid for inv in self.invoices)
+
+    def days_in_step(self, now: datetime) -> int | None:
+        """Whole days since the case entered its step (0 on that day); None if not known."""
+        if self.step_since is None:
+            return None
+        return (now.date() - self.step_since.astimezone(now.tzinfo).date()).days
 
     @property
     def contact_email(self) -> str:
@@ -312,10 +324,42 @@ class CaseReport:
     skipped: tuple[tuple[str, str], ...] = ()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # a person's likely mistake in a steering field
+    step_since: datetime | None = None  # Case.step_since
+    entered_step: bool = False  # Case.entered_step
+
+    def step_age(self, now: datetime) -> str:
+        """When the case entered its step, as the audit says it ("" when not known)."""
+        if self.entered_step:
+            return "entering this step now"
+        if self.step_since is None:
+            return ""
+        local = self.step_since.astimezone(now.tzinfo)
+        days = (now.date() - local.date()).days
+        return f"in this step since {local:%Y-%m-%d} (day {days})"
 
 
 def skip(reason: str) -> Skip:
     return Skip(reason)
+
+
+STEP_KEY = "step_writeback"
+
+
+def step_key(case_id: int, step: str, previous: str) -> str:
+    """The key of writing a step into `onboarding_step`: `step_writeback:<case>:<step>:from-<was>`.
+
+    Its `[syncd]` event on the timeline is also where `rebuild-state` finds
+    when a case entered each step (`step_of_key`).
+    """
+    return f"{STEP_KEY}:{case_id}:{step}:from-{previous}"
+
+
+def step_of_key(key: str) -> tuple[int, str] | None:
+    """(case id, step) of a `step_key`; None for any other key."""
+    parts = key.split(":")
+    if len(parts) != 4 or parts[0] != STEP_KEY or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2]
 
 
 def past_window(day: int, first: int, length: int, what: str) -> Skip | None:

@@ -17,14 +17,15 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from loguru import logger
 
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
-from syncd.executor import Executor, Outcome
+from syncd.executor import Executor, Outcome, Recorded
+from syncd.model import step_of_key
 from syncd.store import OutboxRow, Status, Store
 
 RECOVERY_WINDOW = timedelta(days=1)  # actions planned this soon after a recovery are asked about
@@ -111,12 +112,36 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
     if after == 0:
         # New or rebuilt: what a lost run sent but never recorded is asked about (below).
         store.set_recovered_at(now)
+        rebuild_step_history(store, found)
     if not found:
         store.set_timeline_mark(after)
         return 0
-    marked = store.mark_done_from_remote([key for _id, key in found], now)
-    store.set_timeline_mark(max(event_id for event_id, _key in found))
+    marked = store.mark_done_from_remote([r.key for r in found], now)
+    store.set_timeline_mark(max(r.event_id for r in found))
     return marked
+
+
+def rebuild_step_history(store: Store, found: Sequence[Recorded]) -> int:
+    """Step history from the `[syncd] step_writeback:…` events, for cases that have none.
+
+    Each such event says a case was in a step at the event's time; the first
+    one of a case is where syncd first met it, as in a history it kept itself.
+    """
+    seen = []
+    for record in found:
+        place = step_of_key(record.key)
+        if place is not None and record.at is not None:
+            seen.append((place[0], place[1], record.at))
+    entries: list[tuple[int, str, datetime]] = []
+    last: dict[int, str] = {}
+    for case_id, step, at in sorted(seen, key=lambda e: e[2]):
+        if last.get(case_id) != step:  # written again in the same step is no move
+            entries.append((case_id, step, at))
+            last[case_id] = step
+    written = store.record_step_entries(entries)
+    if written:
+        logger.info("step history: {} entries rebuilt from Dolibarr's timeline", written)
+    return written
 
 
 def recovery_lookback(store: Store, now: datetime) -> datetime | None:

@@ -282,11 +282,16 @@ class Store:
         planned: Iterable[tuple[int, Action]],
         now: datetime,
         landed_since: datetime | None = None,
+        steps: Sequence[tuple[int, str]] = (),
     ) -> int:
         """Insert new actions; a key seen before, in any status, is ignored. Returns the count.
 
         `landed_since` (stored as `claimed_at`) says an attempt made since then
         may already have carried them out: they are reconciled before sending.
+        `steps` are the cases' steps as planned: a move into a step is recorded
+        in the same transaction as the actions planned on it, so an action
+        keyed on the moment of entering is planned with the same key again
+        after a crash, never with a second one.
         """
         rows = [
             {
@@ -307,6 +312,7 @@ class Store:
             for case_id, a in planned
         ]
         with self.db.atomic():
+            self._record_steps(steps, now)
             before = self.db.table("outbox").count
             self.db.table("outbox").insert_all(rows, ignore=True)
             revived = self._revive([str(row["key"]) for row in rows], now)
@@ -501,6 +507,23 @@ class Store:
         )
         return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
 
+    def step_places(self) -> dict[int, StepPlace]:
+        """Each case's latest recorded step, since when, and whether that was a move."""
+        return _places(self.db.execute(_PLACES_SQL).fetchall())
+
+    def record_step_entries(self, entries: Iterable[tuple[int, str, datetime]]) -> int:
+        """Write rebuilt step history for cases that have none; returns how many rows."""
+        known = set(self.current_steps())
+        rows = [
+            {"case_id": case_id, "step": step, "entered_at": _iso(at)}
+            for case_id, step, at in entries
+            if case_id not in known
+        ]
+        with self.db.atomic():
+            before = self.db.table("step_history").count
+            self.db.table("step_history").insert_all(rows, ignore=True)
+            return self.db.table("step_history").count - before
+
     def current_steps(self) -> dict[int, str]:
         """Each case's latest recorded step."""
         sql = (
@@ -568,6 +591,36 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     if rows is None:
         return None
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
+
+
+def read_step_places(path: Path) -> dict[int, StepPlace] | None:
+    """`Store.step_places`, read without writing a byte (the dry-run audit)."""
+    rows = _read_only(path, _PLACES_SQL, [])
+    return None if rows is None else _places(rows)
+
+
+@dataclass(frozen=True)
+class StepPlace:
+    step: str
+    entered_at: datetime
+    moved: bool  # False: the case's first record, where syncd first met it
+
+
+# The latest row per case, and how many it has: one row is where syncd first met
+# the case, so its time says when syncd came, not when the case got there.
+_PLACES_SQL = (
+    "select case_id, step, entered_at, n from ("
+    "select case_id, step, entered_at, count(*) over (partition by case_id) as n, "
+    "row_number() over (partition by case_id order by entered_at desc) as r "
+    "from step_history) where r = 1"
+)
+
+
+def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
+    return {
+        int(case_id): StepPlace(str(step), datetime.fromisoformat(str(at)), int(n) > 1)
+        for case_id, step, at, n in rows
+    }
 
 
 def read_outbox_states(path: Path) -> dict[str, tuple[str, str | None, str | None]] | None:

@@ -84,6 +84,8 @@ def test_dry_run_json_audits_every_case(
     assert set(cases["Aster Labs"]) == {
         "id",
         "ref",
+        "step_since",
+        "entered_step",
         "name",
         "process",
         "step",

@@ -132,5 +132,7 @@ def test_explain_shows_when_the_case_entered_each_step_and_writes_nothing(
     assert main(["--config", str(world.config_path), "explain", str(socid)]) == 0
     out = capsys.readouterr().out
     history = out.split("step history (entered, from syncd's records):\n", 1)[1].splitlines()
-    assert [line.split()[-1] for line in history[:2]] == ["signup", "welcome_call"]
+    assert [line.split()[3] for line in history[:2]] == ["signup", "welcome_call"]
+    assert history[0].endswith("(where syncd first met it)")
+    assert f"in this step since {world.now:%Y-%m-%d} (day " in out
     assert [p.read_bytes() for p in files] == before
