@@ -1,7 +1,9 @@
 """Shared HTTP plumbing for every connector: one session, retries, error mapping.
 
 Reads are retried (tenacity, exponential backoff with jitter) on timeouts,
-connection errors, 429 (honouring `Retry-After`) and 5xx. Writes are retried
+connection errors, 429 (honouring `Retry-After`) and 5xx; a remote that asks
+for a wait longer than the policy's `longest_wait` ends the call at once with
+that wait in the error, for the caller to come back later. Writes are retried
 only when the caller says the remote dedupes them; any other write that may
 have arrived becomes `OutcomeUnknown`. A connector may pass an `error_hook`
 that reads the remote's own error codes before the status mapping (Matrix's
@@ -20,7 +22,12 @@ from weakref import WeakKeyDictionary
 
 import requests
 from loguru import logger
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+)
 from tenacity.wait import wait_random_exponential
 
 from syncd.errors import (
@@ -32,7 +39,6 @@ from syncd.errors import (
     TransientError,
 )
 
-_MAX_RETRY_AFTER = 300.0
 _MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits() (4300 by default)
 
 # A connector's own reading of an error answer (e.g. Matrix `errcode`, which the
@@ -43,8 +49,9 @@ ErrorHook = Callable[[requests.Response, str], RemoteError | None]
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
-    max_wait: float = 30.0
+    max_wait: float = 30.0  # the longest backoff between two attempts of one call
     sleep: Callable[[float], None] = time.sleep
+    longest_wait: float = 300.0  # a remote's longer `Retry-After` ends the call instead
 
 
 class HttpClient:
@@ -87,7 +94,7 @@ class HttpClient:
         operation = f"{method} {path}"
         attempt = self._attempt_factory(method, path, params, body, is_read or retry_write)
         retrying = Retrying(
-            stop=stop_after_attempt(self.policy.attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception_type(TransientError),
             sleep=self.policy.sleep,
@@ -178,10 +185,18 @@ class HttpClient:
             raise TransientError(self.system, operation, message, status)
         raise PermanentError(self.system, operation, message, status)
 
+    def _stop(self, state: RetryCallState) -> bool:
+        """Out of attempts, or a remote asking for a long wait: the error carries the wait."""
+        if stop_after_attempt(self.policy.attempts)(state):
+            return True
+        exc = state.outcome.exception() if state.outcome else None
+        wait = exc.retry_after if isinstance(exc, TransientError) else None
+        return wait is not None and wait > self.policy.longest_wait
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, TransientError) and exc.retry_after is not None:
-            return min(exc.retry_after, _MAX_RETRY_AFTER)
+            return min(exc.retry_after, self.policy.longest_wait)
         backoff = wait_random_exponential(multiplier=0.5, max=self.policy.max_wait)
         return float(backoff(state))
 

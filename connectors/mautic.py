@@ -4,19 +4,24 @@ Role: find, create and read contacts, send a template email to one contact, add 
 to a segment, and ask `email_stats` whether a send already happened, turning Mautic's JSON
 (contacts keyed by id, `{}` or `[]` for nothing, `total` as a string, errors inside an
 HTTP 200) into small typed records. Section numbers (§n) cite
-docs/contracts/mautic.md, the spec of every quirk handled here.
-It must never decide anything (a Do-Not-Contact entry is reported, not acted on), never
-resend an email that may have reached the server, never hand back a contact whose address
-is not exactly the one asked for, and never log or repr a secret.
+docs/contracts/mautic.md, the spec of every quirk handled here; fixture numbers cite the
+recordings of a real Mautic 5.1 in tests/fixtures/mautic/.
+It must never decide anything (a Do-Not-Contact entry is reported, not acted on, and a
+contact whose answer leaves it out is reported as unknown, never as "not opted out"),
+never resend an email that may have reached the server, never hand back a contact whose
+address is not exactly the one asked for, and never log or repr a secret or a person's
+address (log lines name contact ids).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -24,12 +29,13 @@ from loguru import logger
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
-from connectors.http import HttpClient, RetryPolicy, error_message
+from connectors.http import HttpClient, RetryPolicy, error_message, retry_after_seconds
 from syncd.errors import (
     AuthError,
     NotFoundError,
     OutcomeUnknown,
     PermanentError,
+    RemoteError,
     TransientError,
 )
 
@@ -44,6 +50,10 @@ _STATS_LIMIT = 10
 # these, so an address holding one never matches `eq`; such lookups use the search instead.
 _WHERE_UNSAFE = frozenset("'\"<>&")
 _STATS_DATE = "%Y-%m-%d %H:%M:%S"
+# §4: a 429 names the end of the hour's window; a wait longer than this is not slept
+# inside one call: the call fails as rate-limited, carrying the wait, and the outbox
+# tries the action again then.
+LONGEST_WAIT = 60.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,9 @@ class MauticSettings:
 class MauticContact:
     id: int
     email: str
-    is_email_dnc: bool  # doNotContact holds an entry with channel == "email" (§8)
+    # doNotContact holds an entry with channel == "email" (§8); None when the answer left
+    # doNotContact out (`minimal=1` does, 12), so nobody can tell.
+    is_email_dnc: bool | None
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,10 @@ class MauticClient:
         self.settings = settings
         self.url = settings.url.rstrip("/")
         self.mautic_version: str | None = None  # from the `Mautic-Version` header
-        self._policy = policy or RetryPolicy()
+        policy = policy or RetryPolicy()
+        self._policy = dataclasses.replace(
+            policy, longest_wait=min(policy.longest_wait, LONGEST_WAIT)
+        )
         self._clock = clock
         self._token: _Token | None = None
         headers = {} if settings.uses_oauth else {"Authorization": _basic(settings)}
@@ -117,15 +132,15 @@ class MauticClient:
         total = _total(body, len(rows))
         if not matches:
             if total > 0 or rows:
-                raise PermanentError(SYSTEM, operation, _broken_lookup(email, total), 200)
+                raise PermanentError(SYSTEM, operation, _broken_lookup(total), 200)
             return None
         if len(contacts) > len(matches):
+            others = sorted(c.id for c in contacts if c not in matches)
             logger.warning(
-                "mautic lookup of {} answered {} other contact(s); ignored (mautic#12612)",
-                email,
-                len(contacts) - len(matches),
+                "mautic lookup answered contacts {} with other addresses (mautic#12612)",
+                others,
             )
-        return _pick(matches, email)
+        return _pick(matches)
 
     def get_contact(self, contact_id: int) -> MauticContact | None:
         path = f"/api/contacts/{contact_id}"
@@ -150,9 +165,7 @@ class MauticClient:
         contact = parse_contact(_entity(body, "contact", operation))
         if contact.email.lower() != email.lower():
             # §12, mautic#7963: the upsert once updated a contact with another address.
-            message = (
-                f"asked for {email!r}, Mautic answered contact {contact.id} ({contact.email!r})"
-            )
+            message = f"Mautic answered contact {contact.id}, whose address is another"
             raise PermanentError(SYSTEM, operation, message, 200)
         return contact
 
@@ -259,14 +272,19 @@ class MauticClient:
         self._authorize()
         return self.http.request(method, path, params, body, retry_write=retry_write)
 
-    def _refusal(self, response: requests.Response, operation: str) -> PermanentError | None:
-        """HttpClient's error hook: one clear sentence for a 401/403, from Mautic's `type`.
+    def _refusal(self, response: requests.Response, operation: str) -> RemoteError | None:
+        """HttpClient's error hook: the wait a 429 names, one clear sentence for a 401/403.
 
-        §1: `api_disabled`; §2a: `access_denied` when basic auth is off; §2b:
-        `invalid_grant` for a bad token; §3: `accessDenied()` (no type) for a role that
-        may not do this, which is no credential problem.
+        §4: a 429 has `X-RateLimit-Reset` and no `Retry-After` (52). §1: `api_disabled`;
+        §2a: `access_denied`, 401 for a wrong password or none (49, 50), 403 when basic
+        auth is off; §2b: `invalid_grant` for a bad token; §3: `accessDenied()` (no type)
+        for a role that may not do this, which is no credential problem.
         """
         status = response.status_code
+        if status == 429:
+            wait = retry_after_seconds(response.headers.get("Retry-After"))
+            wait = _rate_limit_wait(response) if wait is None else wait
+            return TransientError(SYSTEM, operation, error_message(response), 429, wait)
         if status not in (401, 403):
             return None
         kind, message = _error_type(response), error_message(response)
@@ -279,6 +297,11 @@ class MauticClient:
             text = (
                 f"Mautic refused the credentials for {self.url}: HTTP basic auth is disabled "
                 "in its API Settings (clear Mautic's cache after enabling it)"
+            )
+        elif status == 401 and not self.settings.uses_oauth:  # 49, 50: the firewall
+            text = (
+                f"Mautic refused the credentials for {self.url}: check [mautic] username "
+                "and password"
             )
         elif status == 401 or kind in ("access_denied", "invalid_grant"):
             text = f"Mautic refused the credentials for {self.url}"
@@ -366,8 +389,11 @@ def _basic(settings: MauticSettings) -> str:
 
 
 def _lookup_params(email: str) -> dict[str, Any]:
-    """§6: where-eq is exact; the search (`+` = strict LIKE) is for addresses eq cannot match."""
-    common = {"minimal": 1, "limit": _LOOKUP_LIMIT, "orderBy": "id", "orderByDir": "ASC"}
+    """§6: where-eq is exact; the search (`+` = strict LIKE) is for addresses eq cannot match.
+
+    Never `minimal=1`: it drops `doNotContact` from every contact (12, 13, 22).
+    """
+    common = {"limit": _LOOKUP_LIMIT, "orderBy": "id", "orderByDir": "ASC"}
     if _WHERE_UNSAFE & set(email):
         # requests sends `+` as %2B, as it must be (§6, mautic#7961)
         return {"search": f"email:+{email}", **common}
@@ -392,18 +418,24 @@ def _stats_params(email_id: int, contact_id: int, cutoff: datetime) -> dict[str,
 
 
 def parse_contact(row: Mapping[str, Any]) -> MauticContact:
-    """A contact as §6 shows it: the address in `fields.all.email` (or `fields.core`)."""
+    """A contact as §6 shows it: the address in `fields.all.email`, else `fields.core`,
+    else at the top level (the Do-Not-Contact routes' shape, 08)."""
     fields = _dict(row.get("fields"))
     core_email = _dict(_dict(fields.get("core")).get("email"))
-    email = _dict(fields.get("all")).get("email") or core_email.get("value") or ""
+    email = (
+        _dict(fields.get("all")).get("email") or core_email.get("value") or row.get("email") or ""
+    )
     return MauticContact(
         id=int(row["id"]), email=str(email), is_email_dnc=_has_email_dnc(row.get("doNotContact"))
     )
 
 
-def _has_email_dnc(entries: Any) -> bool:
-    """§8: a non-empty doNotContact means opted out of some channel; we report "email"."""
-    items: Iterable[Any] = entries.values() if isinstance(entries, dict) else entries or []
+def _has_email_dnc(entries: Any) -> bool | None:
+    """§8: an entry with channel "email" means opted out of email (09); an answer without
+    `doNotContact`, or with something else there, says nothing (None)."""
+    if not isinstance(entries, dict | list):
+        return None
+    items: Iterable[Any] = entries.values() if isinstance(entries, dict) else entries
     return any(isinstance(e, dict) and e.get("channel") == "email" for e in items)
 
 
@@ -432,20 +464,31 @@ def _total(body: Any, default: int) -> int:
         return default
 
 
-def _pick(matches: list[MauticContact], email: str) -> MauticContact:
+def _pick(matches: list[MauticContact]) -> MauticContact:
     """§6: Mautic does not enforce unique addresses; take the lowest id and say so."""
     chosen = min(matches, key=lambda c: c.id)
     if len(matches) > 1:
         others = sorted(c.id for c in matches if c is not chosen)
-        logger.warning("mautic has duplicates of {}: using {}, not {}", email, chosen.id, others)
+        logger.warning("mautic contacts {} share one address: using {}", others, chosen.id)
     return chosen
 
 
-def _broken_lookup(email: str, total: int) -> str:
+def _broken_lookup(total: int) -> str:
     return (
-        f"lookup looks broken: asked for {email!r}, Mautic answered {total} contact(s) and "
-        "none has that address (mautic#12612); not creating a duplicate"
+        f"lookup looks broken: Mautic answered {total} contact(s) and none has the address "
+        "asked for (mautic#12612); not creating a duplicate"
     )
+
+
+def _rate_limit_wait(response: requests.Response) -> float | None:
+    """§4: seconds until `X-RateLimit-Reset` (a unix time, 52), on the server's own clock
+    (its `Date`), plus a second for the rounding; None without the header."""
+    try:
+        reset = float(response.headers["X-RateLimit-Reset"])
+        now = parsedate_to_datetime(response.headers["Date"]).timestamp()
+    except (KeyError, ValueError, TypeError):
+        return None
+    return max(0.0, reset - now) + 1.0
 
 
 def _check_sent(operation: str, body: Any) -> None:

@@ -14,16 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from syncd.model import Action, CaseReport
+from syncd.store import OutboxState
 
 
 @dataclass(frozen=True)
 class Ledger:
-    """What the state database says of each action key: (status, updated_at, next_attempt_at).
+    """What the state database says of each action key: (status, updated_at,
+    next_attempt_at, last_error).
 
     `found` is false when there is no state database: every action is then new.
     """
 
-    entries: Mapping[str, tuple[str, str | None, str | None]]
+    entries: Mapping[str, OutboxState]
     at: datetime
     where: str  # the state database's path
     found: bool = True
@@ -32,9 +34,11 @@ class Ledger:
         entry = self.entries.get(key)
         if entry is None:
             return "new"
-        status, updated, due = entry
+        status, updated, due, why = entry
         if status == "done":
             return f"done {_short(updated)}"
+        if status == "skipped":  # not sent; asked about again while the rule plans it
+            return f"skipped {_short(updated)}: {why} (asked again from {_short(due)})"
         if status == "planned" and due and datetime.fromisoformat(due) > self.at:
             return f"retrying (next {_short(due)})"
         return "new" if status == "planned" else status

@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
         f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
-        f"{stats.retrying} to retry"
+        f"{stats.retrying} to retry" + (f", {stats.skipped} skipped" if stats.skipped else "")
     )
     for problem in stats.problems:
         say(f"  ! {problem}")
@@ -153,7 +153,7 @@ def list_actions(args: argparse.Namespace) -> int:
     rows = store.with_status(Status(args.status)) if args.status else store.with_status(*Status)
     for row in rows:
         line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
-        detail = row.last_error if row.status in (Status.FAILED, Status.HELD) else row.result
+        detail = row.result if row.status is Status.DONE else row.last_error
         say(line + (f"\n         {detail}" if detail else ""))
     counts = store.counts()
     print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))

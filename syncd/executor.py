@@ -3,8 +3,11 @@
 Role: map an action kind to remote calls (`execute`), leave the action's key on
 the case's Dolibarr timeline (`record`), and, after a crash, ask the remote side
 whether an action whose outcome is unknown happened (`reconcile`). It decides
-nothing about *whether* to act: rules did that. It sees the connectors through
-the small protocols below.
+nothing about *whether* to act: rules did that. The one exception is the remote
+side's own word that a person may not be reached: a Mautic contact on the email
+Do-Not-Contact list (or whose state Mautic did not give) gets no email and joins
+no segment, and `execute` reports `Skipped` instead of a result. It sees the
+connectors through the small protocols below.
 """
 
 from __future__ import annotations
@@ -36,6 +39,13 @@ class Outcome(StrEnum):
     DONE = "done"
     NOT_DONE = "not done"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What `execute` reports when nothing was sent for a reason that may pass."""
+
+    reason: str
 
 
 class DolibarrWriter(Protocol):
@@ -126,7 +136,7 @@ class Executor:
         self.freescout = freescout
         self.matrix = matrix
         self.txn_id = txn_id
-        self._handlers: dict[str, Callable[[OutboxRow, datetime], str]] = {
+        self._handlers: dict[str, Callable[[OutboxRow, datetime], str | Skipped]] = {
             "dolibarr.agenda_event": self._agenda_event,
             "dolibarr.note": self._note,
             "dolibarr.set_fields": self._set_fields,
@@ -140,7 +150,8 @@ class Executor:
 
     # -- doing ---------------------------------------------------------------------------
 
-    def execute(self, row: OutboxRow, now: datetime) -> str:
+    def execute(self, row: OutboxRow, now: datetime) -> str | Skipped:
+        """The remote effect's description, or `Skipped` when nothing was sent."""
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise PermanentError("syncd", row.kind, f"no connector carries out {row.kind}")
@@ -258,26 +269,45 @@ class Executor:
         self.dolibarr.update_extrafields(socid, {self._code("mautic_contact_id"): str(contact.id)})
         return f"linked to Mautic contact {contact.id}"
 
-    def _mautic_email(self, row: OutboxRow, now: datetime) -> str:
+    def _mautic_email(self, row: OutboxRow, now: datetime) -> str | Skipped:
         mautic = self._need(self.mautic, "mautic")
-        contact = self._find_mautic_contact(row) or mautic.upsert_contact(
-            _email(row), **_names(row)
-        )
-        if contact.is_email_dnc:
-            # Mautic's send endpoint ignores Do-Not-Contact (mautic.md §8): syncd must not mail.
-            return f"skipped: {contact.email} opted out of email in Mautic (Do-Not-Contact)"
+        contact = self._reachable_contact(row)
+        if isinstance(contact, Skipped):
+            return contact
         template = int(row.payload["template_id"])
         mautic.send_email(template, contact.id)
         return f"sent email {template} to Mautic contact {contact.id}"
 
-    def _mautic_segment(self, row: OutboxRow, now: datetime) -> str:
+    def _mautic_segment(self, row: OutboxRow, now: datetime) -> str | Skipped:
+        mautic = self._need(self.mautic, "mautic")
+        contact = self._reachable_contact(row)
+        if isinstance(contact, Skipped):
+            return contact
+        segment = int(row.payload["segment_id"])
+        mautic.add_to_segment(segment, contact.id)
+        return f"added Mautic contact {contact.id} to segment {segment}"
+
+    def _reachable_contact(self, row: OutboxRow) -> Any:
+        """The case's Mautic contact, found or created, or `Skipped` when it may not be mailed.
+
+        Mautic's send endpoint ignores Do-Not-Contact (mautic.md §8), so this is the one
+        check. An answer that leaves `doNotContact` out (mautic.md §6) is asked again by
+        id; one that still does not say is taken as "do not send".
+        """
         mautic = self._need(self.mautic, "mautic")
         contact = self._find_mautic_contact(row) or mautic.upsert_contact(
             _email(row), **_names(row)
         )
-        segment = int(row.payload["segment_id"])
-        mautic.add_to_segment(segment, contact.id)
-        return f"added Mautic contact {contact.id} to segment {segment}"
+        if contact.is_email_dnc is None:
+            contact = mautic.get_contact(contact.id) or contact
+        if contact.is_email_dnc is None:
+            return Skipped(
+                f"do-not-contact unknown: Mautic did not say whether contact {contact.id} "
+                "opted out of email"
+            )
+        if contact.is_email_dnc:
+            return Skipped(f"do-not-contact: Mautic contact {contact.id} opted out of email")
+        return contact
 
     def _freescout_message(self, row: OutboxRow, now: datetime) -> str:
         freescout = self._need(self.freescout, "freescout")
@@ -348,4 +378,4 @@ def _names(row: OutboxRow) -> dict[str, str]:
     return {"company": str(row.payload.get("name") or "")}
 
 
-__all__ = ["EVENT_PREFIX", "Executor", "Outcome", "RemoteError", "Targets"]
+__all__ = ["EVENT_PREFIX", "Executor", "Outcome", "RemoteError", "Skipped", "Targets"]

@@ -8,6 +8,11 @@ One action moves through these steps, each committed before the next:
 3. record: an agenda event carrying the key on the case's Dolibarr timeline;
 4. mark: sending → done.
 
+An action the executor reports `Skipped` (its Mautic contact opted out of
+email) is not done: it becomes `skipped` with the reason, nothing recorded,
+and its rule's next plan after `recheck_skipped` asks again, so the email
+goes out if the person subscribes again while the rule still wants it.
+
 A crash between any two steps leaves the row `sending`. `recover` runs before
 every drain: with `sent_at` set it only records and marks; without it, the
 remote side is asked (`Executor.reconcile`): proven done → recorded and done,
@@ -24,7 +29,7 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
-from syncd.executor import Executor, Outcome, Recorded
+from syncd.executor import Executor, Outcome, Recorded, Skipped
 from syncd.model import step_of_key
 from syncd.store import OutboxRow, Status, Store
 
@@ -37,6 +42,7 @@ class OutboxPolicy:
     max_attempts: int = 8
     first_backoff: timedelta = timedelta(minutes=1)
     max_backoff: timedelta = timedelta(hours=6)
+    recheck_skipped: timedelta = timedelta(hours=1)  # a skipped action waits this long
 
     def backoff(self, attempts: int, retry_after: float | None = None) -> timedelta:
         if retry_after is not None:
@@ -50,6 +56,7 @@ class DrainStats:
     failed: int = 0
     held: int = 0
     retrying: int = 0
+    skipped: int = 0
     problems: list[str] = field(default_factory=list)
 
     def add(self, other: DrainStats) -> None:
@@ -57,6 +64,7 @@ class DrainStats:
         self.failed += other.failed
         self.held += other.held
         self.retrying += other.retrying
+        self.skipped += other.skipped
         self.problems += other.problems
 
 
@@ -214,7 +222,9 @@ def send_one(
         row, Status.SENDING, now, claimed_at=landed_since or now, attempts=row.attempts + 1
     )
     try:
-        result = executor.execute(row, now)  # 2.
+        # Connectors' own log lines (a Mautic lookup's) carry the action's case and key.
+        with logger.contextualize(case=row.case_id, rule=row.rule, key=row.key):
+            result = executor.execute(row, now)  # 2.
     except OutcomeUnknown as exc:
         log.warning("action {}: outcome unknown ({}); asking the remote side", row.key, exc)
         _settle_unknown(store, executor, row, now, policy, stats, str(exc))
@@ -234,9 +244,45 @@ def send_one(
         stats.problems.append(f"{row.key}: {exc}")
         log.error("action {} failed: {}", row.key, exc)
         return
+    if isinstance(result, Skipped):
+        _skip(store, row, now, policy, stats, result.reason, landed_since)
+        return
     row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
     _record_and_mark(store, executor, row, now, stats)
     log.info("action {} done: {}", row.key, result)
+
+
+def _skip(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    reason: str,
+    landed_since: datetime | None,
+) -> None:
+    """Nothing was sent: `skipped`, asked about again from `recheck_skipped` on.
+
+    Not an attempt that failed (the count goes back), and `claimed_at` keeps only
+    what an earlier attempt left.
+    """
+    later = now + policy.recheck_skipped
+    store.move(
+        row,
+        Status.SKIPPED,
+        now,
+        last_error=reason,
+        next_attempt_at=later,
+        claimed_at=landed_since,
+        attempts=row.attempts - 1,
+    )
+    stats.skipped += 1
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).info(
+        "action {} skipped: {}; asked again from {} while its rule plans it",
+        row.key,
+        reason,
+        later.isoformat(),
+    )
 
 
 def _clear_to_resend(

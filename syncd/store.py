@@ -110,18 +110,22 @@ class Status(StrEnum):
     FAILED = "failed"
     HELD = "held"
     CANCELLED = "cancelled"  # no longer wanted by its case; planned again if it is
+    # Not sent, for a reason that may pass (the person opted out of email); asked about
+    # again from `next_attempt_at` while its rule still plans it. Never done.
+    SKIPPED = "skipped"
 
 
 # The one place that says which status may follow which.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD, Status.CANCELLED}),
     Status.SENDING: frozenset(
-        {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD}
+        {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD, Status.SKIPPED}
     ),
     Status.FAILED: frozenset({Status.PLANNED, Status.DONE}),
     Status.HELD: frozenset({Status.PLANNED, Status.DONE}),
     Status.DONE: frozenset(),
     Status.CANCELLED: frozenset({Status.PLANNED, Status.DONE}),
+    Status.SKIPPED: frozenset({Status.PLANNED, Status.DONE}),
 }
 
 
@@ -284,7 +288,9 @@ class Store:
         landed_since: datetime | None = None,
         steps: Sequence[tuple[int, str]] = (),
     ) -> int:
-        """Insert new actions; a key seen before, in any status, is ignored. Returns the count.
+        """Insert new actions; a key seen before is ignored, unless it was cancelled, or
+        skipped and due to be asked about again: planned again. Returns how many are new
+        (or revived from cancelled).
 
         `landed_since` (stored as `claimed_at`) says an attempt made since then
         may already have carried them out: they are reconciled before sending.
@@ -315,22 +321,36 @@ class Store:
             self._record_steps(steps, now)
             before = self.db.table("outbox").count
             self.db.table("outbox").insert_all(rows, ignore=True)
-            revived = self._revive([str(row["key"]) for row in rows], now)
+            keys = [str(row["key"]) for row in rows]
+            revived = self._revive(keys, now)
+            self._recheck(keys, now)
             return self.db.table("outbox").count - before + revived
 
     def _revive(self, keys: Sequence[str], now: datetime) -> int:
         """A cancelled action its case wants again is planned again (inside enqueue's block)."""
-        revived = 0
+        sql = (
+            "update outbox set status = ?, updated_at = ?, next_attempt_at = ?, "
+            "last_error = null where status = ? and key in ({marks})"
+        )
+        return self._update_keys(sql, [Status.PLANNED, now, now, Status.CANCELLED], keys)
+
+    def _recheck(self, keys: Sequence[str], now: datetime) -> int:
+        """A skipped action still planned is planned again once its time to ask comes;
+        its reason stays until the next attempt settles it (inside enqueue's block)."""
+        sql = (
+            "update outbox set status = ?, updated_at = ? "
+            "where status = ? and next_attempt_at <= ? and key in ({marks})"
+        )
+        return self._update_keys(sql, [Status.PLANNED, now, Status.SKIPPED, now], keys)
+
+    def _update_keys(self, sql: str, params: Sequence[Any], keys: Sequence[str]) -> int:
+        values = [_iso(v) if isinstance(v, datetime) else str(v) for v in params]
+        changed = 0
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            cursor = self.db.execute(
-                f"update outbox set status = ?, updated_at = ?, next_attempt_at = ?, "
-                f"last_error = null where status = ? and key in ({marks})",
-                [Status.PLANNED.value, _iso(now), _iso(now), Status.CANCELLED.value, *chunk],
-            )
-            revived += cursor.rowcount
-        return revived
+            changed += self.db.execute(sql.format(marks=marks), [*values, *chunk]).rowcount
+        return changed
 
     def get(self, key: str) -> OutboxRow | None:
         found = list(self.db.table("outbox").rows_where("key = ?", [key]))
@@ -623,15 +643,20 @@ def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
     }
 
 
-def read_outbox_states(path: Path) -> dict[str, tuple[str, str | None, str | None]] | None:
-    """Every action's (status, updated_at, next_attempt_at), read without writing a byte.
+OutboxState = tuple[str, str | None, str | None, str | None]
+
+
+def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
+    """Every action's (status, updated_at, next_attempt_at, last_error), read without
+    writing a byte.
 
     For the dry-run audit beside a running daemon; None without a readable database.
     """
-    rows = _read_only(path, "select key, status, updated_at, next_attempt_at from outbox", [])
+    sql = "select key, status, updated_at, next_attempt_at, last_error from outbox"
+    rows = _read_only(path, sql, [])
     if rows is None:
         return None
-    return {str(key): (str(status), updated, due) for key, status, updated, due in rows}
+    return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
 
 
 # Messages sent or still waiting to be sent (a failed or cancelled one reached nobody).

@@ -185,15 +185,18 @@ def test_mautic_send_5xx_after_sending_is_reconciled_from_email_stats(world: Wor
     assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
 
 
-def test_opted_out_contact_is_not_mailed(world: World) -> None:
-    world.mautic.add_contact(EMAIL, "Jane", dnc=True)
+def test_opted_out_contact_is_not_mailed_and_the_action_is_skipped_not_done(
+    world: World,
+) -> None:
+    contact = world.mautic.add_contact(EMAIL, "Jane", dnc=True)
     action = plan(world, "mautic.send_email")
     world.rt.store.enqueue([(action_case(world), action)], world.now)
-    drain(world.rt.store, world.rt.executor, world.now)
+    stats = drain(world.rt.store, world.rt.executor, world.now)
     row = world.rt.store.get(action.key)
-    assert effects(world, action) == 0
-    assert row is not None and row.status is Status.DONE
-    assert "opted out" in (row.result or "")
+    assert effects(world, action) == 0 and stats.skipped == 1 and stats.done == 0
+    assert row is not None and row.status is Status.SKIPPED and row.attempts == 0
+    assert row.last_error == f"do-not-contact: Mautic contact {contact} opted out of email"
+    assert world.syncd_events() == []  # nothing on the timeline: a lost database asks again
 
 
 def test_transient_failures_back_off_across_cycles_then_succeed(world: World) -> None:

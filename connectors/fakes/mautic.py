@@ -1,13 +1,16 @@
 """A stateful, in-memory fake of Mautic's REST API (5.1.0 by default; "4.4" and older on demand).
 
-Role: answer parsed requests with the statuses, headers and body shapes of
-docs/contracts/mautic.md (§n below), keep the state those requests change (contacts,
-Do-Not-Contact entries, segment membership, `email_stats` rows, OAuth2 tokens) and model
-the quirks syncd must survive: prefix search (§6), the ignored-filter bug mautic#12612
-(`prefix_search_bug`), `{}` vs `[]` for nothing, `total` as a string, the 4.x silent DNC
-skip on send (§8), errors with HTTP 200 from the stats API (§3). Guesses are marked [infer].
-It must never speak HTTP itself, import `requests`/`responses`, sleep, or read the real
-clock: `now` moves only through `advance()`.
+Role: answer parsed requests with the statuses, headers and body shapes of the recordings
+of a real Mautic 5.1 (tests/fixtures/mautic/, replayed against this fake by
+tests/connectors/test_fake_mautic.py) and of docs/contracts/mautic.md (§n below), keep the
+state those requests change (contacts, Do-Not-Contact entries, segment membership,
+`email_stats` rows, OAuth2 tokens, the hourly rate limit) and model the quirks syncd must
+survive: `minimal=1` dropping `doNotContact` (§6), prefix search (§6), the ignored-filter
+bug mautic#12612 (`prefix_search_bug`), `{}` vs `[]` for nothing, `total` as a string,
+API sends that ignore Do-Not-Contact on 5.x and skip it silently on 4.x (§8), errors with
+HTTP 200 from the stats API (§3), 429s with `X-RateLimit-*` and no `Retry-After` (§4).
+Guesses are marked [infer]. It must never speak HTTP itself, import `requests`/`responses`,
+sleep, or read the real clock: `now` moves only through `advance()`.
 """
 
 from __future__ import annotations
@@ -17,64 +20,40 @@ import html
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
 from connectors.fakes.base import FakeBase, Request, Response
+from connectors.fakes.mautic_bodies import (
+    STAT_COLUMNS,
+    ContactRow,
+    MauticError,
+    StatRow,
+    contact_body,
+    dnc_as_added,
+    dump,
+    error_body,
+    flat_body,
+    limit_message,
+    stat_body,
+    utc,
+)
 
 DEFAULT_NOW = 1780000000.0  # 2026-05-28 20:26:40 UTC: any fixed instant will do
 TOKEN_LIFETIME = 3600  # §2b: api_oauth2_access_token_lifetime = 60 minutes
 _JSON = {"Content-Type": "application/json"}
 _NOT_FOUND = "Item was not found."
+_NO_CONTACT = "Contact not found."  # 37, 45: an unknown contact on send and segment add
+_BAD_PASSWORD = "Authorization denied, invalid credentials."  # 49
+_NO_CREDENTIALS = "API authorization denied."  # 50
+_RATE_WINDOW = 3600  # §4: the limiter counts calls per hour
 _ACCESS_DENIED = "You do not have access to the requested area/action."
 _API_DISABLED = "API disabled. You need to enable the API in the API settings."
 _BASIC_DISABLED = "Basic authentication disabled. You need to enable it in the API settings."
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-# §9: the email_stats columns the stats API whitelists
-STAT_COLUMNS = [
-    "id",
-    "email_id",
-    "lead_id",
-    "list_id",
-    "ip_id",
-    "email_address",
-    "date_sent",
-    "is_read",
-    "is_failed",
-    "viewed_in_browser",
-    "date_read",
-    "tracking_hash",
-    "retry_count",
-    "source",
-    "source_id",
-    "open_count",
-    "last_opened",
-    "open_details",
-]
-
-
-class MauticError(Exception):
-    """Raised inside a route: becomes Mautic's `{"errors": [...]}` body (§3)."""
-
-    def __init__(
-        self, status: int, message: str, kind: str | None = None, details: Any = None
-    ) -> None:
-        super().__init__(f"{status} {message}")
-        self.status, self.message, self.kind, self.details = status, message, kind, details
-
-
-@dataclass
-class ContactRow:
-    id: int
-    email: str
-    firstname: str = ""
-    lastname: str = ""
-    company: str = ""
-    dnc: list[dict[str, Any]] = field(default_factory=list)
-    date_added: float = 0.0
-    date_modified: float = 0.0
 
 
 @dataclass
@@ -83,18 +62,6 @@ class SegmentRow:
     name: str
     is_published: bool = True
     is_global: bool = True
-
-
-@dataclass
-class StatRow:
-    id: int
-    email_id: int
-    lead_id: int
-    email_address: str
-    date_sent: float
-    source: str = "api"
-    is_failed: bool = False
-    tokens: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +96,8 @@ class FakeMautic(FakeBase):
         self.segments: dict[int, SegmentRow] = {}
         self.members: dict[int, set[int]] = {}
         self.stats: list[StatRow] = []
+        self.rate_limit = 0  # §4 `api_rate_limiter_limit`: calls per hour, 0 = off
+        self._window: tuple[float, int] | None = None  # (first call of the hour, calls)
         self._next = {"contact": 1, "stat": 1, "token": 1, "dnc": 1}
         self._routes = self._route_table()
 
@@ -138,7 +107,7 @@ class FakeMautic(FakeBase):
 
     @property
     def now_utc(self) -> datetime:
-        return _utc(self.now)
+        return utc(self.now)
 
     def add_user(self, username: str, password: str) -> None:
         self.users[username] = password
@@ -168,13 +137,25 @@ class FakeMautic(FakeBase):
         self.segments[segment_id] = SegmentRow(segment_id, name, published, is_global)
         self.members.setdefault(segment_id, set())
 
-    def set_dnc(self, email: str, reason: int = 1) -> None:
+    def set_dnc(self, email: str, reason: int = 1, comments: str = "") -> None:
         """Put the contact on the email Do-Not-Contact list (reason 1: unsubscribed)."""
         row = self.contact(email)
         if row is None:
             raise KeyError(email)
-        entry = {"id": self._new("dnc"), "reason": reason, "comments": "", "channel": "email"}
-        row.dnc.append(entry | {"channelId": None, "dateAdded": _iso(self.now)})
+        self._add_dnc(row, "email", reason, comments)
+
+    def clear_dnc(self, email: str) -> None:
+        """The person subscribed again: the email Do-Not-Contact entry goes."""
+        row = self.contact(email)
+        if row is None:
+            raise KeyError(email)
+        row.dnc = [e for e in row.dnc if e["channel"] != "email"]
+
+    def _add_dnc(self, row: ContactRow, channel: str, reason: int, comments: str) -> None:
+        row.dnc = [e for e in row.dnc if e["channel"] != channel]
+        entry = {"id": self._new("dnc"), "reason": reason, "comments": comments}
+        row.dnc.append(entry | {"channel": channel, "channelId": None})
+        row.date_modified = self.now
 
     def contact(self, email: str) -> ContactRow | None:
         """The contact Mautic's upsert would match: same address, lowest id."""
@@ -193,7 +174,7 @@ class FakeMautic(FakeBase):
     def sent(self, email_id: int | None = None, to: str | None = None) -> list[SentEmail]:
         """What Mautic accepted for sending (not failed), oldest first."""
         return [
-            SentEmail(s.email_id, s.lead_id, s.email_address, dict(s.tokens), _utc(s.date_sent))
+            SentEmail(s.email_id, s.lead_id, s.email_address, dict(s.tokens), utc(s.date_sent))
             for s in self.stats
             if not s.is_failed
             and (email_id is None or s.email_id == email_id)
@@ -203,22 +184,57 @@ class FakeMautic(FakeBase):
     # ------------------------------------------------------------------ FakeBase hooks
     def _fault_body(self, status: int) -> bytes:
         if status == 429:  # §4
-            message = "You exceeded the rate limit of 100 API calls per hour."
-            return _dump({"errors": [{"code": 429, "message": message, "details": []}]})
-        return _error_body(MauticError(status, "Fault injected by the test."))
+            return error_body(MauticError(429, limit_message(self.rate_limit or 100)))
+        return error_body(MauticError(status, "Fault injected by the test."))
+
+    def throttle(
+        self, method: str | None, path_prefix: str, *, retry_after: int = 1, times: int | None = 1
+    ) -> None:
+        """Answer 429 as Mautic's limiter does (§4): `X-RateLimit-Reset` `retry_after`
+        seconds from now, and no `Retry-After`."""
+        limit = self.rate_limit or 100
+        headers = self._limit_headers(limit, 0, self.now + retry_after)
+        headers["Date"] = formatdate(self.now, usegmt=True)
+        self.fail(method, path_prefix, status=429, headers=headers, times=times)
 
     def _dispatch(self, req: Request) -> Response:
+        dated = {"Date": formatdate(self.now, usegmt=True)}
         try:
             handler, match = self._route(req)
             if req.path.startswith("/api"):
                 self._authenticate(req)
         except MauticError as err:  # from the firewall / ApiSubscriber: no version header
-            return err.status, dict(_JSON), _error_body(err)
+            return err.status, _JSON | dated, error_body(err)
+        limited = self._count_call() if req.path.startswith("/api") else {}
+        if limited.get("X-RateLimit-Remaining") == "-1":  # §4: refused before the controller
+            limited["X-RateLimit-Remaining"] = "0"
+            refusal = MauticError(429, limit_message(self.rate_limit))
+            return 429, _JSON | dated | limited, error_body(refusal)
         try:
             status, headers, body = handler(req, match)
         except MauticError as err:
-            status, headers, body = err.status, dict(_JSON), _error_body(err)
-        return status, headers | {"Mautic-Version": self.version}, body
+            status, headers, body = err.status, dict(_JSON), error_body(err)
+        return status, headers | dated | limited | {"Mautic-Version": self.version}, body
+
+    def _count_call(self) -> dict[str, str]:
+        """§4: one more call in this hour's window; its headers (Remaining -1: refused)."""
+        if not self.rate_limit:
+            self._window = None
+            return {}
+        start, calls = self._window or (self.now, 0)
+        if self.now >= start + _RATE_WINDOW:
+            start, calls = self.now, 0
+        self._window = (start, calls + 1)
+        remaining = self.rate_limit - calls - 1
+        return self._limit_headers(self.rate_limit, max(remaining, -1), start + _RATE_WINDOW)
+
+    @staticmethod
+    def _limit_headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(int(reset)),
+        }
 
     def _route(self, req: Request) -> tuple[Handler, re.Match[str]]:
         for methods, pattern, handler in self._routes:
@@ -234,6 +250,8 @@ class FakeMautic(FakeBase):
             (("GET",), "/api/contacts", self._list_contacts),
             (("POST",), "/api/contacts/new", self._new_contact),
             (("GET",), f"/api/contacts/{num}", self._get_contact),
+            (("POST",), rf"/api/contacts/{num}/dnc/(?P<channel>\w+)/add", self._dnc_add),
+            (("POST",), rf"/api/contacts/{num}/dnc/(?P<channel>\w+)/remove", self._dnc_remove),
             (("POST",), rf"/api/emails/{num}/contact/(?P<cid>\d+)/send", self._send),
             (("POST",), rf"/api/segments/{num}/contact/(?P<cid>\d+)/add", self._segment_add),
             (("GET",), r"/api/stats/(?P<table>\w+)", self._stats),
@@ -249,8 +267,8 @@ class FakeMautic(FakeBase):
             self._check_basic(credentials)
         elif scheme.lower() == "bearer":
             self._check_bearer(credentials)
-        else:  # [infer] no credentials at all
-            raise MauticError(401, "API authorization denied.", "access_denied")
+        else:  # 50: no credentials at all
+            raise MauticError(401, _NO_CREDENTIALS, "access_denied")
 
     def _check_basic(self, credentials: str) -> None:
         if not self.basic_auth_enabled:  # §2a
@@ -259,8 +277,8 @@ class FakeMautic(FakeBase):
             user, _, password = base64.b64decode(credentials).decode().partition(":")
         except ValueError:
             user, password = "", ""
-        if not user or self.users.get(user) != password:  # [infer] wording and type
-            raise MauticError(401, "Invalid credentials.", "access_denied")
+        if not user or self.users.get(user) != password:  # 49
+            raise MauticError(401, _BAD_PASSWORD, "access_denied")
 
     def _check_bearer(self, token: str) -> None:
         expiry = self.tokens.get(token)
@@ -288,8 +306,11 @@ class FakeMautic(FakeBase):
         if not self.prefix_search_bug:  # mautic#12612 returned everyone, filter ignored
             rows = [r for r in rows if self._where_ok(r, req.query)]
             rows = [r for r in rows if _search_ok(r, req.query.get("search", ""))]
+        if req.query.get("orderByDir", "").upper() == "DESC":  # 27: keys keep the order
+            rows.reverse()
         start, limit = _int(req.query, "start", 0), _int(req.query, "limit", 30)
-        shown = {str(r.id): self._contact_body(r) for r in rows[start : start + limit]}
+        minimal = req.query.get("minimal") in ("1", "true")
+        shown = {str(r.id): contact_body(r, minimal) for r in rows[start : start + limit]}
         return _ok({"total": self._total(len(rows)), "contacts": shown or self._empty()})
 
     def _where_ok(self, row: ContactRow, query: Mapping[str, str]) -> bool:
@@ -304,72 +325,71 @@ class FakeMautic(FakeBase):
         return True
 
     def _get_contact(self, _req: Request, m: re.Match[str]) -> Response:
-        return _ok({"contact": self._contact_body(self._contact_or_404(m["id"]))})
+        return _ok({"contact": contact_body(self._contact_or_404(m["id"]))})
 
     def _new_contact(self, req: Request, _m: re.Match[str]) -> Response:
         data = _payload(req)
         email = str(data.get("email") or "").strip()
-        if email and not _EMAIL.fullmatch(email):  # §3's example validation error
-            details = {"email": ["A valid email is required."]}
-            raise MauticError(400, "email: A valid email is required.", None, details)
+        if email and not _EMAIL.fullmatch(email):  # 04
+            details = {"email": [f"{email} is invalid."]}
+            raise MauticError(400, f"email: {email} is invalid.", None, details)
         row = self.contact(email) if email else None
         status, headers = 200, dict(_JSON)  # §7: an upsert; 200 when it matched
         if row is None:
             row = self._create_contact(email)
             status, headers = 201, headers | {"Location": f"/api/contacts/{row.id}"}
+        else:
+            row.email = email or row.email  # 03: the match rewrites the address's letter case
+            row.date_modified = self.now
         blank_wins = data.get("overwriteWithBlank") in (True, 1, "1", "true")
         for name in ("firstname", "lastname", "company"):
             value = str(data.get(name) or "")
             if value or (blank_wins and name in data):  # §7: blanks do not overwrite
                 setattr(row, name, value)
-        row.date_modified = self.now
-        return status, headers, _dump({"contact": self._contact_body(row)})
+        return status, headers, dump({"contact": contact_body(row)})
 
     def _create_contact(self, email: str) -> ContactRow:
-        row = ContactRow(self._new("contact"), email, date_added=self.now, date_modified=self.now)
+        row = ContactRow(self._new("contact"), email, date_added=self.now)
         self.contacts[row.id] = row
         return row
 
-    def _contact_or_404(self, raw: str) -> ContactRow:
+    def _contact_or_404(self, raw: str, message: str = _NOT_FOUND) -> ContactRow:
         row = self.contacts.get(int(raw))
         if row is None:
-            raise MauticError(404, _NOT_FOUND)
+            raise MauticError(404, message)
         return row
 
-    def _contact_body(self, c: ContactRow) -> dict[str, Any]:
-        """§6's contact: fields.all / fields.core, tags, doNotContact, owner, stage."""
-        values = {"email": c.email, "firstname": c.firstname, "lastname": c.lastname}
-        values |= {"company": c.company}
-        core: dict[str, Any] = {}
-        for n, (alias, value) in enumerate(values.items(), start=2):
-            meta = {"id": str(n), "label": alias.title(), "alias": alias, "type": "text"}
-            core[alias] = meta | {"group": "core", "object": "lead", "value": value or None}
-        return {
-            "id": c.id,
-            "isPublished": True,
-            "dateAdded": _iso(c.date_added),
-            "dateModified": _iso(c.date_modified),
-            "points": 0,
-            "color": None,
-            "fields": {"all": {"id": c.id, **{k: v or None for k, v in values.items()}}}
-            | {"core": core},
-            "tags": [],
-            "utmtags": [],
-            "doNotContact": [dict(e) for e in c.dnc],
-            "owner": None,
-            "stage": None,
-            "lastActive": None,
-        }
+    # ------------------------------------------------------------------ Do-Not-Contact (§10)
+    def _dnc_add(self, req: Request, m: re.Match[str]) -> Response:
+        """08: the answer's contact has another shape (flat names, no fields.all)."""
+        contact = self._contact_or_404(m["id"])
+        data = _payload(req)
+        reason = data.get("reason", 3)  # [infer] DoNotContact::MANUAL by default
+        if not isinstance(reason, int) or isinstance(reason, bool) or reason < 1:  # 48
+            details = ["Reason code needs to be an integer and higher than 0."]
+            raise MauticError(400, "Invalid reason code given", None, details)
+        self._add_dnc(contact, m["channel"], reason, str(data.get("comments") or ""))
+        body = flat_body(contact)
+        body["doNotContact"][-1] = dnc_as_added(body["doNotContact"][-1], contact.date_modified)
+        return _ok({"contact": body})
+
+    def _dnc_remove(self, _req: Request, m: re.Match[str]) -> Response:
+        """46: `recordFound` beside the same flat contact as 08."""
+        contact = self._contact_or_404(m["id"])
+        found = any(e["channel"] == m["channel"] for e in contact.dnc)
+        contact.dnc = [e for e in contact.dnc if e["channel"] != m["channel"]]
+        contact.date_modified = self.now
+        return _ok({"recordFound": found, "contact": flat_body(contact)})
 
     # ------------------------------------------------------------------ email send (§8)
     def _send(self, req: Request, m: re.Match[str]) -> Response:
         email_id = int(m["id"])
-        if email_id not in self.emails:
+        contact = self._contact_or_404(m["cid"], _NO_CONTACT)  # 37: the contact is read first
+        if email_id not in self.emails:  # 36
             raise MauticError(404, _NOT_FOUND)
-        contact = self._contact_or_404(m["cid"])
         tokens = _payload(req).get("tokens") or {}
         is_dnc = any(e["channel"] == "email" for e in contact.dnc)
-        if self._major() < 5 and is_dnc:  # §8: 4.x skips DNC silently; 5.0+ ignores DNC
+        if self._major() < 5 and is_dnc:  # §8: 4.x skips DNC silently; 5.0+ ignores DNC (34)
             return _ok({"success": False, "failed": []})
         if self.send_failure is not None:  # §8: the stats row is removed again on failure
             return _ok({"success": False, "failed": self.send_failure})
@@ -380,27 +400,30 @@ class FakeMautic(FakeBase):
 
     # ------------------------------------------------------------------ segments (§10)
     def _segment_add(self, _req: Request, m: re.Match[str]) -> Response:
+        contact = self._contact_or_404(m["cid"], _NO_CONTACT)  # 45
         segment = self.segments.get(int(m["id"]))
-        if segment is None:
+        if segment is None:  # 44
             raise MauticError(404, _NOT_FOUND)
         if not (segment.is_published and segment.is_global):  # §10: 403, not 404
             raise MauticError(403, _ACCESS_DENIED)
-        contact = self._contact_or_404(m["cid"])
         self.members.setdefault(segment.id, set()).add(contact.id)
         return _ok({"success": 1})
 
     # ------------------------------------------------------------------ stats (§9)
     def _stats(self, req: Request, m: re.Match[str]) -> Response:
-        if m["table"] != "email_stats":
+        if m["table"] != "email_stats":  # 40 (the real one lists every table)
             columns = {"email_stats": STAT_COLUMNS}
             return _ok({"availableTables": ["email_stats"], "tableColumns": columns})
-        rows = [_stat_body(s) for s in self.stats]
+        rows = [stat_body(s) for s in self.stats]
         try:
             for where in _where(req.query):
                 rows = [r for r in rows if _compare(r, *where)]
-        except KeyError as exc:  # §3: the stats API reports errors with HTTP 200
-            message = f"Invalid column {exc.args[0]}"  # [infer] wording
-            return _ok({"errors": [{"message": message, "code": 500}]})
+        except KeyError as exc:  # 41: HTTP 200, the SQL error's number as `code`
+            message = (
+                "An exception occurred while executing a query: SQLSTATE[42S22]: Column not "
+                f"found: 1054 Unknown column 's.{exc.args[0]}' in 'WHERE'"
+            )
+            return _ok({"errors": [{"message": message, "code": 1054}]})
         for col, direction in reversed(_order(req.query)):
             rows.sort(key=lambda r: str(r.get(col) or ""), reverse=direction == "DESC")
         start, limit = _int(req.query, "start", 0), _int(req.query, "limit", 100)
@@ -428,20 +451,8 @@ class FakeMautic(FakeBase):
 
 
 # ---------------------------------------------------------------------- module helpers
-def _dump(payload: Any) -> bytes:
-    return json.dumps(payload).encode()
-
-
 def _ok(payload: Any) -> Response:
-    return 200, dict(_JSON), _dump(payload)
-
-
-def _error_body(err: MauticError) -> bytes:
-    """§3: `{"errors": [{"message", "code", "type"}]}`, plus `details` for form errors."""
-    entry: dict[str, Any] = {"message": err.message, "code": err.status}
-    if err.details is not None:
-        entry["details"] = err.details
-    return _dump({"errors": [entry | {"type": err.kind}]})
+    return 200, dict(_JSON), dump(payload)
 
 
 def _payload(req: Request) -> dict[str, Any]:
@@ -488,21 +499,10 @@ def _search_ok(row: ContactRow, search: str) -> bool:
     return re.fullmatch(like, row.email.lower(), re.DOTALL) is not None
 
 
-def _stat_body(s: StatRow) -> dict[str, Any]:
-    """§9: DBAL rows, so every value is a string (or null)."""
-    values: dict[str, Any] = dict.fromkeys(STAT_COLUMNS)
-    values |= {"id": s.id, "email_id": s.email_id, "lead_id": s.lead_id, "source_id": 0}
-    values |= {"email_address": s.email_address, "date_sent": _stamp(s.date_sent)}
-    values |= {"is_read": 0, "is_failed": int(s.is_failed), "viewed_in_browser": 0}
-    values |= {"retry_count": 0, "source": s.source, "open_count": 0, "open_details": "a:0:{}"}
-    values["tracking_hash"] = f"fake{s.id:020x}"
-    return {k: None if v is None else str(v) for k, v in values.items()}
-
-
 def _compare(row: Mapping[str, Any], col: str, expr: str, val: str) -> bool:
     if col not in STAT_COLUMNS:
         raise KeyError(col)
-    have = row[col]
+    have = row.get(col)
     if have is None:
         return expr == "neq"
     if _numeric(have) and _numeric(val):
@@ -523,15 +523,3 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
         return int(query.get(name, default))
     except ValueError:
         return default
-
-
-def _utc(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def _iso(epoch: float) -> str:
-    return _utc(epoch).isoformat(timespec="seconds")
-
-
-def _stamp(epoch: float) -> str:
-    return _utc(epoch).strftime("%Y-%m-%d %H:%M:%S")

@@ -148,7 +148,10 @@ def _handler_for(
                 self.wfile.write(payload)
 
         def _send_head(self, status: int, headers: Mapping[str, str], length: int) -> None:
-            self.send_response(status)
+            self.send_response_only(status)
+            self.send_header("Server", self.version_string())
+            if not any(name.lower() == "date" for name in headers):
+                self.send_header("Date", self.date_time_string())  # else the fake's clock
             for name, value in headers.items():
                 if name.lower() not in ("content-length", "connection"):
                     self.send_header(name, value)

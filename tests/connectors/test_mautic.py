@@ -24,7 +24,7 @@ from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.fakes.mautic import FakeMautic
 from connectors.fakes.web import serve
 from connectors.http import RetryPolicy
-from connectors.mautic import MauticClient, MauticSettings
+from connectors.mautic import MauticClient, MauticSettings, parse_contact
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, TransientError
 from tests.fixtures_mautic import MAUTIC_PASSWORD, MAUTIC_USER
 
@@ -138,6 +138,32 @@ def test_get_contact_reports_email_dnc(mautic: FakeMautic, client: MauticClient)
     assert client.get_contact(999) is None
 
 
+def test_lookup_reads_the_opt_out_that_minimal_would_hide(
+    mautic: FakeMautic, client: MauticClient
+) -> None:
+    """12, 13: `minimal=1` drops doNotContact from listed contacts; the lookup never asks it."""
+    mautic.add_contact("out@example.com", dnc=True)
+    hidden = _Raw(mautic)("/api/contacts", search="email:+out@example.com", minimal="1")
+    assert "doNotContact" not in next(iter(hidden["contacts"].values()))
+    contact = client.find_contact("out@example.com")
+    assert contact is not None and contact.is_email_dnc is True
+    assert "minimal" not in mautic.requests[-1].query
+
+
+@pytest.mark.parametrize(
+    ("row", "dnc"),
+    [
+        ({"id": 3, "fields": {"all": {"email": "a@example.com"}}}, None),  # 12: minimal=1
+        ({"id": 3, "fields": {}, "email": "a@example.com", "doNotContact": []}, False),  # 46
+        ({"id": 3, "doNotContact": [{"channel": "sms"}]}, False),
+        ({"id": 3, "doNotContact": [{"channel": "email", "reason": 1}]}, True),  # 09
+        ({"id": 3, "doNotContact": None}, None),
+    ],
+)
+def test_an_answer_without_do_not_contact_says_nothing(row: dict[str, Any], dnc: Any) -> None:
+    assert parse_contact(row).is_email_dnc is dnc
+
+
 # -- upsert (§7) --------------------------------------------------------------------
 
 
@@ -157,7 +183,7 @@ def test_upsert_is_retried_after_a_lost_answer(mautic: FakeMautic, client: Mauti
 
 
 def test_upsert_rejects_an_invalid_address(client: MauticClient) -> None:
-    with pytest.raises(PermanentError, match="A valid email is required") as caught:
+    with pytest.raises(PermanentError, match="not-an-address is invalid") as caught:
         client.upsert_contact("not-an-address")
     assert "mautic POST /api/contacts/new → 400" in str(caught.value)
 
@@ -277,6 +303,41 @@ def test_rate_limit_retry_after_is_honoured_on_reads(
     assert sleeps == [7.0] and mautic.count("GET", "/api/contacts") == 2
 
 
+def test_rate_limit_waits_until_the_reset_mautic_names(
+    mautic: FakeMautic, mautic_url: str, sleeps: Sleeps
+) -> None:
+    """§4, 52: no Retry-After, only X-RateLimit-Reset; a near reset is waited for, once."""
+
+    def sleep(seconds: float) -> None:
+        sleeps(seconds)
+        mautic.advance(seconds)
+
+    settings = MauticSettings(mautic_url, MAUTIC_USER, MAUTIC_PASSWORD)
+    client = MauticClient(settings, RetryPolicy(attempts=4, sleep=sleep))
+    jane = mautic.add_contact("jane@example.com")
+    mautic.rate_limit = 2
+    client.find_contact("jane@example.com")
+    mautic.advance(3570)  # the hour's window ends in 30 s
+    client.find_contact("jane@example.com")
+    found = client.find_contact("jane@example.com")
+    assert found is not None and found.id == jane
+    assert sleeps == [31.0] and mautic.count("GET", "/api/contacts") == 4
+
+
+def test_a_far_reset_ends_the_call_as_rate_limited(
+    mautic: FakeMautic, client: MauticClient, sleeps: Sleeps
+) -> None:
+    """Retrying at once would burn the hour's quota; sleeping an hour would stall the cycle."""
+    cid = mautic.add_contact("jane@example.com")
+    mautic.rate_limit = 1
+    client.find_contact("jane@example.com")
+    mautic.advance(600)
+    with pytest.raises(TransientError) as caught:
+        client.send_email(1, cid)
+    assert caught.value.status == 429 and caught.value.retry_after == 3001.0
+    assert sleeps == [] and mautic.count("POST", SEND) == 1 and mautic.sent() == []
+
+
 def test_rate_limit_on_send_is_retried_once_the_window_passes(
     mautic: FakeMautic, client: MauticClient, sleeps: Sleeps
 ) -> None:
@@ -340,10 +401,15 @@ def test_bad_oauth_client_is_an_auth_error(
 def test_basic_auth_refused_is_one_clear_error(
     mautic: FakeMautic, make_client: Callable[..., MauticClient], sleeps: Sleeps
 ) -> None:
+    """49: a wrong password is a 401 from the firewall, not the 403 of basic auth off."""
     client = make_client(username="syncd", password="wrong")
     with pytest.raises(AuthError) as caught:
         client.find_contact("x@example.com")
-    assert "Mautic refused the credentials for http://mautic.test" in str(caught.value)
+    assert caught.value.status == 401 and str(caught.value) == (
+        "mautic GET /api/contacts → 401: Mautic refused the credentials for "
+        "http://mautic.test: check [mautic] username and password "
+        "(Authorization denied, invalid credentials.)"
+    )
     assert mautic.count() == 1 and sleeps == []
 
 
@@ -380,6 +446,28 @@ def test_secrets_stay_out_of_repr_errors_and_logs(
     basic_header = base64.b64encode(b"syncd:pa55word").decode()
     for secret in ("oauth-secret", "pa55word", token, basic_header):
         assert secret not in seen
+
+
+def test_warnings_name_contact_ids_not_addresses(
+    mautic: FakeMautic, client: MauticClient
+) -> None:
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG")
+    try:
+        first = mautic.add_contact("jane@example.com")
+        second = mautic.add_contact("JANE@example.com")
+        for n in range(3):
+            mautic.add_contact(f"someone{n}@example.com")
+        assert client.find_contact("jane@example.com").id == first  # type: ignore[union-attr]
+        mautic.prefix_search_bug = True
+        client.find_contact("jane@example.com")
+        with pytest.raises(PermanentError) as caught:
+            client.find_contact("nobody@example.com")
+    finally:
+        logger.remove(sink)
+    text = "".join(lines) + str(caught.value)
+    assert str(second) in text and "lookup looks broken" in text
+    assert "@" not in text
 
 
 def test_version_header_is_noted(mautic: FakeMautic, client: MauticClient) -> None:
@@ -451,6 +539,9 @@ CONTRACT_STATS = {
 
 
 def _error(code: int, kind: str | None) -> dict[str, Any]:
+    """§3: controller errors have `details` and no `type`; the firewall's have a `type`."""
+    if kind is None:
+        return {"errors": [{"code": code, "message": "...", "details": []}]}
     return {"errors": [{"message": "...", "code": code, "type": kind}]}
 
 
@@ -485,8 +576,7 @@ REPLAYS: list[tuple[str, Callable[[FakeMautic], None], str, str, dict[str, Any],
         "§6 lookup",
         _seed_jane,
         "GET",
-        "/api/contacts?where[0][col]=email&where[0][expr]=eq&where[0][val]=jane%40example.com"
-        "&minimal=1",
+        "/api/contacts?where[0][col]=email&where[0][expr]=eq&where[0][val]=jane%40example.com",
         {},
         200,
         CONTRACT_CONTACTS,
@@ -517,7 +607,7 @@ REPLAYS: list[tuple[str, Callable[[FakeMautic], None], str, str, dict[str, Any],
         "/api/contacts/new",
         {"email": "nope"},
         400,
-        {"errors": [{"code": 400, "message": "...", "details": {"email": ["..."]}, "type": None}]},
+        {"errors": [{"code": 400, "message": "...", "details": {"email": ["..."]}}]},
     ),
     (
         "§8 sent",
