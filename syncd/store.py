@@ -659,7 +659,8 @@ def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
     return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
 
 
-# Messages sent or still waiting to be sent (a failed or cancelled one reached nobody).
+# Messages sent or still waiting to be sent (a failed or cancelled one reached nobody;
+# a skipped one waits: it is asked about again, and would be sent once the person opts in).
 _MESSAGES_SQL = (
     "select case_id, kind, rule, target, payload from outbox "
     "where kind in ('mautic.send_email', 'freescout.message') "
