@@ -82,6 +82,7 @@ def parse_fields(
         has_directory_consent=r.read("directory_consent", _flag, False),
         agreement_signed_date=r.read("agreement_signed_date", _date(tz), None),
         has_dpa_signed=r.read("dpa_signed", _flag, False),
+        has_opted_out=r.read("marketing_opt_out", _flag, False),
     )
 
 

@@ -74,6 +74,7 @@ FIELDS: tuple[str, ...] = (
     "directory_consent",
     "agreement_signed_date",
     "dpa_signed",
+    "marketing_opt_out",
 )
 
 EU_COUNTRIES: frozenset[str] = frozenset(
@@ -107,6 +108,9 @@ EU_COUNTRIES: frozenset[str] = frozenset(
         "SK",
     ]
 )
+
+# Marketing: what a contact who opted out (`marketing_opt_out`) must not receive.
+MARKETING_KINDS: frozenset[str] = frozenset({"mautic.send_email", "mautic.add_to_segment"})
 
 ACTION_KINDS: tuple[str, ...] = (
     "mautic.link_contact",
@@ -223,6 +227,7 @@ class Fields:
     has_directory_consent: bool = False
     agreement_signed_date: date | None = None
     has_dpa_signed: bool = False
+    has_opted_out: bool = False  # no marketing email (Mautic emails, segments) for this case
 
 
 @dataclass(frozen=True)
@@ -332,6 +337,10 @@ class Rule(Generic[P]):
     the rule is pointless: their absence from the configuration turns it into a
     skip. Beyond that, the engine leaves out any single action whose system is
     not configured, so a rule that also writes to Dolibarr still does that.
+
+    `required_with` pairs a system with a parameter that must be set (not
+    empty) when that system is configured and the rule enabled: a message that
+    would go out without its link is a configuration error at start instead.
     """
 
     name: str
@@ -339,6 +348,7 @@ class Rule(Generic[P]):
     params: type[P]
     decide: Callable[[Case, datetime, P], Decision]
     needs: frozenset[str] = frozenset()
+    required_with: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -405,15 +415,19 @@ def past_window(day: int, first: int, length: int, what: str) -> Skip | None:
     return None
 
 
-def fill_message(template: str, case: Case, calendar_link: str = "") -> str:
+def fill_message(
+    template: str, case: Case, calendar_link: str = "", placeholder: str = "calendar_link"
+) -> str:
     """A message body from a configured template: `{name}` is the case's name, and
-    `{calendar_link}` the link (appended at the end when the template has no place for it)."""
+    `{calendar_link}` (or another `placeholder`) the link, appended at the end when
+    the template has no place for it."""
     text = template.replace("{name}", case.name)
     if not calendar_link:
         return text
-    if "{calendar_link}" not in text:
+    slot = "{" + placeholder + "}"
+    if slot not in text:
         return f"{text}\n\n{calendar_link}"
-    return text.replace("{calendar_link}", calendar_link)
+    return text.replace(slot, calendar_link)
 
 
 def thirdparty_target(case: Case) -> str:

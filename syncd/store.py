@@ -379,6 +379,10 @@ class Store:
         )
         return [_row(r) for r in records]
 
+    def messages(self) -> list[MessageRow]:
+        """Every message sent or waiting: (case, kind, rule, address, payload)."""
+        return _message_rows(self.db.execute(_MESSAGES_SQL).fetchall())
+
     def counts(self) -> dict[str, int]:
         sql = "select status, count(*) from outbox group by status"
         return {status: count for status, count in self.db.execute(sql).fetchall()}
@@ -662,6 +666,30 @@ def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
     if rows is None:
         return None
     return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
+
+
+# Messages sent or still waiting to be sent (a failed or cancelled one reached nobody;
+# a skipped one waits: it is asked about again, and would be sent once the person opts in).
+_MESSAGES_SQL = (
+    "select case_id, kind, rule, target, payload from outbox "
+    "where kind in ('mautic.send_email', 'freescout.message') "
+    "and status not in ('failed', 'cancelled') order by created_at, key"
+)
+MessageRow = tuple[int, str, str, str, dict[str, Any]]
+
+
+def _message_rows(rows: Iterable[Sequence[Any]]) -> list[MessageRow]:
+    return [
+        (int(case_id), str(kind), str(rule), str(target or ""), json.loads(payload or "{}"))
+        for case_id, kind, rule, target, payload in rows
+    ]
+
+
+def read_messages(path: Path) -> list[MessageRow] | None:
+    """Every message sent or waiting (case, kind, rule, address, payload), read without
+    writing a byte; None without a readable database."""
+    rows = _read_only(path, _MESSAGES_SQL, [])
+    return None if rows is None else _message_rows(rows)
 
 
 def _read_only(path: Path, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:

@@ -47,7 +47,8 @@ def test_customer_journey_sends_everything_exactly_once(world: World) -> None:
     d.add_invoice(aster, "FA2611-0001", "1200.00", paid=True)
     run_days(world, 19)
 
-    assert len(world.freescout.messages_to("jane@aster.example")) == 2  # offer, follow-up
+    # offer, follow-up, support channel invitation at hand-off
+    assert len(world.freescout.messages_to("jane@aster.example")) == 3
     assert len(world.mautic.sent(to="jane@aster.example")) == 1  # the day-7 check-in
     sales = world.matrix.messages(SALES)
     assert len(sales) == len(set(sales))

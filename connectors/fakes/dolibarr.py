@@ -82,6 +82,7 @@ SYNCD_EXTRAFIELDS: dict[str, str] = {
     "directory_consent": "boolean",
     "agreement_signed_date": "date",
     "dpa_signed": "boolean",
+    "marketing_opt_out": "boolean",
 }
 _KNOWN_RESOURCES = frozenset(
     [

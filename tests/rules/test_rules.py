@@ -106,6 +106,12 @@ ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
         ["conversion_proposal:1:licence"],
     ),
     (
+        "conversion_proposal",
+        make_case(step="follow_up", signup_date=TODAY - timedelta(days=15)),
+        {},
+        ["conversion_proposal:1:deadline:task", "conversion_proposal:1:deadline:matrix"],
+    ),
+    (
         "subscription_activate",
         make_case(step="subscription_active", invoices=(paid_invoice(),)),
         {},
@@ -292,9 +298,15 @@ SKIPS: list[tuple[str, Case, dict[str, Any], str]] = [
     ),
     (
         "conversion_proposal",
-        make_case(step="conversion", signup_date=TODAY - timedelta(days=15)),
+        make_case(step="conversion", signup_date=TODAY - timedelta(days=18)),
         {},
-        "day 15 since signup",
+        "day 18: past the day-15 conversion deadline window (days 15–17)",
+    ),
+    (
+        "conversion_proposal",
+        make_case(tags=("trial", "not_icp"), step="conversion", logins_count=9),
+        {},
+        "tagged Not-ICP: nurture only",
     ),
     ("conversion_proposal", make_case(step="follow_up"), {}, "not conversion"),
     ("subscription_activate", make_case(step="conversion"), {}, "no paid invoice"),
@@ -645,3 +657,103 @@ def test_an_open_credit_note_reverses_nothing_yet() -> None:
 def test_since_must_be_a_date() -> None:
     with pytest.raises(ValueError, match="since '2026-13-01' is not a date"):
         rule("partner_commission_note").params(since="2026-13-01")
+
+
+# --- the customer process page, point by point ---------------------------------------
+
+DAY_15 = TODAY - timedelta(days=15)
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "params"),
+    [
+        ("conversion_proposal", "conversion", {}),
+        ("follow_up_message", "follow_up", {"community_link": "https://chat.example.com"}),
+        ("welcome_call_offer", "welcome_call", CAL),
+    ],
+)
+def test_not_icp_gets_no_conversion_and_no_personal_outreach(
+    name: str, step: str, params: dict[str, Any]
+) -> None:
+    """Page: "If not [ICP], note in Dolibarr and continue nurture via Mautic only"."""
+    case = make_case(
+        tags=("trial", "not_icp"),
+        step=step,
+        onboarding_call_date=YESTERDAY,
+        logins_count=9,
+        frameworks_mapped=3,
+    )
+    decision = decide(name, case, **params)
+    assert isinstance(decision, Skip)
+    assert "Not-ICP: nurture only" in decision.reason
+
+
+def test_conversion_window_is_read_from_the_parameters() -> None:
+    """Page: "Conversion conversation (day 10–14)": a configured first_day = 8 takes effect."""
+    day_8 = make_case(step="conversion", signup_date=TODAY - timedelta(days=8))
+    assert isinstance(decide("conversion_proposal", day_8), Skip)
+    keys = [a.key for a in actions("conversion_proposal", day_8, first_day=8)]
+    assert keys == ["conversion_proposal:1:task", "conversion_proposal:1:matrix"]
+
+
+def test_day_14_is_a_deadline_for_a_trial_with_no_proposal() -> None:
+    """Page: "consistently, within 14 days of signup": on day 15 the owner is told, once."""
+    task, notice = actions("conversion_proposal", make_case(step="follow_up", signup_date=DAY_15))
+    assert task.kind == "dolibarr.agenda_event" and task.payload["owner_id"] == 1
+    assert task.payload["is_task"] is True
+    assert notice.kind == "matrix.notify" and notice.target == "sales"
+    assert f"closed on {DAY_15 + timedelta(days=14)}" in task.because
+    assert "no proposal and no paid invoice" in task.because
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        (
+            make_case(step="conversion", signup_date=DAY_15, proposals=(proposal(),)),
+            "a proposal exists (PR2611-0001)",
+        ),
+        (
+            make_case(step="subscription_active", signup_date=DAY_15, invoices=(paid_invoice(),)),
+            "already a paying customer",
+        ),
+        (make_case(tags=("trial", "not_icp"), step="nurture", signup_date=DAY_15), "Not-ICP"),
+        (
+            make_case(tags=("trial", "eu_project"), step="follow_up", signup_date=DAY_15),
+            "EU-Project",
+        ),
+        (make_case(step="follow_up", signup_date=TODAY - timedelta(days=14)), "not conversion"),
+    ],
+)
+def test_no_deadline_for_a_converted_proposed_or_exempt_trial(case: Case, reason: str) -> None:
+    decision = decide("conversion_proposal", case)
+    assert isinstance(decision, Skip) and reason in decision.reason
+
+
+def test_deadline_follows_the_configured_last_day() -> None:
+    day_13 = make_case(step="follow_up", signup_date=TODAY - timedelta(days=13))
+    keys = [a.key for a in actions("conversion_proposal", day_13, first_day=8, last_day=12)]
+    assert keys == ["conversion_proposal:1:deadline:task", "conversion_proposal:1:deadline:matrix"]
+
+
+def test_conversion_window_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValueError, match="first_day 15 is after last_day 14"):
+        rule("conversion_proposal").params(first_day=15)
+
+
+def test_handoff_invites_the_customer_to_the_support_channel() -> None:
+    """Page, step 10 and Output: "The customer has a support channel (Matrix or Discord)"."""
+    link = "https://matrix.to/#/#customers:example.com"
+    notice, event, invite = actions("handoff_success", make_case(step="handoff"), support_link=link)
+    assert invite.kind == "freescout.message" and invite.key == "handoff_success:1:invite"
+    assert invite.target == "contact1@example.com"
+    assert link in invite.payload["text"] and "Company 1" in invite.payload["text"]
+    assert (notice.kind, event.kind) == ("matrix.notify", "dolibarr.agenda_event")
+
+
+def test_follow_up_carries_the_community_invite() -> None:
+    """Page: follow-up "with ... and community Discord invite"."""
+    link = "https://discord.gg/unicis"
+    case = make_case(step="follow_up", onboarding_call_date=YESTERDAY)
+    (message,) = actions("follow_up_message", case, community_link=link)
+    assert f"Join our community: {link}" in message.payload["text"]
