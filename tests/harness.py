@@ -18,9 +18,9 @@ from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from syncd.cli import load
 from syncd.cycle import CycleResult, Runtime, plan, run_cycle
+from syncd.daemon import build_runtime
 from syncd.model import CaseReport
 from syncd.recipients import earlier_messages
-from syncd.daemon import build_runtime
 
 RULES = """
 [rule:welcome_call_offer]
