@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from connectors.fakes.seed import seed_demo
