@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from connectors.fakes.seed import seed_demo
 from syncd.cli import main
 from syncd.model import CaseReport, step_of_key
 from tests.harness import World
@@ -28,35 +28,84 @@ def today(world: World) -> date:
 
 
 def seed_single_process(world: World) -> None:
-    """The demo's cases (every step of both processes, each case in one), and a few more:
-    a partner referred by a partner, and overrides of either process."""
+    """Every step of both processes, each case in one (the demo's cases as they were when
+    the keys were pinned), a partner referred by a partner, and overrides of either process.
+    Dates are relative to the fake's fixed clock, so the keys are the same every run."""
     d = world.dolibarr
-    ids = seed_demo(d)
     on = today(world)
-    d.add_thirdparty(
-        "Wren Partners",
-        email="hi@wren.example",
-        tags=("Partner-Prospect",),
-        array_options={"referred_by": ids["Quartz Partners"]},
+
+    def add(name: str, tags: tuple[str, ...], days_ago: int, **options: Any) -> int:
+        signup = on - timedelta(days=days_ago)
+        country = options.pop("country", "DE")
+        return d.add_thirdparty(
+            name,
+            email=f"hello@{name.split()[0].lower()}.example",
+            country_code=country,
+            array_options={"signup_date": signup, **options},
+            tags=tags,
+            created_at=datetime.combine(signup, time(9), UTC),
+        )
+
+    def day(days: int) -> date:
+        return on + timedelta(days=days)
+
+    quartz = add(
+        "Quartz Partners",
+        ("Partner-Qualified",),
+        40,
+        country="FR",
+        commission_rate="15",
+        discovery_call_date=day(-20),
+        briefing_date=day(-6),
+        directory_consent=1,
+        agreement_signed_date=day(-2),
     )
-    d.add_thirdparty(
-        "Yew Trial",
-        email="it@yew.example",
-        tags=("Trial",),
-        array_options={"signup_date": on, "onboarding_step_override": "welcome_call"},
+    add("Aster Labs", ("Trial",), 0)
+    add("Birch Data", ("Trial",), 3)
+    add("Cobalt GmbH", ("Trial", "Not-ICP"), 8)
+    add("Delta Analytics", ("Trial", "ICP-fit"), 2)
+    add("Echo Systems", ("Trial", "ICP-fit"), 4, onboarding_call_date=day(1))
+    add("Fjord AS", ("Trial", "ICP-fit"), 7, onboarding_call_date=day(-1), country="NO")
+    active = {"logins_count": 5, "frameworks_mapped": 2}
+    helix = add(
+        "Helix Ltd",
+        ("Trial", "ICP-fit"),
+        11,
+        onboarding_call_date=day(-6),
+        referred_by=quartz,
+        **active,
     )
-    d.add_thirdparty(
-        "Zinc Trial",
-        email="it@zinc.example",
-        tags=("Trial",),
-        array_options={"signup_date": on, "onboarding_step_override": "discovery_call"},
+    add(
+        "Juniper Project",
+        ("Trial", "ICP-fit", "EU-Project"),
+        11,
+        onboarding_call_date=day(-6),
+        logins_count=4,
+        frameworks_mapped=1,
     )
-    d.add_thirdparty(
-        "Alder Partners",
-        email="hi@alder.example",
-        tags=("Partner-Qualified",),
-        array_options={"onboarding_step_override": "partner_account"},
+    add(
+        "Kestrel Self-hosted",
+        ("Trial", "ICP-fit", "Self-hosted"),
+        12,
+        onboarding_call_date=day(-7),
+        logins_count=9,
+        frameworks_mapped=3,
     )
+    iris = add("Iris Media", ("Trial", "ICP-fit"), 16, referred_by=quartz, country="ES")
+    d.add_invoice(iris, "FA2611-0001", "1200.00", paid=True)
+    add("Lumen Security", ("Trial", "ICP-fit", "Customer-Active"), 30)
+    oak = add("Oak Holdings", ("Customer-Active",), 900)
+    d.add_invoice(oak, "FA2309-0042", "2400.00", paid=True)
+    add("Rook Consulting", ("Trial", "ICP-fit"), 5, syncd_pause=1)
+    add("Sable Works", ("Trial",), 4, onboarding_step_override="finished")
+    add("Northwind Consulting", ("Partner-Prospect",), 6)
+    add("Orbit Partners", ("Partner-Qualified",), 3)
+    add("Pine Advisory", ("Partner-Declined",), 9)
+    d.add_contact(helix, "Hana", "Novak", "hana@helix.example")
+    add("Wren Partners", ("Partner-Prospect",), 0, referred_by=quartz)
+    add("Yew Trial", ("Trial",), 0, onboarding_step_override="welcome_call")
+    add("Zinc Trial", ("Trial",), 0, onboarding_step_override="discovery_call")
+    add("Alder Partners", ("Partner-Qualified",), 0, onboarding_step_override="partner_account")
 
 
 def planned_keys(world: World, days: int = 18) -> list[str]:
