@@ -302,13 +302,15 @@ class Case:
 
     @property
     def processes(self) -> tuple[str, ...]:
-        """The processes the case is in, customer first; none for no onboarding at all."""
+        """The processes the case is in, customer first; empty for no onboarding at all."""
         if self.tracks:
             return tuple(t.process for t in self.tracks)
         # A case whose step was set by hand (a rule's test) is in that step's process.
-        if self.tags & PARTNER_TAGS or self.step in PARTNER_STEPS:
-            return ("partner",)
-        return () if self.step == NO_STEP else ("customer",)
+        if self.step == NO_STEP:
+            return ()
+        if process_of(self.step) != NO_STEP:
+            return (process_of(self.step),)
+        return ("partner",) if self.tags & PARTNER_TAGS else ("customer",)
 
     @property
     def process(self) -> str:
