@@ -25,7 +25,17 @@ from syncd.fields import (
     rate_warning,
 )
 from syncd.mirror import RELATED_KINDS, Mirror
-from syncd.model import INVOICE_KINDS, Case, Contact, Invoice, Proposal, Referral, Referrer
+from syncd.model import (
+    INVOICE_KINDS,
+    ONBOARDING_TAGS,
+    PARTNER_TAGS,
+    Case,
+    Contact,
+    Invoice,
+    Proposal,
+    Referral,
+    Referrer,
+)
 
 
 @dataclass(frozen=True)
@@ -226,7 +236,7 @@ def link_referrals(
     for case in kept:
         partner_id = case.fields.referred_by
         if partner_id is not None and partner_id in by_id:
-            referrals.setdefault(partner_id, []).append(Referral(case.id, case.ref, case.name))
+            referrals.setdefault(partner_id, []).append(_referral(case))
     linked = [
         replace(
             case,
@@ -236,6 +246,11 @@ def link_referrals(
         for case in kept
     ]
     return linked, bad
+
+
+def _referral(case: Case) -> Referral:
+    is_partner = bool(case.tags & PARTNER_TAGS) and not case.tags & ONBOARDING_TAGS
+    return Referral(case.id, case.ref, case.name, is_partner)
 
 
 def _bad_referral(case: Case, known: frozenset[int] | None) -> CaseDataError | None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
 from syncd.fields import parse_fields
 from syncd.mirror import Mirror
-from syncd.model import Action, Case, CaseReport, Rule
+from syncd.model import Action, Case, CaseReport, Rule, step_in
 from syncd.outbox import (
     DrainStats,
     cancel_unwanted,
@@ -131,13 +132,33 @@ def placed(case: Case, place: StepPlace | None, now: datetime) -> Case:
 
     A case syncd meets for the first time, or has only its first record of,
     has no known entry time: years-old records must not look as if they had
-    just arrived.
+    just arrived. In two processes, each process's step has its own entry
+    time, read from that process's part of the recorded steps, so a trial
+    whose customer step moves on stays as long in partner qualification.
     """
     if place is None:
         return case
-    if place.step != case.step:
-        return replace(case, step_since=now.astimezone(UTC), entered_step=True)
-    return replace(case, step_since=place.entered_at if place.moved else None)
+    tracks = []
+    for track in case.tracks:
+        since, entered = _entry(place, track.step, partial(step_in, process=track.process), now)
+        tracks.append(replace(track, step_since=since, entered_step=entered))
+    if len(tracks) == 1:
+        return case.with_tracks(tracks)
+    since, entered = _entry(place, case.step, lambda step: step, now)
+    return replace(case, tracks=tuple(tracks), step_since=since, entered_step=entered)
+
+
+def _entry(
+    place: StepPlace, step: str, part: Callable[[str], str], now: datetime
+) -> tuple[datetime | None, bool]:
+    """When `step` was entered and whether that is now; `part` reads it in each record."""
+    history = place.history
+    if part(history[-1][0]) != step:
+        return now.astimezone(UTC), True
+    start = len(history) - 1
+    while start > 0 and part(history[start - 1][0]) == step:
+        start -= 1
+    return (history[start][1] if start > 0 else None), False
 
 
 @dataclass

@@ -566,16 +566,14 @@ class Store:
         return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
 
     def step_places(self, ids: Collection[int] | None = None) -> dict[int, StepPlace]:
-        """Each case's latest recorded step, since when, and whether that was a move
-        (of the cases `ids` only, when given)."""
+        """Each case's recorded steps (its step history), oldest first; of the cases
+        `ids` only, when given."""
         if ids is None:
             return _places(self.db.execute(_PLACES_SQL).fetchall())
         found: dict[int, StepPlace] = {}
         for chunk in _chunks(sorted(ids)):
             marks = ", ".join("?" for _ in chunk)
-            sql = _PLACES_SQL.replace(
-                "from step_history)", f"from step_history where case_id in ({marks}))"
-            )
+            sql = _PLACES_SQL.replace(" order by", f" where case_id in ({marks}) order by")
             found.update(_places(self.db.execute(sql, chunk).fetchall()))
         return found
 
@@ -697,26 +695,39 @@ def read_step_places(path: Path) -> dict[int, StepPlace] | None:
 
 @dataclass(frozen=True)
 class StepPlace:
-    step: str
-    entered_at: datetime
-    moved: bool  # False: the case's first record, where syncd first met it
+    """A case's recorded steps and when it entered each, oldest first.
+
+    The first record is where syncd first met the case, so its time says when
+    syncd came, not when the case got there. A case in both processes has its
+    two steps joined in one record (`welcome_call / partner_qualification`);
+    when each process's own step was entered is read from the run of records
+    that share it (`syncd.cycle.placed`).
+    """
+
+    history: tuple[tuple[str, datetime], ...]
+
+    @property
+    def step(self) -> str:
+        return self.history[-1][0]
+
+    @property
+    def entered_at(self) -> datetime:
+        return self.history[-1][1]
+
+    @property
+    def moved(self) -> bool:
+        """False while the latest record is the case's first one."""
+        return len(self.history) > 1
 
 
-# The latest row per case, and how many it has: one row is where syncd first met
-# the case, so its time says when syncd came, not when the case got there.
-_PLACES_SQL = (
-    "select case_id, step, entered_at, n from ("
-    "select case_id, step, entered_at, count(*) over (partition by case_id) as n, "
-    "row_number() over (partition by case_id order by entered_at desc) as r "
-    "from step_history) where r = 1"
-)
+_PLACES_SQL = "select case_id, step, entered_at from step_history order by case_id, entered_at"
 
 
 def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
-    return {
-        int(case_id): StepPlace(str(step), datetime.fromisoformat(str(at)), int(n) > 1)
-        for case_id, step, at, n in rows
-    }
+    history: dict[int, list[tuple[str, datetime]]] = {}
+    for case_id, step, at in rows:
+        history.setdefault(int(case_id), []).append((str(step), datetime.fromisoformat(str(at))))
+    return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 
 OutboxState = tuple[str, str | None, str | None, str | None]

@@ -108,6 +108,12 @@ class World:
     def cycle(self) -> CycleResult:
         return run_cycle(self.rt, self.now)
 
+    def cycle_report(self, case_id: int) -> CaseReport:
+        """Run a cycle; the case's report from it, or as a full plan gives it when the
+        cycle had no reason to plan the case (nothing of it changed)."""
+        found = {r.case_id: r for r in self.cycle().plan.reports}
+        return found[case_id] if case_id in found else self.report(case_id)
+
     def report(self, case_id: int) -> CaseReport:
         """The case's report as a plan of every case would give it now (writes nothing).
 
