@@ -124,6 +124,18 @@ class MatrixClient:
             query["from"] = end
         raise PermanentError(SYSTEM, f"GET {path}", f"more than {_HISTORY_PAGES} pages to read")
 
+    def resolve_alias(self, alias: str) -> str:
+        """The room id a room alias (`#sales:example.org`) names (§1, §7: the directory).
+
+        404 M_NOT_FOUND: no such alias; an error, never a guess.
+        """
+        path = f"{CLIENT_API}/directory/room/{quote(alias, safe='')}"
+        body = self.http.get_json(path)
+        room_id = body.get("room_id") if isinstance(body, dict) else None
+        if not isinstance(room_id, str) or not room_id.startswith("!"):
+            raise PermanentError(SYSTEM, f"GET {path}", f"answer has no room_id: {body!r:.200}")
+        return room_id
+
     def _user_id(self) -> str:
         if self._me is None:
             self._me = self.whoami()[0]

@@ -159,9 +159,10 @@ class Daemon:
             self.notifier.status(f"cycle {self.cycles} failed: {exc}"[:200])
             return
         stats = result.stats
+        said = f"degraded ({stats.refusals()})" if stats.refused else "ok"
         self.notifier.status(
-            f"cycle {self.cycles} ok: {stats.done} actions, {stats.held} held, "
-            f"{stats.failed} failed"
+            f"cycle {self.cycles} {said}: {stats.done} actions, {stats.held} held, "
+            f"{stats.failed} failed"[:200]
         )
 
     def should_stop(self) -> bool:
@@ -236,7 +237,6 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     rules = load_rules(config.daemon.rules_dir)
     ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
     return config, ruleset
-
 
 
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from loguru import logger
+
 from syncd.errors import PermanentError, RemoteError
 from syncd.store import OutboxRow
 
@@ -104,6 +106,8 @@ class MatrixSender(Protocol):
         self, room_id: str, text: str, txn_id: str, *, marker: str | None = None
     ) -> str: ...
     def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None: ...
+    def whoami(self) -> tuple[str, str]: ...
+    def resolve_alias(self, alias: str) -> str: ...
 
 
 @dataclass
@@ -136,6 +140,8 @@ class Executor:
         self.freescout = freescout
         self.matrix = matrix
         self.txn_id = txn_id
+        self._device: str | None = None  # the Matrix device of the access token, once asked
+        self._aliases: dict[str, str] = {}  # room alias → room id, resolved once
         self._handlers: dict[str, Callable[[OutboxRow, datetime], str | Skipped]] = {
             "dolibarr.agenda_event": self._agenda_event,
             "dolibarr.note": self._note,
@@ -147,6 +153,34 @@ class Executor:
             "freescout.message": self._freescout_message,
             "matrix.notify": self._matrix_notify,
         }
+
+    # -- starting --------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """At start: resolve room aliases and learn the Matrix device, logging both.
+
+        Raises the `RemoteError` that stopped it; each is asked again when an
+        action needs it, and fails that action then.
+        """
+        if self.matrix is None:
+            return
+        for room in sorted(set(self.targets.rooms.values())):
+            self._resolve(room)
+        logger.info("Matrix: sending as device {}", self.matrix_device() or "(none)")
+
+    def matrix_device(self) -> str:
+        """The device of the Matrix access token (whoami), asked once.
+
+        Transaction ids dedupe per device (matrix.md §3): each claimed notice
+        stores it, so a resend after a token change looks in the room first.
+        """
+        if self._device is None:
+            self._device = self._need(self.matrix, "matrix").whoami()[1]
+        return self._device
+
+    def device_for(self, row: OutboxRow) -> str | None:
+        """What to store with the claim of `row`: the Matrix device for a notice."""
+        return self.matrix_device() if row.kind == "matrix.notify" else None
 
     # -- doing ---------------------------------------------------------------------------
 
@@ -212,10 +246,10 @@ class Executor:
         if row.kind == "matrix.notify":
             if self.matrix is None:
                 return Outcome.UNKNOWN
-            first = row.claimed_at or row.created_at
-            if row.attempts and now - first < MATRIX_TXN_MEMORY:
+            if self._txn_dedupes(row, now):
                 return Outcome.NOT_DONE  # a resend with the same txnId is deduplicated
-            # Past the homeserver's memory (or tried by a lost run): the room's history says.
+            # Another device, a digest, past the homeserver's memory or tried by a lost
+            # run: the room's history says (our notices carry their key, matrix.md §8).
             event = self.matrix.find_notice(self._room_id(row), row.key, since)
             return Outcome.DONE if event else Outcome.NOT_DONE
         if row.kind == "dolibarr.agenda_event":
@@ -223,6 +257,22 @@ class Executor:
         # Notes carry a marker, fields and tags are set, segments and contacts upserted:
         # doing them again is harmless.
         return Outcome.NOT_DONE
+
+    def _txn_dedupes(self, row: OutboxRow, now: datetime) -> bool:
+        """Whether resending the notice with its own txnId cannot post it twice.
+
+        Only on the device that claimed it (a new access token is a new device,
+        matrix.md §3), within the homeserver's memory of the transaction, and
+        when it was sent alone (a digest had another txnId).
+        """
+        first = row.claimed_at or row.created_at
+        return (
+            bool(row.attempts)
+            and row.digest is None
+            and row.device is not None
+            and row.device == self.matrix_device()
+            and now - first < MATRIX_TXN_MEMORY
+        )
 
     # -- one handler per kind ------------------------------------------------------------------
 
@@ -338,7 +388,17 @@ class Executor:
 
     def _room_id(self, row: OutboxRow) -> str:
         room = str(row.payload["room"])
-        return self.targets.rooms.get(room, room)
+        return self._resolve(self.targets.rooms.get(room, room))
+
+    def _resolve(self, room: str) -> str:
+        """A room id as it is; an alias (`#sales:example.org`) through the directory, once."""
+        if not room.startswith("#"):
+            return room
+        if room not in self._aliases:
+            room_id = self._need(self.matrix, "matrix").resolve_alias(room)
+            logger.info("Matrix room alias {} is room {}", room, room_id)
+            self._aliases[room] = room_id
+        return self._aliases[room]
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -58,6 +58,8 @@ class DrainStats:
     retrying: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    # system → what it said, e.g. "matrix" → "401 credentials refused"
+    refused: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: DrainStats) -> None:
         self.done += other.done
@@ -66,6 +68,11 @@ class DrainStats:
         self.retrying += other.retrying
         self.skipped += other.skipped
         self.problems += other.problems
+        self.refused |= other.refused
+
+    def refusals(self) -> str:
+        """`mautic: 401 credentials refused; matrix: …`, or "" when none."""
+        return "; ".join(f"{system}: {said}" for system, said in sorted(self.refused.items()))
 
 
 def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
@@ -81,6 +88,8 @@ def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
             _recover_one(store, executor, row, now, stats)
         except TransientError as exc:
             log.warning("action {} still unsettled ({}); next cycle tries again", row.key, exc)
+        except AuthError as exc:
+            _refused(store, row, now, stats, exc, row.claimed_at)
         except RemoteError as exc:
             store.move(row, Status.HELD, now, last_error=f"could not reconcile: {exc}")
             stats.held += 1
@@ -167,9 +176,7 @@ def recovery_lookback(store: Store, now: datetime) -> datetime | None:
     return recovered - RECOVERY_LOOKBACK
 
 
-def cancel_unwanted(
-    store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime
-) -> int:
+def cancel_unwanted(store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime) -> int:
     """Cancel every waiting action its case no longer wants; returns how many.
 
     An action waits for its retry, or was put back by recovery: it is sent
@@ -218,8 +225,17 @@ def send_one(
     landed_since = row.claimed_at  # set: an earlier attempt may have reached the remote
     if landed_since is not None and not _clear_to_resend(store, executor, row, now, stats):
         return
+    device = _device(store, executor, row, now, stats)
+    if device is False:
+        return
     row = store.move(  # 1.
-        row, Status.SENDING, now, claimed_at=landed_since or now, attempts=row.attempts + 1
+        row,
+        Status.SENDING,
+        now,
+        claimed_at=landed_since or now,
+        attempts=row.attempts + 1,
+        device=device,
+        digest=None,
     )
     try:
         # Connectors' own log lines (a Mautic lookup's) carry the action's case and key.
@@ -235,8 +251,7 @@ def send_one(
         _retry_later(store, row, now, policy, stats, str(exc), exc.retry_after, landed)
         return
     except AuthError as exc:
-        # Credentials get fixed by a person; the action waits for that, it is not lost.
-        _retry_later(store, row, now, policy, stats, str(exc), None, landed_since)
+        _refused(store, row, now, stats, exc, landed_since)
         return
     except PermanentError as exc:
         store.move(row, Status.FAILED, now, last_error=str(exc))
@@ -250,6 +265,22 @@ def send_one(
     row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
     _record_and_mark(store, executor, row, now, stats)
     log.info("action {} done: {}", row.key, result)
+
+
+def _device(
+    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+) -> str | bool | None:
+    """The device to claim `row` with (a Matrix notice's), None for other kinds, or False
+    when it cannot be known now: nothing is claimed, the action waits or fails."""
+    try:
+        return executor.device_for(row)
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
+    except RemoteError as exc:
+        logger.bind(case=row.case_id, rule=row.rule, key=row.key).warning(
+            "action {} waits: cannot tell the Matrix device ({})", row.key, exc
+        )
+    return False
 
 
 def _skip(
@@ -299,6 +330,9 @@ def _clear_to_resend(
         outcome = executor.reconcile(row, now)
     except TransientError as exc:
         log.warning("action {} waits: cannot ask whether it was done ({})", row.key, exc)
+        return False
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
         return False
     except RemoteError as exc:
         outcome, reason = Outcome.UNKNOWN, f"could not reconcile: {exc}"
@@ -358,6 +392,9 @@ def _settle_unknown(
         # The remote cannot be asked now: the row stays `sending`; recover() asks again.
         logger.bind(key=row.key).warning("action {} unsettled: {}", row.key, exc)
         return
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
+        return
     except RemoteError as exc:
         outcome = Outcome.UNKNOWN
         error = f"{error}; reconciliation failed: {exc}"
@@ -370,6 +407,36 @@ def _settle_unknown(
         store.move(row, Status.HELD, now, last_error=f"outcome unknown: {error}")
         stats.held += 1
         stats.problems.append(f"{row.key}: held, outcome unknown")
+
+
+def _refused(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    stats: DrainStats,
+    exc: AuthError,
+    landed_since: datetime | None,
+) -> None:
+    """A system refused syncd's credentials: a configuration error, not worth retrying.
+
+    The action fails at once (no back-off for hours against a wrong password) and is
+    planned again when syncd starts or reloads with, presumably, mended credentials.
+    `claimed_at` keeps an earlier attempt that may have landed, so it is asked about
+    then (`landed_since`); this attempt itself was refused before anything ran.
+    """
+    store.move(
+        row, Status.FAILED, now, last_error=str(exc), refused=exc.system, claimed_at=landed_since
+    )
+    stats.failed += 1
+    stats.refused[exc.system] = f"{exc.status or ''} credentials refused".strip()
+    stats.problems.append(f"{row.key}: {exc}")
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).error(
+        "action {} failed: {} refused syncd's credentials ({}); planned again once syncd "
+        "restarts or reloads",
+        row.key,
+        exc.system,
+        exc,
+    )
 
 
 def _retry_later(

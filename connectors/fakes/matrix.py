@@ -69,6 +69,7 @@ class FakeMatrix(FakeBase):
         self.now = now  # seconds since the epoch, moved only by `advance`
         self.tokens: dict[str, Device] = {}
         self.rooms: dict[str, Room] = {}
+        self.aliases: dict[str, str] = {}  # `#name:server` → room id
         self.txns: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._limit: _RateLimit | None = None
         self._next_event = 1
@@ -87,6 +88,9 @@ class FakeMatrix(FakeBase):
         room = Room(room_id, set(members))
         self.rooms[room_id] = room
         return room
+
+    def add_alias(self, alias: str, room_id: str) -> None:
+        self.aliases[alias] = room_id
 
     def events(self, room_id: str) -> list[Event]:
         return list(self.rooms[room_id].events)
@@ -121,6 +125,8 @@ class FakeMatrix(FakeBase):
             return self._whoami(req) if req.method == "GET" else self._unrecognized(405)
         if len(parts) == 5 and parts[0] == "rooms" and parts[2] == "send":
             return self._send(req, parts[1], parts[3], parts[4])
+        if len(parts) == 3 and parts[:2] == ["directory", "room"]:
+            return self._alias(req, parts[2]) if req.method == "GET" else self._unrecognized(405)
         if len(parts) == 3 and parts[0] == "rooms" and parts[2] == "messages":
             return self._messages(req, parts[1]) if req.method == "GET" else self._unrecognized(405)
         return self._unrecognized(404)
@@ -151,6 +157,17 @@ class FakeMatrix(FakeBase):
         event = self._post(room_id, event_type, device.user_id, content, txn_id)
         self.txns[key] = (event.event_id, self.now)
         return self._json(200, {"event_id": event.event_id})
+
+    def _alias(self, req: Request, alias: str) -> Response:
+        """The room directory: `{"room_id", "servers"}`, or 404 M_NOT_FOUND."""
+        device = self._authenticate(req)
+        if isinstance(device, tuple):
+            return device
+        room_id = self.aliases.get(alias)
+        if room_id is None:
+            text = f"Room alias {alias} not found"
+            return 404, dict(self.json_headers), _error("M_NOT_FOUND", text)
+        return self._json(200, {"room_id": room_id, "servers": [self.server_name]})
 
     def _messages(self, req: Request, room_id: str) -> Response:
         """§8: a page of the room's timeline, newest first with `dir=b`, filtered.
@@ -263,9 +280,7 @@ def _client_event(event: Event) -> dict[str, Any]:
 def _matches(event: Event, wanted: Mapping[str, Any]) -> bool:
     """A RoomEventFilter's `senders` and `types` (the parts syncd uses)."""
     senders, types = wanted.get("senders"), wanted.get("types")
-    return (senders is None or event.sender in senders) and (
-        types is None or event.type in types
-    )
+    return (senders is None or event.sender in senders) and (types is None or event.type in types)
 
 
 def _error(errcode: str, text: str, **extra: Any) -> bytes:

@@ -1,0 +1,196 @@
+"""Matrix notices as a current Synapse takes them: room ids of every version, aliases,
+transaction ids that dedupe per device only, and refused tokens.
+
+Through the stateful fake homeserver; a "restart" is a new runtime on the same
+state database, a "new token" a new login (a new device) written into the config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from syncd.cycle import start
+from syncd.model import Action
+from syncd.outbox import DrainStats, drain, recover
+from syncd.store import Status
+from tests.harness import World
+
+BOT = "@syncd:test"
+SALES = "!sales:test"
+V12_ROOM = "!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw"
+
+
+class Crash(BaseException):
+    """The process dies here (nothing in syncd may catch it)."""
+
+
+def notice(world: World, socid: int = 7, room: str = "sales") -> Action:
+    payload = {"room": room, "text": f"New trial: case {socid}"}
+    return Action("matrix.notify", f"signup_notify:{socid}", room, payload, "test", "signup_notify")
+
+
+def enqueue(world: World, *actions: Action) -> None:
+    world.rt.store.enqueue([(int(a.key.split(":")[1]), a) for a in actions], world.now)
+
+
+def trial(world: World) -> str:
+    """A trial that signed up today; the key of its signup notice."""
+    d = world.dolibarr
+    socid = d.add_thirdparty(
+        "Aster Labs",
+        email="jane@aster.example",
+        tags=("Trial",),
+        array_options={"signup_date": world.now.astimezone(d.tz).date()},
+    )
+    return f"signup_notify:{socid}"
+
+
+def set_config(world: World, old: str, new: str) -> None:
+    text = world.config_path.read_text()
+    assert old in text
+    world.config_path.write_text(text.replace(old, new))
+
+
+def new_token(world: World) -> None:
+    """A person logs syncd's Matrix user in again: a new token on a new device."""
+    world.matrix.add_user(BOT, "fresh-token", "NEWDEVICE")
+    set_config(world, "access_token = matrix-token", "access_token = fresh-token")
+
+
+def one_try(world: World) -> None:
+    matrix: Any = world.rt.executor.matrix
+    matrix.http.policy = type(matrix.http.policy)(attempts=1, sleep=lambda _: None)
+
+
+def posted(world: World, key: str, room: str = SALES) -> int:
+    return sum(1 for e in world.matrix.events(room) if e.content.get("org.syncd.key") == key)
+
+
+# -- room ids and aliases ------------------------------------------------------------------
+
+
+def test_a_room_of_version_12_and_an_alias_both_receive_notices(world: World) -> None:
+    world.matrix.add_room(V12_ROOM, members=(BOT,))
+    world.matrix.add_alias("#success:test", "!success:test")
+    set_config(world, "room_sales = !sales:test", f"room_sales = {V12_ROOM}")
+    set_config(world, "room_success = !success:test", "room_success = #success:test")
+    world.restart()
+    start(world.rt, world.now, DrainStats())
+    sales, success = notice(world, 7), notice(world, 8, room="success")
+    enqueue(world, sales, success)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert posted(world, sales.key, V12_ROOM) == 1
+    assert posted(world, success.key, "!success:test") == 1
+    # Resolved once, at start, not per notice.
+    assert world.matrix.count("GET", "/_matrix/client/v3/directory/room") == 1
+
+
+def test_an_alias_nobody_created_fails_its_notices_naming_it(world: World) -> None:
+    set_config(world, "room_sales = !sales:test", "room_sales = #nowhere:test")
+    world.restart()
+    action = notice(world)
+    enqueue(world, action)
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    assert stats.failed == 1 and not stats.refused
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.status is Status.FAILED
+    assert "Room alias #nowhere:test not found" in (row.last_error or "")
+
+
+# -- one device, one transaction memory ------------------------------------------------------
+
+
+def test_the_claim_stores_the_device_of_the_token(world: World) -> None:
+    key = trial(world)
+    world.cycle()
+    row = world.rt.store.get(key)
+    assert row is not None and row.status is Status.DONE and row.device == "SYNCDDEVICE"
+
+
+def test_a_lost_answer_then_a_new_token_finds_the_notice_instead_of_posting_it_again(
+    world: World,
+) -> None:
+    action = notice(world)
+    enqueue(world, action)
+    one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 1
+    assert posted(world, action.key) == 1
+    new_token(world)
+    world.restart()
+    world.advance(minutes=5)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert posted(world, action.key) == 1  # a resend on the new device would post it again
+    row = world.rt.store.get(action.key)
+    assert row is not None and row.result == "found done remotely"
+
+
+def test_a_crash_right_after_the_send_then_a_new_token_posts_once(world: World) -> None:
+    action = notice(world)
+    enqueue(world, action)
+    real = world.rt.executor.execute
+
+    def send_then_die(row: Any, now: Any) -> Any:
+        real(row, now)
+        raise Crash
+
+    world.rt.executor.execute = send_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        drain(world.rt.store, world.rt.executor, world.now)
+    new_token(world)
+    world.restart()
+    assert recover(world.rt.store, world.rt.executor, world.now).done == 1
+    assert posted(world, action.key) == 1
+
+
+def test_a_new_token_still_sends_a_notice_that_never_arrived(world: World) -> None:
+    action = notice(world)
+    enqueue(world, action)
+    one_try(world)
+    world.matrix.drop("PUT", "/_matrix")  # lost before the homeserver saw it
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert posted(world, action.key) == 0
+    new_token(world)
+    world.restart()
+    world.advance(minutes=5)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert posted(world, action.key) == 1
+
+
+def test_on_the_same_device_a_resend_relies_on_the_transaction_id(world: World) -> None:
+    action = notice(world)
+    enqueue(world, action)
+    one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    drain(world.rt.store, world.rt.executor, world.now)
+    world.restart()
+    world.advance(minutes=5)
+    world.matrix.clear_log()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert posted(world, action.key) == 1
+    assert world.matrix.count("GET", "/_matrix/client/v3/rooms") == 0  # no history read
+
+
+# -- a token that stops working ----------------------------------------------------------------
+
+
+def test_a_refused_token_fails_the_notice_once_and_a_restart_sends_it(world: World) -> None:
+    key = trial(world)
+    world.matrix.logout("matrix-token")
+    world.restart()
+    result = world.cycle()
+    assert result.stats.refused == {"matrix": "401 credentials refused"}
+    row = world.rt.store.get(key)
+    assert row is not None and row.status is Status.FAILED and row.refused == "matrix"
+    puts = world.matrix.count("PUT")
+    for _ in range(3):  # the daemon's next cycles do not knock again
+        world.advance(hours=1)
+        world.cycle()
+    assert world.matrix.count("PUT") == puts
+    world.matrix.add_user(BOT, "matrix-token", "SYNCDDEVICE")
+    world.restart()
+    world.advance(hours=1)
+    world.cycle()
+    assert posted(world, key) == 1
