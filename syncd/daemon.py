@@ -26,13 +26,15 @@ from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config, load_config
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import SyncdError
+from syncd.errors import SyncdError, TransientError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.mirror import Mirror
 from syncd.poll import Progress
 from syncd.store import Store, read_step_places
 from syncd.systemd import Notifier
+
+WAIT_SLICE = 1.0  # seconds: how often a long wait checks the stop flag and pings the watchdog
 
 
 def clock(config: Config) -> datetime:
@@ -209,7 +211,18 @@ class Daemon:
             self._last_ping = now
 
     def _backoff(self, seconds: float) -> None:
-        self.stop_event.wait(seconds)
+        """Every wait a retry asks for (a 429's Retry-After of up to 300 s, a back-off).
+
+        In slices that keep pinging the watchdog (WatchdogSec is shorter than the
+        longest wait), and cut short by SIGTERM: the call then ends as unsettled,
+        without the attempts left, and the outbox asks before sending it again.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self.stop_event.is_set():
+            self._ping()
+            self.stop_event.wait(min(left, WAIT_SLICE))
+        if self.stop_event.is_set():
+            raise TransientError("syncd", "wait", f"stopping: a {seconds:.0f} s wait was cut short")
 
     def _on_stop(self, signum: int, _frame: object) -> None:
         logger.info(
