@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +43,7 @@ _STATUS_ERRCODES = {
 }
 _TXN_SLUG_MAX = 40
 MARKER_KEY = "org.syncd.key"  # §8: custom content key carrying the action key
+ITEMS_KEY = "org.syncd.keys"  # §8: a digest's content lists the keys of its items
 _HISTORY_PAGES = 50  # of 100 events each: our own notices in one room, far back enough
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")
 
@@ -78,24 +79,29 @@ class MatrixClient:
         *,
         html: str | None = None,
         marker: str | None = None,
+        items: Sequence[str] = (),
     ) -> str:
         """Post a notice once and return its event id; the same txn_id never posts twice.
 
         Retried (same txnId, §3/§6) on timeouts, lost connections, 5xx and 429.
         The dedupe lasts 24 h on Synapse (§3): later, `find_notice` looks for the
-        `marker` the content carries (§8). `html`, if given, must be escaped (§7).
+        `marker` the content carries (§8), or one of the `items` a digest lists.
+        `html`, if given, must be escaped (§7).
         """
         path = send_path(room_id, txn_id)
         operation = f"PUT {path}"
         content = notice_content(text, html)
         if marker is not None:
             content[MARKER_KEY] = marker
+        if items:
+            content[ITEMS_KEY] = list(items)
         response = self.http.request("PUT", path, body=content, retry_write=True)
         # A garbled 200 raises TransientError here: resending the same txnId is safe.
         return parse_event_id(self.http.decode(response, operation), operation)
 
     def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None:
-        """The event id of our own notice carrying `marker`, posted at or after `since` (§8).
+        """The event id of our own notice carrying `marker` (itself, or as an item of a
+        digest), posted at or after `since` (§8).
 
         Reads the room's history backwards, only our bot's messages, a page at a
         time, until it is older than `since`. Too long a history to read is an
@@ -114,7 +120,7 @@ class MatrixClient:
             chunk = body.get("chunk") if isinstance(body, dict) else None
             for event in chunk if isinstance(chunk, list) else []:
                 content = event.get("content") if isinstance(event, dict) else None
-                if isinstance(content, dict) and content.get(MARKER_KEY) == marker:
+                if isinstance(content, dict) and _carries(content, marker):
                     return str(event.get("event_id") or "")
                 if _stamp(event) < cutoff:
                     return None
@@ -217,6 +223,11 @@ def rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> flo
     if isinstance(millis, int | float) and not isinstance(millis, bool) and millis >= 0:
         return float(millis) / 1000.0
     return None
+
+
+def _carries(content: Mapping[str, Any], marker: str) -> bool:
+    items = content.get(ITEMS_KEY)
+    return content.get(MARKER_KEY) == marker or (isinstance(items, list) and marker in items)
 
 
 def _stamp(event: Any) -> float:

@@ -125,6 +125,8 @@ class MatrixConfig:
     access_token: str = field(repr=False)
     room_sales: str
     room_success: str
+    # More notices than this for one room in one drain go out as one digest; 0: never.
+    digest_after: int = 3
 
 
 @dataclass(frozen=True)
@@ -309,6 +311,7 @@ MATRIX_KEYS: Mapping[str, Key] = {
     "access_token": Key(_text, required=True),
     "room_sales": Key(_room, required=True),
     "room_success": Key(_room),
+    "digest_after": Key(_whole(0), 3),
 }
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "dolibarr": DOLIBARR_KEYS,

@@ -74,6 +74,7 @@ def build_executor(
         category_ids=category_ids,
         rooms=rooms,
         freescout_user_id=f.user_id if f else None,
+        digest_after=x.digest_after if x else 0,
     )
     return Executor(
         dolibarr, targets, mautic=mautic, freescout=freescout, matrix=matrix, txn_id=txn_id_for

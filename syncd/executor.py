@@ -12,7 +12,8 @@ connectors through the small protocols below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,6 +27,8 @@ from syncd.store import OutboxRow
 EVENT_PREFIX = "[syncd] "
 MATRIX_TXN_MEMORY = timedelta(hours=23)  # Synapse forgets a txnId after 24 h (matrix.md §3)
 RECONCILE_SKEW = timedelta(minutes=5)
+DIGEST_MAX = 50  # items in one digest: a Matrix event must stay under 64 KiB
+DIGEST_ITEM_MAX = 300  # characters of one notice's text in a digest
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,13 @@ class FreescoutSender(Protocol):
 
 class MatrixSender(Protocol):
     def send_notice(
-        self, room_id: str, text: str, txn_id: str, *, marker: str | None = None
+        self,
+        room_id: str,
+        text: str,
+        txn_id: str,
+        *,
+        marker: str | None = None,
+        items: Sequence[str] = (),
     ) -> str: ...
     def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None: ...
     def whoami(self) -> tuple[str, str]: ...
@@ -119,6 +128,7 @@ class Targets:
     rooms: Mapping[str, str] = field(default_factory=dict)
     freescout_user_id: int | None = None
     default_owner_id: int = 1
+    digest_after: int = 0  # more notices than this for one room go out as a digest; 0: never
 
 
 class Executor:
@@ -219,6 +229,55 @@ class Executor:
             if key:
                 yield Recorded(int(event.id), key, event.at)
 
+    # -- digests ----------------------------------------------------------------------------
+
+    def digest_room(self, row: OutboxRow) -> str | None:
+        """The room a notice would share a digest in, or None when it is sent alone."""
+        if row.kind != "matrix.notify" or self.matrix is None or not self.targets.digest_after:
+            return None
+        room = str(row.payload["room"])
+        return self.targets.rooms.get(room, room)
+
+    def digests(self, rows: Sequence[OutboxRow], now: datetime) -> list[list[OutboxRow]]:
+        """The notices among `rows` that may go out as digests: more than `digest_after`
+        for one room, at most DIGEST_MAX in each.
+
+        Never one whose earlier attempt relies on its own transaction id to dedupe
+        (`resend_dedupes`): it is resent alone, under that id. Others an attempt may
+        have posted (`claimed_at`) are asked about before they join (`outbox.drain`).
+        """
+        rooms: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            room = self.digest_room(row)
+            if room is not None and (row.claimed_at is None or not self.resend_dedupes(row, now)):
+                rooms.setdefault(room, []).append(row)
+        groups = [g for g in rooms.values() if len(g) > self.targets.digest_after]
+        return [g[i : i + DIGEST_MAX] for g in groups for i in range(0, len(g), DIGEST_MAX)]
+
+    @staticmethod
+    def digest_key(rows: Sequence[OutboxRow]) -> str:
+        """The digest's own key (its txnId and `org.syncd.key`): one set of items, one key,
+        so the same digest resent dedupes and a different one never takes its place."""
+        keys = "\n".join(sorted(row.key for row in rows))
+        room = str(rows[0].payload["room"])
+        return f"digest:{room}:{hashlib.sha256(keys.encode()).hexdigest()[:16]}"
+
+    def send_digest(self, rows: Sequence[OutboxRow], digest: str) -> str:
+        """One notice listing every item with its case and key (`org.syncd.keys`), so
+        each can be found in the room's history like a notice of its own."""
+        matrix = self._need(self.matrix, "matrix")
+        room_id = self._room_id(rows[0])
+        lines = [f"{len(rows)} notices:"]
+        lines += [f"• {_cut(str(r.payload['text']))} (case {r.case_id}, {r.key})" for r in rows]
+        event_id = matrix.send_notice(
+            room_id,
+            "\n".join(lines),
+            self.txn_id(digest),
+            marker=digest,
+            items=[row.key for row in rows],
+        )
+        return f"Matrix event {event_id} in {room_id}, a digest of {len(rows)} notices"
+
     # -- finding out -------------------------------------------------------------------------
 
     def reconcile(self, row: OutboxRow, now: datetime) -> Outcome:
@@ -246,7 +305,7 @@ class Executor:
         if row.kind == "matrix.notify":
             if self.matrix is None:
                 return Outcome.UNKNOWN
-            if self._txn_dedupes(row, now):
+            if self.resend_dedupes(row, now):
                 return Outcome.NOT_DONE  # a resend with the same txnId is deduplicated
             # Another device, a digest, past the homeserver's memory or tried by a lost
             # run: the room's history says (our notices carry their key, matrix.md §8).
@@ -258,7 +317,7 @@ class Executor:
         # doing them again is harmless.
         return Outcome.NOT_DONE
 
-    def _txn_dedupes(self, row: OutboxRow, now: datetime) -> bool:
+    def resend_dedupes(self, row: OutboxRow, now: datetime) -> bool:
         """Whether resending the notice with its own txnId cannot post it twice.
 
         Only on the device that claimed it (a new access token is a new device,
@@ -425,6 +484,11 @@ def _key_of(label: str) -> str:
     if not label.startswith(EVENT_PREFIX):
         return ""
     return label[len(EVENT_PREFIX) :].split(" ", 1)[0]
+
+
+def _cut(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= DIGEST_ITEM_MAX else line[: DIGEST_ITEM_MAX - 1] + "…"
 
 
 def _email(row: OutboxRow) -> str:

@@ -206,11 +206,98 @@ def drain(
     """Send every due action, one at a time, checking the stop flag between actions."""
     policy = policy or OutboxPolicy()
     stats = DrainStats()
-    for row in store.due(now):
+    due = store.due(now)
+    digests, gathered = _gather(store, executor, due, now, stats)
+    for row in due:
         if should_stop():
             break
-        send_one(store, executor, row, now, policy, stats)
+        if row.key in digests:
+            send_digest(store, executor, digests[row.key], now, policy, stats)
+        elif row.key not in gathered:
+            send_one(store, executor, row, now, policy, stats)
     return stats
+
+
+def _gather(
+    store: Store, executor: Executor, due: Sequence[OutboxRow], now: datetime, stats: DrainStats
+) -> tuple[dict[str, list[OutboxRow]], set[str]]:
+    """The digests to send, by their first row's key, and every key they took care of.
+
+    A notice an earlier attempt (or a lost run, on a database's first day) may have
+    posted is asked about first; found done or held, it leaves the digest.
+    """
+    digests: dict[str, list[OutboxRow]] = {}
+    gathered: set[str] = set()
+    for group in executor.digests(due, now):
+        kept = [
+            row
+            for row in group
+            if row.claimed_at is None or _clear_to_resend(store, executor, row, now, stats)
+        ]
+        settled = {row.key for row in group} - {row.key for row in kept}
+        if len(kept) > 1:
+            digests[kept[0].key] = kept
+            gathered |= {row.key for row in kept}
+        gathered |= settled
+    return digests, gathered
+
+
+def send_digest(
+    store: Store,
+    executor: Executor,
+    rows: Sequence[OutboxRow],
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+) -> None:
+    """Several notices for one room as one Matrix notice, each still its own action.
+
+    The same four steps as `send_one`, each committed for all the rows at once:
+    1. claim them together, each row naming the digest it goes out in;
+    2. send the digest (its own transaction id, listing every item's key);
+    3.–4. store `sent_at` on all of them, then record and mark each.
+    After a crash between 1 and 3, each row is looked for in the room's history
+    (its key is among the digest's items); it is never resent as part of another
+    digest, whose transaction id would differ (`Executor.digests`).
+    """
+    digest = executor.digest_key(rows)
+    before = {row.key: row.claimed_at for row in rows}  # an earlier attempt that may have landed
+    device = _device(store, executor, rows[0], now, stats)
+    if device is False:
+        return
+    rows = store.move_all(  # 1.
+        rows,
+        Status.SENDING,
+        now,
+        lambda r: {
+            "claimed_at": now,
+            "attempts": r.attempts + 1,
+            "device": device,
+            "digest": digest,
+        },
+    )
+    try:
+        with logger.contextualize(key=digest):
+            result = executor.send_digest(rows, digest)  # 2.
+    except (TransientError, OutcomeUnknown) as exc:
+        for row in rows:  # a 429 did not land; anything else may have
+            throttled = isinstance(exc, TransientError) and exc.status == 429
+            landed = before[row.key] if throttled else row.claimed_at
+            retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+            _retry_later(store, row, now, policy, stats, str(exc), retry_after, landed)
+        return
+    except AuthError as exc:
+        for row in rows:
+            _refused(store, row, now, stats, exc, before[row.key])
+        return
+    except PermanentError as exc:
+        for row in rows:
+            _fail(store, row, now, stats, str(exc))
+        return
+    rows = store.move_all(rows, Status.SENDING, now, lambda _r: {"sent_at": now, "result": result})
+    for row in rows:
+        _record_and_mark(store, executor, row, now, stats)  # 3., 4.
+    logger.bind(key=digest).info("digest {} done: {}", digest, result)
 
 
 def send_one(
@@ -254,10 +341,7 @@ def send_one(
         _refused(store, row, now, stats, exc, landed_since)
         return
     except PermanentError as exc:
-        store.move(row, Status.FAILED, now, last_error=str(exc))
-        stats.failed += 1
-        stats.problems.append(f"{row.key}: {exc}")
-        log.error("action {} failed: {}", row.key, exc)
+        _fail(store, row, now, stats, str(exc))
         return
     if isinstance(result, Skipped):
         _skip(store, row, now, policy, stats, result.reason, landed_since)
@@ -407,6 +491,15 @@ def _settle_unknown(
         store.move(row, Status.HELD, now, last_error=f"outcome unknown: {error}")
         stats.held += 1
         stats.problems.append(f"{row.key}: held, outcome unknown")
+
+
+def _fail(store: Store, row: OutboxRow, now: datetime, stats: DrainStats, error: str) -> None:
+    store.move(row, Status.FAILED, now, last_error=error)
+    stats.failed += 1
+    stats.problems.append(f"{row.key}: {error}")
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).error(
+        "action {} failed: {}", row.key, error
+    )
 
 
 def _refused(

@@ -437,11 +437,16 @@ class Store:
         return moved
 
     def move_all(
-        self, rows: Sequence[OutboxRow], to: Status, now: datetime, **changes: Any
+        self,
+        rows: Sequence[OutboxRow],
+        to: Status,
+        now: datetime,
+        changes: Callable[[OutboxRow], dict[str, Any]] = lambda _row: {},
     ) -> list[OutboxRow]:
-        """`move` for several rows in one transaction: all move, or none does."""
+        """`move` for several rows (each with its `changes`) in one transaction: all
+        move, or none does."""
         with self.db.atomic():
-            return [self.move(row, to, now, **changes) for row in rows]
+            return [self.move(row, to, now, **changes(row)) for row in rows]
 
     def mark_done_from_remote(self, keys: Iterable[str], now: datetime) -> int:
         """Rebuild: actions Dolibarr's timeline proves done (inserted or moved to done)."""

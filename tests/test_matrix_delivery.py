@@ -7,6 +7,7 @@ state database, a "new token" a new login (a new device) written into the config
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -194,3 +195,137 @@ def test_a_refused_token_fails_the_notice_once_and_a_restart_sends_it(world: Wor
     world.advance(hours=1)
     world.cycle()
     assert posted(world, key) == 1
+
+
+# -- digests ------------------------------------------------------------------------------------
+
+
+def notices(world: World, n: int) -> list[Action]:
+    """`n` notices for #sales, each on a third party of its own."""
+    found = []
+    for k in range(n):
+        socid = world.dolibarr.add_thirdparty(f"Trial {k}", email=f"t{k}@example.org")
+        found.append(notice(world, socid))
+    return found
+
+
+def in_room(world: World, room: str = SALES) -> list[dict[str, Any]]:
+    return [dict(e.content) for e in world.matrix.events(room)]
+
+
+def all_done(world: World, actions: list[Action]) -> bool:
+    rows = [world.rt.store.get(a.key) for a in actions]
+    return all(row is not None and row.status is Status.DONE for row in rows)
+
+
+def test_more_than_a_few_notices_for_a_room_go_out_as_one_digest_naming_case_and_key(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+    stats = drain(world.rt.store, world.rt.executor, world.now)
+    assert stats.done == 5
+    [digest] = in_room(world)
+    assert digest["msgtype"] == "m.notice" and digest["m.mentions"] == {}
+    assert digest["org.syncd.keys"] == [a.key for a in actions]
+    assert digest["body"].splitlines()[0] == "5 notices:"
+    for action in actions:
+        case = action.key.split(":")[1]
+        assert f"• New trial: case {case} (case {case}, {action.key})" in digest["body"]
+    assert all_done(world, actions)
+    assert sorted(label.split(" ")[1] for label in world.syncd_events()) == sorted(
+        a.key for a in actions
+    )  # each item is recorded on its own case's timeline
+
+
+def test_a_few_notices_or_digests_switched_off_go_out_one_by_one(world: World) -> None:
+    enqueue(world, *notices(world, 3))
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert len(in_room(world)) == 3
+    set_config(
+        world, "room_success = !success:test", "room_success = !success:test\ndigest_after = 0"
+    )
+    world.restart()
+    enqueue(world, *notices(world, 5))
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert len(in_room(world)) == 3 + 5
+
+
+def test_a_crash_right_after_the_digest_was_posted_marks_every_item_done_from_the_room(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+    real = world.rt.executor.send_digest
+
+    def post_then_die(rows: Any, digest: str) -> str:
+        real(rows, digest)
+        raise Crash
+
+    world.rt.executor.send_digest = post_then_die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        drain(world.rt.store, world.rt.executor, world.now)
+    world.restart()
+    assert recover(world.rt.store, world.rt.executor, world.now).done == 5
+    assert len(in_room(world)) == 1 and all_done(world, actions)
+
+
+def test_a_crash_before_the_digest_was_posted_sends_it_once_after_a_restart(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+
+    def die(rows: Any, digest: str) -> str:
+        raise Crash
+
+    world.rt.executor.send_digest = die  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        drain(world.rt.store, world.rt.executor, world.now)
+    world.restart()
+    recover(world.rt.store, world.rt.executor, world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    [digest] = in_room(world)
+    assert sorted(digest["org.syncd.keys"]) == sorted(a.key for a in actions)
+    assert all_done(world, actions)
+
+
+def test_a_digest_whose_answer_was_lost_is_found_in_the_room_not_posted_again(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+    one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 5
+    world.advance(minutes=5)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert len(in_room(world)) == 1 and all_done(world, actions)
+
+
+def test_a_digest_refused_by_the_rate_limit_goes_out_once_when_the_wait_is_over(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+    one_try(world)
+    world.matrix.rate_limit(1, retry_after_ms=30_000)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 5
+    assert in_room(world) == []
+    world.advance(minutes=1)
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 5
+    assert len(in_room(world)) == 1
+
+
+def test_on_a_new_databases_first_day_notices_are_looked_for_then_sent_as_a_digest(
+    world: World,
+) -> None:
+    actions = notices(world, 5)
+    posted_before = actions[0]  # a lost run posted this one
+    world.matrix._post(SALES, "m.room.message", BOT, {"org.syncd.key": posted_before.key}, "x")
+    cases = [(int(a.key.split(":")[1]), a) for a in actions]
+    world.rt.store.enqueue(cases, world.now, world.now - timedelta(days=30))
+    drain(world.rt.store, world.rt.executor, world.now)
+    _found, digest = in_room(world)
+    assert sorted(digest["org.syncd.keys"]) == sorted(a.key for a in actions[1:])
+    assert all_done(world, actions)
