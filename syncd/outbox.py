@@ -22,7 +22,7 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -279,25 +279,35 @@ def send_digest(
     try:
         with logger.contextualize(key=digest):
             result = executor.send_digest(rows, digest)  # 2.
-    except (TransientError, OutcomeUnknown) as exc:
-        for row in rows:  # a 429 did not land; anything else may have
-            throttled = isinstance(exc, TransientError) and exc.status == 429
-            landed = before[row.key] if throttled else row.claimed_at
-            retry_after = exc.retry_after if isinstance(exc, TransientError) else None
-            _retry_later(store, row, now, policy, stats, str(exc), retry_after, landed)
-        return
-    except AuthError as exc:
-        for row in rows:
-            _refused(store, row, now, stats, exc, before[row.key])
-        return
-    except PermanentError as exc:
-        for row in rows:
-            _fail(store, row, now, stats, str(exc))
+    except RemoteError as exc:
+        _digest_not_sent(store, rows, before, now, policy, stats, exc)
         return
     rows = store.move_all(rows, Status.SENDING, now, lambda _r: {"sent_at": now, "result": result})
     for row in rows:
         _record_and_mark(store, executor, row, now, stats)  # 3., 4.
     logger.bind(key=digest).info("digest {} done: {}", digest, result)
+
+
+def _digest_not_sent(
+    store: Store,
+    rows: Sequence[OutboxRow],
+    before: Mapping[str, datetime | None],
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    exc: RemoteError,
+) -> None:
+    """Each item as `send_one` would treat its own error. A 429 did not land (`before`:
+    what an earlier attempt left); anything else transient may have."""
+    for row in rows:
+        if isinstance(exc, AuthError):
+            _refused(store, row, now, stats, exc, before[row.key])
+        elif isinstance(exc, PermanentError):
+            _fail(store, row, now, stats, str(exc))
+        else:
+            wait = exc.retry_after if isinstance(exc, TransientError) else None
+            landed = before[row.key] if exc.status == 429 else row.claimed_at
+            _retry_later(store, row, now, policy, stats, str(exc), wait, landed)
 
 
 def send_one(
