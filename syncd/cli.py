@@ -1,8 +1,9 @@
 """The `syncd` command: argument parsing, error sentences and exit codes.
 
 Exit codes: 0 success, 1 Dolibarr could not be read (or the cycle was stopped
-by a guard, or a system refused syncd's credentials), 2 bad configuration or rule modules, or a state database that
-cannot be used. This is the one place where errors become sentences for people.
+by a guard, or a system refused syncd's credentials), 2 bad configuration or
+rule modules, or a state database that cannot be used. This is the one place
+where errors become sentences for people.
 """
 
 from __future__ import annotations
