@@ -3,7 +3,8 @@
 Role: map an action kind to remote calls (`execute`), leave the action's key on
 the case's Dolibarr timeline (`record`), and, after a crash, ask the remote side
 whether an action whose outcome is unknown happened (`reconcile`). It decides
-nothing about *whether* to act: rules did that. The one exception is the remote
+nothing about *whether* to act: rules did that; only *how*, as when many
+Matrix notices for one room go out as one digest. The one exception is the remote
 side's own word that a person may not be reached: a Mautic contact on the email
 Do-Not-Contact list (or whose state Mautic did not give) gets no email and joins
 no segment, and `execute` reports `Skipped` instead of a result. It sees the

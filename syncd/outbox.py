@@ -234,7 +234,12 @@ def _gather(
     """
     digests: dict[str, list[OutboxRow]] = {}
     gathered: set[str] = set()
-    for group in executor.digests(due, now):
+    try:
+        groups = executor.digests(due, now)
+    except RemoteError as exc:  # the Matrix device cannot be told: each notice goes alone
+        logger.warning("no digest this time: {}", exc)
+        return digests, gathered
+    for group in groups:
         kept = [
             row
             for row in group

@@ -329,3 +329,22 @@ def test_on_a_new_databases_first_day_notices_are_looked_for_then_sent_as_a_dige
     _found, digest = in_room(world)
     assert sorted(digest["org.syncd.keys"]) == sorted(a.key for a in actions[1:])
     assert all_done(world, actions)
+
+
+def test_a_homeserver_that_cannot_say_who_we_are_holds_up_nothing_else(world: World) -> None:
+    actions = notices(world, 5)
+    enqueue(world, *actions)
+    world.rt.executor.targets.digest_after = 0  # sent one by one, each answer lost
+    one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True, times=None)
+    assert drain(world.rt.store, world.rt.executor, world.now).retrying == 5
+    world.matrix.clear_faults()
+    world.restart()  # digests on again; the device must be asked again
+    world.matrix.fail("GET", "/_matrix/client/v3/account/whoami", status=502, times=None)
+    one_try(world)
+    world.advance(minutes=5)
+    stats = drain(world.rt.store, world.rt.executor, world.now)  # does not raise
+    assert stats.done == 0
+    world.matrix.clear_faults()
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert len(in_room(world)) == 5 and all_done(world, actions)  # each resent alone, deduped
