@@ -10,12 +10,12 @@ import pytest
 
 from tests.e2e.world import Served, served
 
-BREAK: dict[str, Callable[[Served], None]] = {
+BREAK: dict[str, Callable[[Served], object]] = {
     "mautic": lambda w: w.mautic.add_user("syncd", "changed-by-someone"),
     "matrix": lambda w: w.matrix.logout("demo-token"),
     "freescout": lambda w: setattr(w.freescout, "api_key", "rotated-key"),
 }
-MEND: dict[str, Callable[[Served], None]] = {
+MEND: dict[str, Callable[[Served], object]] = {
     "mautic": lambda w: w.mautic.add_user("syncd", "demo-secret"),
     "matrix": lambda w: w.matrix.add_user("@syncd:demo.local", "demo-token"),
     "freescout": lambda w: setattr(w.freescout, "api_key", "test-key"),
