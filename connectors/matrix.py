@@ -1,6 +1,8 @@
 """Matrix Client-Server client: the only module that speaks Matrix's protocol.
 
-It posts bot notices into rooms and answers who the bot is, following
+It posts bot notices (and digests of several) into rooms, resolves room
+aliases, finds its own notices in a room's history and answers who the bot
+is and on which device (transaction ids dedupe per device, §3), following
 docs/contracts/matrix.md (cited as §n). A notice is a PUT keyed by a
 transaction id that the homeserver dedupes (§3), so it is safe to retry with
 the same id; that id is derived from our action key by `txn_id_for`, never
@@ -180,7 +182,7 @@ class MatrixClient:
 def send_path(room_id: str, txn_id: str) -> str:
     """The request path of a message send (§1); also what `--dry-run` shows."""
     if not room_id.startswith("!"):
-        # §1/§7: an alias must be resolved to a room id first; this client does not.
+        # §1/§7: an alias is resolved to a room id first (`resolve_alias`), never sent to.
         raise PermanentError(SYSTEM, "PUT send", f"{room_id!r} is not a room id (must start '!')")
     if not txn_id:
         raise ValueError("txn_id must not be empty")
