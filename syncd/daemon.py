@@ -8,6 +8,7 @@ fault. This and `cli.py` are the only places that read the real clock.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
@@ -23,7 +24,7 @@ from connectors.freescout import FreescoutClient, FreescoutSettings
 from connectors.http import RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
-from syncd.config import Config, load_config
+from syncd.config import Config, load_config, unknown_variables
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
 from syncd.errors import SyncdError
@@ -222,21 +223,28 @@ class Daemon:
         self.reload_requested = True
 
 
-def load_masked(config_path: str) -> Config:
-    """The configuration, its secrets masked from now on wherever `mask` is used."""
-    config = load_config(config_path)
+def load_masked(config_path: str, *, local: bool = False) -> Config:
+    """The configuration, its secrets masked from now on wherever `mask` is used.
+
+    `local`: for commands that use only the state database; credentials may be absent.
+    """
+    config = load_config(config_path, local=local)
     mask_secrets(config.secrets)
     return config
 
 
 def load(config_path: str) -> tuple[Config, RuleSet]:
-    """Config and rules, with logging set up from the config."""
+    """Config and rules, with logging set up from the config; unknown `SYNCD_*` are warned of."""
     config = load_masked(config_path)
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
-    ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
+    ruleset = RuleSet.build(
+        rules, config.rules, config.rules_source, config.systems, config.rule_origin
+    )
+    keys = {rule.name: [f.name for f in dataclasses.fields(rule.params)] for rule in rules}
+    for warning in unknown_variables(config.environ, keys, config.rules):
+        logger.warning(warning)
     return config, ruleset
-
 
 
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:

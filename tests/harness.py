@@ -32,6 +32,9 @@ template_id = 1
 
 [rule:partner_welcome_email]
 template_id = 2
+
+[rule:nurture_segment]
+segment_id = 1
 """
 
 

@@ -28,9 +28,17 @@ def rule(name: str) -> Rule[Any]:
     return found
 
 
+# Mautic ids have no default: a deployment names its own templates and segment.
+CONFIGURED: dict[str, dict[str, Any]] = {
+    "check_in_email": {"template_id": 1},
+    "partner_welcome_email": {"template_id": 2},
+    "nurture_segment": {"segment_id": 1},
+}
+
+
 def decide(name: str, case: Case, **params: Any) -> list[Action] | Skip:
     r = rule(name)
-    decision = r.decide(case, NOW, r.params(**params))
+    decision = r.decide(case, NOW, r.params(**(CONFIGURED.get(name, {}) | params)))
     return decision if isinstance(decision, Skip) else list(decision)
 
 
@@ -600,3 +608,16 @@ def test_a_timer_past_its_window_is_skipped_with_the_window(
 ) -> None:
     decision = decide(name, case)
     assert isinstance(decision, Skip) and reason in decision.reason
+
+
+@pytest.mark.parametrize(("name", "key"), [(n, k) for n, p in CONFIGURED.items() for k in p])
+def test_a_mautic_rule_without_its_id_sends_nothing(name: str, key: str) -> None:
+    r = rule(name)
+    case = make_case(
+        tags=("trial", "not_icp"), step="nurture", signup_date=TODAY - timedelta(days=7)
+    )
+    decision = r.decide(case, NOW, r.params())
+    assert decision == Skip(
+        f"no Mautic {'segment' if key == 'segment_id' else 'email template'} "
+        f"chosen: set [rule:{name}] {key}"
+    )
