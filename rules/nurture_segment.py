@@ -36,4 +36,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"mautic"}),
+    required_with=(("mautic", "segment_id"),),
 )

@@ -41,4 +41,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"mautic"}),
+    required_with=(("mautic", "template_id"),),
 )

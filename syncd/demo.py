@@ -44,6 +44,9 @@ community_link = https://discord.example.com/invite
 [rule:check_in_email]
 template_id = 1
 
+[rule:handoff_success]
+support_link = https://matrix.to/#/#customers:demo.local
+
 [rule:partner_welcome_email]
 template_id = 2
 

@@ -47,12 +47,31 @@ class ProposalRow:
 
 @dataclass(frozen=True)
 class InvoiceRow:
+    """An invoice's raw values as Dolibarr sent them; casebuild reads and judges them.
+
+    QUIRKS.md, "Invoices: the paid signal": `type`, `statut`, `close_code`,
+    `totalpaid` tell a credit note, a deposit and a short-paid invoice apart;
+    `currency` is `multicurrency_code`, with `mc_total_ht` in it next to the
+    company currency's `total_ht`. `deposits_ht` / `mc_deposits_ht` sum the
+    `(DEPOSIT)` lines by which this invoice absorbs paid deposits.
+    """
+
     id: int
     socid: int
     ref: str
-    is_paid: bool
+    is_paid: bool  # `paye == "1"`
     total_ht: str
     currency: str
+    type: Any = None
+    status: Any = None  # `statut`
+    close_code: Any = None
+    source_id: Any = None  # `fk_facture_source`
+    total_ttc: Any = None
+    totalpaid: Any = None
+    mc_total_ht: Any = None
+    deposits_ht: Any = None
+    mc_deposits_ht: Any = None
+    date: Any = None
 
 
 RelatedRow = ContactRow | ProposalRow | InvoiceRow
@@ -76,6 +95,7 @@ class Mirror:
     category_ids: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, datetime] = field(default_factory=dict)
     polls: int = 0
+    company_currency: str | None = None  # `GET /setup/company`; None until read or unreadable
     # Rows whose modification time is implausibly far ahead, as last warned about
     # (not stored: a restart warns again).
     future_rows: set[tuple[str, int]] = field(default_factory=set)

@@ -103,6 +103,15 @@ def m003_server_cursors(db: Database) -> None:
     db.execute("DELETE FROM cursors")
 
 
+@migrations()
+def m004_invoice_types(db: Database) -> None:
+    # Invoices are now read with their type, closing and currencies (QUIRKS.md,
+    # "Invoices: the paid signal"). Rows mirrored without them cannot tell a credit
+    # note from an invoice: forget them and read every invoice again.
+    db.execute("delete from mirror_rows where kind = 'invoices'")
+    db.execute("delete from cursors where kind = 'invoices'")
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"
@@ -369,6 +378,10 @@ class Store:
             f"status in ({marks})", [s.value for s in statuses], order_by="created_at, key"
         )
         return [_row(r) for r in records]
+
+    def messages(self) -> list[MessageRow]:
+        """Every message sent or waiting: (case, kind, rule, address, payload)."""
+        return _message_rows(self.db.execute(_MESSAGES_SQL).fetchall())
 
     def counts(self) -> dict[str, int]:
         sql = "select status, count(*) from outbox group by status"
@@ -653,6 +666,30 @@ def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
     if rows is None:
         return None
     return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
+
+
+# Messages sent or still waiting to be sent (a failed or cancelled one reached nobody;
+# a skipped one waits: it is asked about again, and would be sent once the person opts in).
+_MESSAGES_SQL = (
+    "select case_id, kind, rule, target, payload from outbox "
+    "where kind in ('mautic.send_email', 'freescout.message') "
+    "and status not in ('failed', 'cancelled') order by created_at, key"
+)
+MessageRow = tuple[int, str, str, str, dict[str, Any]]
+
+
+def _message_rows(rows: Iterable[Sequence[Any]]) -> list[MessageRow]:
+    return [
+        (int(case_id), str(kind), str(rule), str(target or ""), json.loads(payload or "{}"))
+        for case_id, kind, rule, target, payload in rows
+    ]
+
+
+def read_messages(path: Path) -> list[MessageRow] | None:
+    """Every message sent or waiting (case, kind, rule, address, payload), read without
+    writing a byte; None without a readable database."""
+    rows = _read_only(path, _MESSAGES_SQL, [])
+    return None if rows is None else _message_rows(rows)
 
 
 def _read_only(path: Path, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:

@@ -125,3 +125,26 @@ def test_the_lock_file_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert mode == 0o600
+
+
+def test_invoices_mirrored_before_invoice_types_are_read_again(tmp_path: Path) -> None:
+    mirror = Mirror()
+    mirror.thirdparties[4] = PartyRow(4, "Acme", "Acme", "", "FR", 1, None, {})
+    mirror.related["contacts"][9] = ContactRow(9, 4, "Claire Martin", "c@x.example")
+    mirror.cursors.update(thirdparties=NOW, invoices=NOW)
+    store = Store(tmp_path / "s.db")
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    # As an older syncd left it: an invoice row with no type, and m004 not yet applied.
+    old_row = (
+        '{"id": 3, "socid": 4, "ref": "AV-1", "is_paid": true, "total_ht": "-9", "currency": ""}'
+    )
+    store.db.execute(
+        "insert into mirror_rows (kind, id, socid, data) values ('invoices', 3, 4, ?)", [old_row]
+    )
+    store.db.execute("delete from _sqlite_migrations where name = 'm004_invoice_types'")
+    store.db.conn.commit()
+    store.close()
+    loaded = Store(tmp_path / "s.db").load_mirror()
+    assert loaded.related["invoices"] == {}  # a credit note must not pass for a paid invoice
+    assert loaded.cursors == {"thirdparties": NOW}  # so every invoice is read again
+    assert loaded.related["contacts"] == mirror.related["contacts"]
