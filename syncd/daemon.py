@@ -259,3 +259,27 @@ def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = Non
     earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
     reader = dolibarr_client(config)
     return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)
+
+
+def mautic_client(config: Config) -> MauticClient | None:
+    m = config.mautic
+    if m is None:
+        return None
+    settings = MauticSettings(
+        m.url, m.username, m.password, m.client_id, m.client_secret, config.dolibarr.timeout
+    )
+    return MauticClient(settings)
+
+
+def freescout_client(config: Config) -> FreescoutClient | None:
+    f = config.freescout
+    if f is None:
+        return None
+    return FreescoutClient(FreescoutSettings(f.url, f.api_key, config.dolibarr.timeout))
+
+
+def matrix_client(config: Config) -> MatrixClient | None:
+    x = config.matrix
+    if x is None:
+        return None
+    return MatrixClient(MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout))
