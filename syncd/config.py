@@ -139,12 +139,21 @@ class MatrixConfig:
 
 
 @dataclass(frozen=True)
+class CompanyConfig:
+    """Who the messages speak for: `{company}` in a template is `name`."""
+
+    name: str = ""
+    templates_dir: Path | None = None  # a <rule>.txt here replaces syncd's default
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     dolibarr: DolibarrConfig
     daemon: DaemonConfig
     tags: Mapping[str, str]
     fields: Mapping[str, str]
+    company: CompanyConfig = CompanyConfig()
     mautic: MauticConfig | None = None
     freescout: FreescoutConfig | None = None
     matrix: MatrixConfig | None = None
@@ -307,6 +316,10 @@ DAEMON_KEYS: Mapping[str, Key] = {
     "env_file": Key(_path),
     "now": Key(_aware_datetime),
 }
+COMPANY_KEYS: Mapping[str, Key] = {
+    "name": Key(_text, ""),
+    "templates_dir": Key(_path),
+}
 TAG_KEYS: Mapping[str, Key] = {tag: Key(_text, DEFAULT_TAG_LABELS[tag]) for tag in TAGS}
 FIELD_KEYS: Mapping[str, Key] = {name: Key(_extrafield_code, name) for name in FIELDS}
 MAUTIC_KEYS: Mapping[str, Key] = {
@@ -331,6 +344,7 @@ MATRIX_KEYS: Mapping[str, Key] = {
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "dolibarr": DOLIBARR_KEYS,
     "daemon": DAEMON_KEYS,
+    "company": COMPANY_KEYS,
     "tags": TAG_KEYS,
     "fields": FIELD_KEYS,
     "mautic": MAUTIC_KEYS,
@@ -434,6 +448,16 @@ def default_state_db(r: _Reader) -> Path:
     if state_dirs:
         return Path(state_dirs.split(":")[0]) / STATE_DB_NAME
     return r.absolute(Path(STATE_DB_NAME))
+
+
+def _company(r: _Reader) -> CompanyConfig:
+    v = r.values("company", COMPANY_KEYS)
+    if v["templates_dir"] is not None:
+        v["templates_dir"] = r.absolute(v["templates_dir"])
+        if not v["templates_dir"].is_dir():
+            where = str(v["templates_dir"])
+            r.problem("company", "templates_dir", f"{where!r} is not a directory")
+    return CompanyConfig(**v)
 
 
 def _tags(r: _Reader) -> Mapping[str, str]:
@@ -672,6 +696,7 @@ def load_config(
         path=r.path,
         dolibarr=_dolibarr(r),
         daemon=_daemon(r),
+        company=_company(r),
         tags=_tags(r),
         fields=_fields(r),
         mautic=_mautic(r),

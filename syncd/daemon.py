@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import schedule
 from loguru import logger
@@ -30,6 +31,7 @@ from syncd.engine import RuleSet, load_rules
 from syncd.errors import SyncdError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
+from syncd.messages import with_templates
 from syncd.mirror import Mirror
 from syncd.poll import Progress
 from syncd.recipients import earlier_messages
@@ -239,11 +241,22 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     config = load_masked(config_path)
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
+    keys = {rule.name: [f.name for f in dataclasses.fields(rule.params)] for rule in rules}
+    warnings = unknown_variables(config.environ, keys, config.rules)
+    company = config.company
+    sections = with_templates(
+        rules,
+        config.rules,
+        company.templates_dir,
+        company.name,
+        config.systems,
+        f"{config.path}: [company] name",
+    )
+    config = dataclasses.replace(config, rules=MappingProxyType(sections))
     ruleset = RuleSet.build(
         rules, config.rules, config.rules_source, config.systems, config.rule_origin
     )
-    keys = {rule.name: [f.name for f in dataclasses.fields(rule.params)] for rule in rules}
-    for warning in unknown_variables(config.environ, keys, config.rules):
+    for warning in warnings:
         logger.warning(warning)
     return config, ruleset
 

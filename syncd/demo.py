@@ -31,6 +31,8 @@ DAYS = 14
 CYCLES_PER_DAY = 2
 
 DEMO_RULES = """
+[company]
+name = Demo Company
 [rule:welcome_call_offer]
 calendar_link = https://cloud.example.com/apps/calendar/p/demo
 

@@ -21,6 +21,8 @@ from syncd.cycle import CycleResult, Runtime, run_cycle
 from syncd.daemon import build_runtime
 
 RULES = """
+[company]
+name = Acme
 [rule:welcome_call_offer]
 calendar_link = https://cloud.example.com/apps/calendar/p/demo
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from syncd.messages import parse_template, read_template, templated
 from syncd.model import ACTION_KINDS, Action, Case, Invoice, Referrer, Rule, Skip
 from tests.factories import NOW, make_case, paid_invoice, proposal, referral
 
@@ -36,9 +37,22 @@ CONFIGURED: dict[str, dict[str, Any]] = {
 }
 
 
+def template(name: str) -> dict[str, Any]:
+    """The shipped subject and body of a rule that writes to a person, for "Acme"."""
+    if not templated(rule(name)):
+        return {}
+    where, text = read_template(name, None)
+    subject, body = parse_template(text, where)
+    return {
+        "subject": subject.replace("{company}", "Acme"),
+        "body": body.replace("{company}", "Acme"),
+    }
+
+
 def decide(name: str, case: Case, **params: Any) -> list[Action] | Skip:
     r = rule(name)
-    decision = r.decide(case, NOW, r.params(**(CONFIGURED.get(name, {}) | params)))
+    given = template(name) | CONFIGURED.get(name, {}) | params
+    decision = r.decide(case, NOW, r.params(**given))
     return decision if isinstance(decision, Skip) else list(decision)
 
 
