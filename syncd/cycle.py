@@ -194,7 +194,7 @@ def run_cycle(
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
-        stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
+        stats.add(drain(rt.store, rt.executor, now, should_stop, waiting=in_error(result)))  # act
     rt.store.save_cycle(
         rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad_cases(result)
     )
@@ -324,6 +324,10 @@ def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:
     for report in result.reports:
         for action in report.actions:
             yield report.case_id, action
+
+
+def in_error(result: Plan) -> set[int]:
+    return {r.case_id for r in result.reports if r.errors}
 
 
 def bad_cases(result: Plan) -> list[tuple[int, str, str]]:

@@ -102,6 +102,28 @@ class Mirror:
     # A time Dolibarr's clock had reached, with syncd's monotonic reading then
     # (poll.Bookmarks; not stored: a new process starts from the cursors).
     server_mark: tuple[datetime, float] | None = None
+    # What changed since the mirror was last stored: `Store.save_cycle` writes only these.
+    dirty: set[tuple[str, int]] = field(default_factory=set)
+    gone: set[tuple[str, int]] = field(default_factory=set)
+    dirty_tags: set[str] = field(default_factory=set)
+
+    def put(self, kind: str, row: Any) -> None:
+        """Keep `row` (a row of `kind`) as the latest known, to be stored."""
+        table = self.thirdparties if kind == "thirdparties" else self.related[kind]
+        table[row.id] = row
+        self.dirty.add((kind, row.id))
+        self.gone.discard((kind, row.id))
+
+    def set_members(self, tag: str, ids: set[int]) -> None:
+        if self.members.get(tag) != ids:
+            self.members[tag] = set(ids)
+            self.dirty_tags.add(tag)
+
+    def stored(self) -> None:
+        """Everything is in the state database now."""
+        self.dirty.clear()
+        self.gone.clear()
+        self.dirty_tags.clear()
 
     def tags_of(self, socid: int) -> frozenset[str]:
         return frozenset(tag for tag, ids in self.members.items() if socid in ids)
@@ -114,12 +136,20 @@ class Mirror:
         return grouped
 
     def forget(self, socid: int) -> None:
-        self.thirdparties.pop(socid, None)
-        for rows in self.related.values():
+        if self.thirdparties.pop(socid, None) is not None:
+            self._gone("thirdparties", socid)
+        for kind, rows in self.related.items():
             for row_id in [i for i, row in rows.items() if row.socid == socid]:
                 del rows[row_id]
-        for ids in self.members.values():
-            ids.discard(socid)
+                self._gone(kind, row_id)
+        for tag, ids in self.members.items():
+            if socid in ids:
+                ids.discard(socid)
+                self.dirty_tags.add(tag)
+
+    def _gone(self, kind: str, row_id: int) -> None:
+        self.dirty.discard((kind, row_id))
+        self.gone.add((kind, row_id))
 
 
 __all__ = [

@@ -257,7 +257,7 @@ def _poll_thirdparties(
         row = _copy("thirdparties", record)
         if mirror.thirdparties.get(row.id) != row:
             changed.add(row.id)
-        mirror.thirdparties[row.id] = row
+            mirror.put("thirdparties", row)
         if progress and seen % 100 == 0:
             progress("third parties read", seen)
     return changed
@@ -281,7 +281,7 @@ def _poll_related(
             changed.add(previous.socid)
         if previous != row:
             changed.add(row.socid)
-        rows[row.id] = row
+            mirror.put(kind, row)
     return changed
 
 
@@ -296,7 +296,7 @@ def _poll_members(reader: Reader, mirror: Mirror) -> set[int]:
                 f"it had {len(before)}. Check the category in Dolibarr; nothing was done."
             )
         changed |= members ^ before
-        mirror.members[tag] = set(members)
+        mirror.set_members(tag, set(members))
     return changed
 
 
