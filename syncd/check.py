@@ -15,6 +15,7 @@ extrafields and tags, and creates them through Dolibarr's API.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from syncd.errors import AuthError, RemoteError
 from syncd.logs import mask
 
 CLOCK_TOLERANCE = timedelta(minutes=1)
+ONCE = daemon.SINGLE_ATTEMPT  # a check asks once: a slow retry would only hide the answer
 
 
 @dataclass(frozen=True)
@@ -121,12 +123,23 @@ def report(found: Findings, fmt: str) -> None:
         print(f"check: ok ({checked})")
 
 
+def unreachable(exc: RemoteError) -> str:
+    """A remote's failure in a few words: the OS's reason for a connection, else its answer."""
+    if exc.status is not None:
+        return f"{exc.operation} answered {exc.status}: {exc.message}"
+    reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", exc.message)
+    if reason:
+        return f"cannot be reached ({reason.group(1).strip()})"
+    kind = exc.message.split(":", 1)[0]
+    return f"cannot be reached ({'timed out' if 'Timeout' in kind else 'connection failed'})"
+
+
 # -- Dolibarr ------------------------------------------------------------------------
 
 
 def check_dolibarr(config: Config, found: Findings, now: datetime) -> bool:
     """Every Dolibarr check; False when Dolibarr cannot be asked at all (down, key refused)."""
-    client = daemon.dolibarr_client(config)
+    client = daemon.dolibarr_client(config, ONCE)
     where = f"dolibarr: {config.dolibarr.url}"
     try:
         offset = _clock_offset(client.server_clock(), now)
@@ -135,7 +148,7 @@ def check_dolibarr(config: Config, found: Findings, now: datetime) -> bool:
         found.problem(f"{where}: the API key was refused ([dolibarr] api_key)")
         return False
     except RemoteError as exc:
-        found.problem(f"{where}: cannot be reached ({exc.message})")
+        found.problem(f"{where}: {unreachable(exc)}")
         return False
     found.checked.append("dolibarr")
     if offset is not None:
@@ -212,7 +225,7 @@ def fix_dolibarr(config: Config, found: Findings, say: Callable[[str], None]) ->
     if not wanted:
         return
     say("will create in Dolibarr: " + ", ".join(wanted))
-    client = daemon.dolibarr_client(config)
+    client = daemon.dolibarr_client(config, ONCE)
     for pos, (logical, code, problem) in enumerate(found.missing_fields, 100):
         spec = FIELD_SPECS[logical]
         create = partial(client.create_extrafield, code, spec.label, spec.kind, spec.size, pos)
@@ -251,7 +264,7 @@ def _enabled_params(ruleset: RuleSet, system: str, key: str) -> list[tuple[str, 
 
 
 def check_mautic(config: Config, ruleset: RuleSet, found: Findings) -> None:
-    client = daemon.mautic_client(config)
+    client = daemon.mautic_client(config, ONCE)
     if client is None or config.mautic is None:
         return
     where = f"mautic: {config.mautic.url}"
@@ -283,13 +296,13 @@ def check_mautic(config: Config, ruleset: RuleSet, found: Findings) -> None:
         found.problem(f"{where}: credentials refused ({exc.message})")
         return
     except RemoteError as exc:
-        found.problem(f"{where}: {exc}")
+        found.problem(f"{where}: {unreachable(exc)}")
         return
     found.checked.append("mautic")
 
 
 def check_freescout(config: Config, ruleset: RuleSet, found: Findings) -> None:
-    client = daemon.freescout_client(config)
+    client = daemon.freescout_client(config, ONCE)
     if client is None or config.freescout is None:
         return
     where = f"freescout: {config.freescout.url}"
@@ -299,7 +312,7 @@ def check_freescout(config: Config, ruleset: RuleSet, found: Findings) -> None:
         found.problem(f"{where}: the API key was refused ([freescout] api_key)")
         return
     except RemoteError as exc:
-        found.problem(f"{where}: {exc}")
+        found.problem(f"{where}: {unreachable(exc)}")
         return
     found.checked.append("freescout")
     wanted = [("[freescout] mailbox_id", config.freescout.mailbox_id)]
@@ -314,7 +327,7 @@ def check_freescout(config: Config, ruleset: RuleSet, found: Findings) -> None:
 
 
 def check_matrix(config: Config, found: Findings, now: datetime) -> None:
-    client = daemon.matrix_client(config)
+    client = daemon.matrix_client(config, ONCE)
     if client is None or config.matrix is None:
         return
     where = f"matrix: {config.matrix.homeserver}"
@@ -324,7 +337,7 @@ def check_matrix(config: Config, found: Findings, now: datetime) -> None:
         found.problem(f"{where}: the access token was refused ([matrix] access_token)")
         return
     except RemoteError as exc:
-        found.problem(f"{where}: {exc}")
+        found.problem(f"{where}: {unreachable(exc)}")
         return
     found.checked.append("matrix")
     rooms = {config.matrix.room_sales: "room_sales", config.matrix.room_success: "room_success"}

@@ -274,25 +274,31 @@ def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = Non
     return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)
 
 
-def mautic_client(config: Config) -> MauticClient | None:
+# For a one-off question (`syncd check`): one attempt, the answer as it is.
+SINGLE_ATTEMPT = RetryPolicy(attempts=1)
+
+
+def mautic_client(config: Config, policy: RetryPolicy | None = None) -> MauticClient | None:
     m = config.mautic
     if m is None:
         return None
     settings = MauticSettings(
         m.url, m.username, m.password, m.client_id, m.client_secret, config.dolibarr.timeout
     )
-    return MauticClient(settings)
+    return MauticClient(settings, policy)
 
 
-def freescout_client(config: Config) -> FreescoutClient | None:
+def freescout_client(config: Config, policy: RetryPolicy | None = None) -> FreescoutClient | None:
     f = config.freescout
     if f is None:
         return None
-    return FreescoutClient(FreescoutSettings(f.url, f.api_key, config.dolibarr.timeout))
+    settings = FreescoutSettings(f.url, f.api_key, config.dolibarr.timeout)
+    return FreescoutClient(settings, policy)
 
 
-def matrix_client(config: Config) -> MatrixClient | None:
+def matrix_client(config: Config, policy: RetryPolicy | None = None) -> MatrixClient | None:
     x = config.matrix
     if x is None:
         return None
-    return MatrixClient(MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout))
+    settings = MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout)
+    return MatrixClient(settings, policy)

@@ -121,3 +121,15 @@ def test_a_bad_config_exits_2_before_asking_anyone(w: Served) -> None:
     assert done.returncode == 2
     assert "[dolibarr] timeout: the value is not a number of seconds" in done.stderr
     assert not w.dolibarr.requests
+
+
+def test_systems_that_cannot_be_reached_are_one_short_line_each(w: Served) -> None:
+    done = w.syncd(
+        "check", SYNCD_DOLIBARR_URL="http://127.0.0.1:9", SYNCD_MAUTIC_URL="http://127.0.0.1:9"
+    )
+    assert done.returncode == 1
+    assert lines(done.stdout) == [
+        "dolibarr: http://127.0.0.1:9: cannot be reached (Connection refused)",
+        "mautic: http://127.0.0.1:9: cannot be reached (connection failed)",
+        "check: 2 problem(s); checked freescout, matrix",
+    ]
