@@ -155,9 +155,12 @@ def check_dolibarr(config: Config, found: Findings, now: datetime) -> bool:
         found.problem(offset)
     for what in refused:
         found.problem(f"{where}: the API user may not read {what}")
-    if "/categories" not in {p for p, w in READS if w in refused}:
-        _check_tags(client.categories(), config, found)
-    _check_fields(client, config, found)
+    try:
+        if "/categories" not in {p for p, w in READS if w in refused}:
+            _check_tags(client.categories(), config, found)
+        _check_fields(client, config, found)
+    except RemoteError as exc:
+        found.problem(f"{where}: {unreachable(exc)}")
     return True
 
 
