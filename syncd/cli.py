@@ -25,7 +25,7 @@ from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdE
 from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask
-from syncd.model import ALL_STEPS, NO_STEP, CaseReport
+from syncd.model import ALL_STEPS, NO_STEP, STEP_SEPARATOR, CaseReport
 from syncd.status import row_data, status_data, status_report
 from syncd.store import Status, Store, read_outbox_states, read_step_history
 
@@ -331,8 +331,8 @@ def select(reports: Sequence[CaseReport], args: argparse.Namespace) -> list[Case
     for report in reports:
         if args.case and not any(find_case([report], wanted) for wanted in args.case):
             continue
-        if args.step and report.step not in args.step:
-            continue
+        if args.step and not set(args.step) & {report.step, *report.step.split(STEP_SEPARATOR)}:
+            continue  # a case in both processes has a joined step: either part matches
         if args.rule:
             report = replace(
                 report,

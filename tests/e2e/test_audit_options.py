@@ -17,6 +17,7 @@ import pytest
 from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.fakes.seed import seed_demo
 from connectors.fakes.web import serve
+from syncd.model import STEP_SEPARATOR
 from tests.test_cli_entry import syncd_command
 
 
@@ -103,3 +104,12 @@ def test_an_unknown_rule_in_a_filter_is_an_error(config: Path) -> None:
         timeout=60,
     )
     assert (done.returncode, done.stderr) == (2, "syncd: no rule or step named check_in\n")
+
+
+def test_a_step_filter_finds_a_case_in_both_processes(config: Path) -> None:
+    everything = json.loads(syncd(config, "--dry-run", "--format", "json").stdout)["cases"]
+    joined = [c for c in everything if STEP_SEPARATOR in c["step"]]
+    assert joined, "the demo has a case in both processes"
+    part = joined[0]["step"].split(STEP_SEPARATOR)[-1]
+    found = json.loads(syncd(config, "--dry-run", "--format", "json", "--step", part).stdout)
+    assert joined[0]["id"] in {c["id"] for c in found["cases"]}
