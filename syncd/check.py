@@ -346,6 +346,7 @@ def check_matrix(config: Config, found: Findings, now: datetime) -> None:
     rooms = {config.matrix.room_sales: "room_sales", config.matrix.room_success: "room_success"}
     for room, key in rooms.items():
         try:  # reading the room's latest messages proves the bot is in it
-            client.find_notice(room, "syncd check", now)
+            room_id = client.resolve_alias(room) if room.startswith("#") else room
+            client.find_notice(room_id, "syncd check", now)
         except RemoteError as exc:
             found.problem(f"{where}: [matrix] {key}: cannot read room {room} ({exc.message})")

@@ -1,8 +1,9 @@
 """The `syncd` command: argument parsing, error sentences and exit codes.
 
 Exit codes: 0 success, 1 Dolibarr could not be read (or the cycle was stopped
-by a guard), 2 bad configuration or rule modules, or a state database that
-cannot be used. This is the one place where errors become sentences for people.
+by a guard, or a system refused syncd's credentials), 2 bad configuration or
+rule modules, or a state database that cannot be used. This is the one place
+where errors become sentences for people.
 """
 
 from __future__ import annotations
@@ -26,16 +27,10 @@ from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask
 from syncd.model import ALL_STEPS, NO_STEP, STEP_SEPARATOR, CaseReport
-from syncd.status import row_data, status_data, status_report
+from syncd.status import SYSTEM_NAMES, refused_sentence, row_data, status_data, status_report
 from syncd.store import Status, Store, read_outbox_states, read_step_history
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
-SYSTEM_NAMES = {
-    "dolibarr": "Dolibarr",
-    "mautic": "Mautic",
-    "freescout": "FreeScout",
-    "matrix": "Matrix",
-}
 
 
 FORMATS = ("text", "json")
@@ -198,17 +193,16 @@ def run(args: argparse.Namespace) -> int:
                 "retrying": stats.retrying,
                 "skipped": stats.skipped,
                 "problems": list(stats.problems),
+                "refused": [refused_sentence(system) for system in sorted(stats.refused)],
             }
         )
-        return EXIT_OK
-    say(
-        f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
-        f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
-        f"{stats.retrying} to retry" + (f", {stats.skipped} skipped" if stats.skipped else "")
-    )
+        return EXIT_REMOTE if stats.refused else EXIT_OK
+    say(cycle.cycle_line(len(result.plan.reports), result.enqueued, stats))
     for problem in stats.problems:
         say(f"  ! {problem}")
-    return EXIT_OK
+    for system in sorted(stats.refused):
+        say(f"  ! {refused_sentence(system)}")
+    return EXIT_REMOTE if stats.refused else EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:

@@ -136,6 +136,8 @@ class MatrixConfig:
     access_token: str = field(repr=False)
     room_sales: str
     room_success: str
+    # More notices than this for one room in one drain go out as one digest; 0: never.
+    digest_after: int = 3
 
 
 @dataclass(frozen=True)
@@ -291,10 +293,13 @@ def _extrafield_code(raw: str) -> str:
     return raw
 
 
-def _room_id(raw: str) -> str:
-    if not re.fullmatch(r"![^:\s]+:\S+", raw):
-        raise _Invalid("is not a room id (like !abc:example.org)")
-    return raw
+def _room(raw: str) -> str:
+    """A room id, `!` then opaque text (`!abc:example.org`; since room version 12 a hash
+    with no server, `!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw`), or a room alias
+    (`#sales:example.org`), which syncd resolves at start."""
+    if re.fullmatch(r"![^\s/]+", raw) or re.fullmatch(r"#[^:\s/]+:[^\s/]+", raw):
+        return raw
+    raise _Invalid("is not a room id or alias (like !abc:example.org or #sales:example.org)")
 
 
 DOLIBARR_KEYS: Mapping[str, Key] = {
@@ -338,8 +343,9 @@ FREESCOUT_KEYS: Mapping[str, Key] = {
 MATRIX_KEYS: Mapping[str, Key] = {
     "homeserver": Key(_url, required=True),
     "access_token": Key(_text, required=True),
-    "room_sales": Key(_room_id, required=True),
-    "room_success": Key(_room_id),
+    "room_sales": Key(_room, required=True),
+    "room_success": Key(_room),
+    "digest_after": Key(_whole(0), 3),
 }
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "dolibarr": DOLIBARR_KEYS,

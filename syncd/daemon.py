@@ -28,7 +28,7 @@ from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config, load_config, unknown_variables
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import SyncdError
+from syncd.errors import SyncdError, TransientError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.messages import with_templates
@@ -37,6 +37,8 @@ from syncd.poll import Progress
 from syncd.recipients import earlier_messages
 from syncd.store import Store, read_messages, read_step_places
 from syncd.systemd import Notifier
+
+WAIT_SLICE = 1.0  # seconds: how often a long wait checks the stop flag and pings the watchdog
 
 
 def clock(config: Config) -> datetime:
@@ -76,6 +78,7 @@ def build_executor(
         category_ids=category_ids,
         rooms=rooms,
         freescout_user_id=f.user_id if f else None,
+        digest_after=x.digest_after if x else 0,
     )
     return Executor(
         dolibarr, targets, mautic=mautic, freescout=freescout, matrix=matrix, txn_id=txn_id_for
@@ -163,9 +166,10 @@ class Daemon:
             self.notifier.status(f"cycle {self.cycles} failed: {exc}"[:200])
             return
         stats = result.stats
+        said = f"degraded ({stats.refusals()})" if stats.refused else "ok"
         self.notifier.status(
-            f"cycle {self.cycles} ok: {stats.done} actions, {stats.held} held, "
-            f"{stats.failed} failed"
+            f"cycle {self.cycles} {said}: {stats.done} actions, {stats.held} held, "
+            f"{stats.failed} failed"[:200]
         )
 
     def should_stop(self) -> bool:
@@ -212,7 +216,18 @@ class Daemon:
             self._last_ping = now
 
     def _backoff(self, seconds: float) -> None:
-        self.stop_event.wait(seconds)
+        """Every wait a retry asks for (a 429's Retry-After of up to 300 s, a back-off).
+
+        In slices that keep pinging the watchdog (WatchdogSec is shorter than the
+        longest wait), and cut short by SIGTERM: the call then ends as unsettled,
+        without the attempts left, and the outbox asks before sending it again.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self.stop_event.is_set():
+            self._ping()
+            self.stop_event.wait(min(left, WAIT_SLICE))
+        if self.stop_event.is_set():
+            raise TransientError("syncd", "wait", f"stopping: a {seconds:.0f} s wait was cut short")
 
     def _on_stop(self, signum: int, _frame: object) -> None:
         logger.info(

@@ -120,6 +120,20 @@ def test_values_are_typed_and_paths_taken_from_the_config_directory(tmp_path: Pa
     assert config.systems == frozenset({"matrix"})
 
 
+@pytest.mark.parametrize(
+    "room",
+    [
+        "!s:example.org",
+        "!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw",  # room version 12: no server part
+        "#sales:example.org",
+    ],
+)
+def test_a_room_is_an_id_of_any_room_version_or_an_alias(tmp_path: Path, room: str) -> None:
+    text = MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
+    config = load_config(write(tmp_path, text + f"room_sales = {room}\n"), {})
+    assert config.matrix is not None and config.matrix.room_sales == room
+
+
 def test_environment_overrides_api_key_and_rule_keys(tmp_path: Path) -> None:
     text = MINIMAL + "[rule:check_in]\nday = 5\n[rule:check_in_email]\nday = 7\n"
     environ = {
@@ -215,7 +229,8 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
         (
             MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
             "room_sales = sales\n",
-            "[matrix] room_sales: the value is not a room id (like !abc:example.org)",
+            "[matrix] room_sales: the value is not a room id or alias "
+            "(like !abc:example.org or #sales:example.org)",
         ),
         (MINIMAL + "api_key = again\n", "[dolibarr] api_key: set twice (line 4)"),
         ("url = https://erp.example.com\n", "line 1: text before the first [section]"),
