@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from syncd.store import Status, Store
+from syncd.store import OutboxRow, Status, Store
 
 SYSTEM_NAMES = {
     "dolibarr": "Dolibarr",
@@ -58,6 +59,41 @@ def status_report(store: Store) -> StatusReport:
     healthy = not last_failed and not attention and not refused
     lines.append("health: ok" if healthy else "health: needs attention")
     return StatusReport("\n".join(lines), healthy)
+
+
+def status_data(store: Store) -> dict[str, Any]:
+    """The same report for machines (`syncd status --format json`)."""
+    cycles = store.last_cycles(5)
+    attention = store.with_status(Status.HELD, Status.FAILED)
+    refused = _refused(cycles)
+    return {
+        "last_cycles": cycles,
+        "refused": [refused_sentence(system) for system in refused],
+        "cursors": store.cursor_positions(),
+        "cases_per_step": dict(sorted(Counter(store.current_steps().values()).items())),
+        "bad_cases": [
+            {"id": case_id, "ref": ref, "error": error}
+            for case_id, ref, error in store.case_errors()
+        ],
+        "outbox": dict(sorted(store.counts().items())),
+        "attention": [row_data(row) for row in attention],
+        "healthy": not (bool(cycles) and not cycles[0]["ok"]) and not attention and not refused,
+    }
+
+
+def row_data(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "status": row.status.value,
+        "rule": row.rule,
+        "case": row.case_id,
+        "kind": row.kind,
+        "target": row.target,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "result": row.result,
+        "created_at": row.created_at.isoformat(),
+    }
 
 
 def _cycles(cycles: list[dict[str, object]]) -> list[str]:
