@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from syncd.model import Action, CaseReport, Track, step_age
-from syncd.store import OutboxState
 
+# An action's (status, updated_at, next_attempt_at, last_error), as the state
+# database keeps it (`syncd.store.read_outbox_states`).
+OutboxState = tuple[str, str | None, str | None, str | None]
 
 @dataclass(frozen=True)
 class Ledger:
