@@ -305,7 +305,9 @@ def dry_run(args: argparse.Namespace) -> int:
     unknown += sorted(set(args.step or ()) - {*ALL_STEPS, NO_STEP, "unknown"})
     if unknown:
         return _usage(f"no rule or step named {', '.join(unknown)}")
-    plan = daemon.audit_plan(config, ruleset, _progress)
+    # Skip reasons are kept only where they are shown (text hides them unless asked).
+    keep_reasons = args.format == "json" or args.skips
+    plan = daemon.audit_plan(config, ruleset, _progress, None if keep_reasons else ())
     chosen = select(plan.reports, args)
     hint = f"{command_name()} --config {shlex.quote(args.config)} explain {{id}}"
     write_audit(

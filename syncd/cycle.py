@@ -72,10 +72,11 @@ def read_and_plan(
     progress: Progress | None = None,
     places: Mapping[int, StepPlace] | None = None,
     earlier: Mapping[Identity, int] | None = None,
+    reasons: Collection[int] | None = None,
 ) -> Plan:
     """Poll Dolibarr into the mirror, then plan every case from it."""
     poll(reader, mirror, poll_settings(config), now, progress)
-    return plan(mirror, config, ruleset, now, places, earlier)
+    return plan(mirror, config, ruleset, now, places, earlier, reasons=reasons)
 
 
 def plan(
@@ -87,11 +88,14 @@ def plan(
     earlier: Earlier | None = None,
     only: Collection[int] | None = None,
     customers_of: Mapping[int, Collection[int]] | None = None,
+    reasons: Collection[int] | None = None,
 ) -> Plan:
     """Every case's report, or those of the cases `only`. `places` is each case's step
     as last recorded (step history); `earlier` the messages already sent or waiting,
     by recipient (or a function giving them for some addresses), so that one person
-    never gets the same message for two cases."""
+    never gets the same message for two cases. `reasons`: the cases whose skip reasons
+    are kept (None: all); the others keep the names of the rules skipped, which is what
+    a cycle and the default audit need, in a fraction of the memory."""
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
     unit = config.dolibarr.commission_rate_unit
@@ -107,10 +111,9 @@ def plan(
     partners: dict[int, int | None] = {}
     for chunk in slices:
         built = build_cases(mirror, config.fields, zone, unit, chunk, customers_of)
-        reports += [
-            _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
-            for case in built.cases
-        ]
+        for case in built.cases:
+            report = _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
+            reports.append(report if reasons is None or case.id in reasons else _brief(report))
         for row, exc in built.errors:
             reports.append(
                 error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc))
@@ -124,6 +127,13 @@ def plan(
 
 
 PLAN_SLICE = 2000  # cases built at once when planning every case
+_BARE: dict[str, tuple[str, str]] = {}  # a skipped rule without its reason, one per rule
+
+
+def _brief(report: CaseReport) -> CaseReport:
+    """The report with the rules it skipped named, not explained."""
+    bare = tuple(_BARE.setdefault(rule, (rule, "")) for rule, _ in report.skipped)
+    return replace(report, skipped=bare)
 
 
 def referral_index(mirror: Mirror, codes: Mapping[str, str]) -> dict[int, set[int]]:
@@ -201,6 +211,7 @@ class Runtime:
     case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
     planner: Planner = field(default_factory=Planner)  # what the last plans covered
+    all_reasons: bool = False  # keep every skip reason in a cycle's plan, not only the needed
     # Measures the time between reads for the poll's bookmarks (poll.Bookmarks);
     # None: the cycle's `now` does (a pinned clock, tests).
     monotonic: Callable[[], float] | None = None
@@ -326,7 +337,11 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
 
     places = rt.store.step_places(scope)
     customers = rt.planner.customers_of
-    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers)
+    # A skip reason is kept where an action waits: it is the reason a cancel gives.
+    waiting = None if rt.all_reasons else rt.store.cases_waiting()
+    result = plan(
+        rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers, waiting
+    )
     rt.planner.remember(
         now, today, basis, result.reports, result.partners, polled.deleted, scope is None
     )

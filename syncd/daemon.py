@@ -12,7 +12,7 @@ import dataclasses
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -276,7 +276,12 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     return config, ruleset
 
 
-def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
+def audit_plan(
+    config: Config,
+    ruleset: RuleSet,
+    progress: Progress | None = None,
+    reasons: Collection[int] | None = None,
+) -> Plan:
     """Read Dolibarr with GET requests only into a fresh mirror and plan every case.
 
     Each case's step history, and the messages already sent, come from the state
@@ -286,7 +291,8 @@ def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = Non
     places = read_step_places(config.daemon.state_db)
     earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
     reader = dolibarr_client(config)
-    return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)
+    mirror = Mirror()
+    return read_and_plan(reader, mirror, config, ruleset, now, progress, places, earlier, reasons)
 
 
 # For a one-off question (`syncd check`): one attempt, the answer as it is.

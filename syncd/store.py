@@ -385,6 +385,11 @@ class Store:
             changed += self.db.execute(sql.format(marks=marks), [*values, *chunk]).rowcount
         return changed
 
+    def cases_waiting(self) -> set[int]:
+        """Cases with an action planned and not yet sent."""
+        sql = "select distinct case_id from outbox where status = ?"
+        return {int(c) for (c,) in self.db.execute(sql, [Status.PLANNED.value]).fetchall()}
+
     def rechecks_due(self, since: datetime, now: datetime) -> set[int]:
         """Cases with a skipped action whose time to be asked about again came since `since`."""
         sql = (

@@ -97,6 +97,7 @@ class World:
         config, ruleset = load(str(path))
         rt = build_runtime(config, ruleset)
         rt.monotonic = None  # the world's clock measures the time between reads
+        rt.all_reasons = True  # tests read every skip reason from the cycle's own plan
         return rt
 
     def restart(self) -> None:
