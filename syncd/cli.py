@@ -20,7 +20,7 @@ from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
 from syncd.lock import InstanceLock, LockError, running_pid
-from syncd.logs import mask
+from syncd.logs import is_journal, mask
 from syncd.model import CaseReport
 from syncd.status import SYSTEM_NAMES, refused_sentence, status_report
 from syncd.store import Status, Store, read_outbox_states, read_step_history
@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"  ! {problem}")
     for system in sorted(stats.refused):
         say(f"  ! {refused_sentence(system)}")
-    return EXIT_REMOTE if stats.refused else EXIT_OK
+    for why in stats.down.values():
+        say(f"  ! down: {why}; its actions wait for the next cycle")
+    return EXIT_REMOTE if stats.refused or stats.down else EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
@@ -289,8 +291,9 @@ def state_sentence(exc: StateError) -> str:
 
 def _fail(exc: Exception, code: int, sentence: str | None = None) -> int:
     problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    priority = "<3>" if is_journal(sys.stderr) else ""  # an error in the journal, under systemd
     for problem in [sentence] if sentence else problems:
-        print(mask(f"syncd: {problem}"), file=sys.stderr)
+        print(mask(f"{priority}syncd: {problem}"), file=sys.stderr)
     return code
 
 

@@ -1,9 +1,10 @@
 """`syncd status`: what the state database says, for a person or a monitoring check.
 
 Read-only: it never writes to the database and never contacts a remote system.
-Unhealthy means a person is needed: the last cycle failed or was refused
-credentials by a system (named, with the settings to check), or actions are
-held or failed.
+Unhealthy means a person is needed: the last cycle failed, was degraded (an
+action failed or was held, a system was down: named, with what it said) or
+was refused credentials by a system (named, with the settings to check), or
+actions are held or failed.
 """
 
 from __future__ import annotations
@@ -11,14 +12,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from syncd.errors import SYSTEM_NAMES as SYSTEM_NAMES
 from syncd.store import Status, Store
 
-SYSTEM_NAMES = {
-    "dolibarr": "Dolibarr",
-    "mautic": "Mautic",
-    "freescout": "FreeScout",
-    "matrix": "Matrix",
-}
 # What to check when a system refuses syncd's credentials (a 401 or 403).
 CREDENTIALS = {
     "dolibarr": "[dolibarr] api_key",
@@ -50,12 +46,14 @@ def status_report(store: Store) -> StatusReport:
     lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_bad_cases(store)]
     refused = _refused(cycles)
     lines += [f"! {refused_sentence(system)}" for system in refused]
+    lines += _down(cycles)
     lines += _outbox(counts)
     for row in attention:
         lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
         lines.append(f"         {row.last_error or ''}")
-    last_failed = bool(cycles) and not cycles[0]["ok"]
-    healthy = not last_failed and not attention and not refused
+    last = cycles[0] if cycles else None
+    last_bad = last is not None and (not last["ok"] or _degraded(last))
+    healthy = not last_bad and not attention and not refused
     lines.append("health: ok" if healthy else "health: needs attention")
     return StatusReport("\n".join(lines), healthy)
 
@@ -67,14 +65,31 @@ def _cycles(cycles: list[dict[str, object]]) -> list[str]:
     for c in cycles:
         if c["ok"]:
             failed = f"{c['failed']} failed" + (f" ({c['refused']})" if c.get("refused") else "")
-            said = "degraded" if c.get("refused") else "ok"
+            said = "degraded" if _degraded(c) else "ok"
             lines.append(
                 f"  {c['started_at']} {said}: {c['cases']} cases, {c['planned']} planned, "
                 f"{c['done']} done, {failed}, {c['held']} held"
+                + (f", {c['waiting']} waiting (down)" if c.get("down") else "")
             )
         else:
             lines.append(f"  {c['started_at']} FAILED: {c['error']}")
     return lines
+
+
+def _degraded(cycle: dict[str, object]) -> bool:
+    return bool(
+        cycle.get("failed") or cycle.get("held") or cycle.get("refused") or cycle.get("down")
+    )
+
+
+def _down(cycles: list[dict[str, object]]) -> list[str]:
+    """The systems found down in the last cycle, each with what it said."""
+    text = str(cycles[0].get("down") or "") if cycles else ""
+    waiting = cycles[0].get("waiting") if cycles else None
+    then = f"; {waiting} action(s) wait for the next cycle" if waiting else ""
+    return [
+        f"! down in the last cycle: {why.strip()}{then}" for why in text.split(";") if why.strip()
+    ]
 
 
 def _refused(cycles: list[dict[str, object]]) -> list[str]:

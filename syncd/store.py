@@ -125,6 +125,14 @@ def m005_claims_and_refusals(db: Database) -> None:
     db.table("cycles").add_column("refused", str)
 
 
+@migrations()
+def m006_outages(db: Database) -> None:
+    # `down`: the systems found down in a cycle (why, one per system), for `status`;
+    # `waiting`: the actions that cycle left planned because a system they need was down.
+    db.table("cycles").add_column("down", str)
+    db.table("cycles").add_column("waiting", int)
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"
@@ -594,7 +602,9 @@ class Store:
         mirror.stored()
         self.rewrite_mirror = False
 
-    def record_failed_cycle(self, started_at: datetime, finished_at: datetime, error: str) -> None:
+    def record_failed_cycle(
+        self, started_at: datetime, finished_at: datetime, error: str, down: str | None = None
+    ) -> None:
         with self.db.atomic():
             self.db.table("cycles").insert(
                 {
@@ -602,6 +612,7 @@ class Store:
                     "finished_at": _iso(finished_at),
                     "ok": 0,
                     "error": self.mask(error),
+                    "down": down,
                 }
             )
 
