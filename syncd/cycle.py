@@ -339,7 +339,7 @@ def check_server(rt: Runtime, now: datetime) -> None:
     """At start and with each id sweep: Dolibarr's clock, then its SYNCD_* constants."""
     check_clock(rt.reader, now)
     if rt.rules:
-        refresh_constants(rt, os.environ)
+        refresh_constants(rt, rt.config.environ or os.environ)
 
 
 def queue(rt: Runtime, result: Plan, now: datetime) -> int:

@@ -166,8 +166,16 @@ def _field_problem(f: dataclasses.Field[Any], hint: Any) -> str:
 # -- parameters ------------------------------------------------------------
 
 
-def build_params(rule: Rule[Any], section: Mapping[str, str], source: str) -> tuple[Any, bool]:
-    """The rule's Params from ini strings, and its `enabled` flag (default yes)."""
+def build_params(
+    rule: Rule[Any],
+    section: Mapping[str, str],
+    source: str,
+    origin: Callable[[str], str] = lambda _key: "",
+) -> tuple[Any, bool]:
+    """The rule's Params from ini strings, and its `enabled` flag (default yes).
+
+    `origin(key)` completes a problem with where the value came from (" (from SYNCD_…)").
+    """
     hints = typing.get_type_hints(rule.params)
     known = ", ".join(sorted([*hints, "enabled"]))
     values: dict[str, Any] = {}
@@ -182,7 +190,7 @@ def build_params(rule: Rule[Any], section: Mapping[str, str], source: str) -> tu
             else:
                 problems.append(f"{source} {key}: unknown key (known: {known})")
         except ValueError as exc:
-            problems.append(f"{source} {key}: {exc}")
+            problems.append(f"{source} {key}: {exc}{origin(key)}")
     if problems:
         raise ConfigError(problems)
     try:
@@ -271,6 +279,7 @@ class RuleSet:
         sections: Mapping[str, Mapping[str, str]],
         source_of: Callable[[str], str],
         systems: frozenset[str],
+        origin_of: Callable[[str, str], str] = lambda _name, _key: "",
     ) -> RuleSet:
         """Build every rule's Params from its section (keyed by rule name; a
         leading "rule:" is tolerated). All problems are collected into one
@@ -287,7 +296,10 @@ class RuleSet:
         for rule in sorted(rules, key=lambda r: r.name):
             try:
                 params, enabled = build_params(
-                    rule, by_name.get(rule.name, {}), source_of(rule.name)
+                    rule,
+                    by_name.get(rule.name, {}),
+                    source_of(rule.name),
+                    lambda key, name=rule.name: origin_of(name, key),  # type: ignore[misc]
                 )
                 loaded.append(LoadedRule(rule, params, enabled))
             except ConfigError as exc:
@@ -314,8 +326,13 @@ def _unset_required(
     return [
         f"{source} {key}: required when [{system}] is configured (set it, or write enabled = no)"
         for system, key in rule.required_with
-        if system in systems and not str(getattr(params, key)).strip()
+        if system in systems and _unset(getattr(params, key))
     ]
+
+
+def _unset(value: object) -> bool:
+    """An empty text, or an id of 0 (Mautic ids start at 1: 0 is "none chosen")."""
+    return not (value.strip() if isinstance(value, str) else value)
 
 
 def _section_rule_name(name: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from loguru import logger
 
 from syncd.errors import PermanentError, RemoteError
+from syncd.model import step_of_key
 from syncd.store import OutboxRow
 
 EVENT_PREFIX = "[syncd] "
@@ -39,6 +40,20 @@ class Recorded:
     event_id: int
     key: str
     at: datetime | None  # the event's time, when Dolibarr gave one
+
+
+# Actions whose effect in Dolibarr is visible and idempotent (a field set, a tag
+# added): done twice, nothing changes, so they need no `[syncd]` event to be done
+# once, and cost one write. The step write-back keeps its event all the same:
+# the timeline is where `rebuild-state` finds when each case entered each step.
+SELF_EVIDENT_KINDS = frozenset({"dolibarr.set_fields", "dolibarr.tag"})
+
+
+def needs_record(kind: str, key: str) -> bool:
+    """Whether carrying out an action is followed by a `[syncd] KEY` agenda event."""
+    if kind == "dolibarr.agenda_event":
+        return False  # the action's own event carries the key
+    return kind not in SELF_EVIDENT_KINDS or step_of_key(key) is not None
 
 
 class Outcome(StrEnum):
@@ -204,8 +219,8 @@ class Executor:
 
     def record(self, row: OutboxRow, now: datetime) -> None:
         """Leave the key on the case's timeline (an agenda event labelled `[syncd] KEY`)."""
-        if row.kind == "dolibarr.agenda_event":
-            return  # the action's own event carries the key
+        if not needs_record(row.kind, row.key):
+            return  # its own event carries the key, or doing it again changes nothing
         note = f"{row.because}\n{row.result or ''}".strip()
         self.dolibarr.create_agenda_event(
             socid=row.case_id,
@@ -216,6 +231,8 @@ class Executor:
         )
 
     def is_recorded(self, row: OutboxRow) -> bool:
+        if not needs_record(row.kind, row.key) and row.kind != "dolibarr.agenda_event":
+            return False  # never recorded: carried out again, it changes nothing
         return any(
             _key_of(event.label) == row.key
             for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
@@ -503,4 +520,13 @@ def _names(row: OutboxRow) -> dict[str, str]:
     return {"company": str(row.payload.get("name") or "")}
 
 
-__all__ = ["EVENT_PREFIX", "Executor", "Outcome", "RemoteError", "Skipped", "Targets"]
+__all__ = [
+    "EVENT_PREFIX",
+    "SELF_EVIDENT_KINDS",
+    "Executor",
+    "Outcome",
+    "RemoteError",
+    "Skipped",
+    "Targets",
+    "needs_record",
+]

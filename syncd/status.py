@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from syncd.errors import SYSTEM_NAMES as SYSTEM_NAMES
-from syncd.store import Status, Store
+from syncd.store import OutboxRow, Status, Store
 
 # What to check when a system refuses syncd's credentials (a 401 or 403).
 CREDENTIALS = {
@@ -51,11 +52,52 @@ def status_report(store: Store) -> StatusReport:
     for row in attention:
         lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
         lines.append(f"         {row.last_error or ''}")
-    last = cycles[0] if cycles else None
-    last_bad = last is not None and (not last["ok"] or _degraded(last))
-    healthy = not last_bad and not attention and not refused
+    healthy = _healthy(cycles, bool(attention), bool(refused))
     lines.append("health: ok" if healthy else "health: needs attention")
     return StatusReport("\n".join(lines), healthy)
+
+
+def status_data(store: Store) -> dict[str, Any]:
+    """The same report for machines (`syncd status --format json`)."""
+    cycles = store.last_cycles(5)
+    attention = store.with_status(Status.HELD, Status.FAILED)
+    refused = _refused(cycles)
+    return {
+        "last_cycles": cycles,
+        "refused": [refused_sentence(system) for system in refused],
+        "down": _outages(cycles),
+        "cursors": store.cursor_positions(),
+        "cases_per_step": dict(sorted(Counter(store.current_steps().values()).items())),
+        "bad_cases": [
+            {"id": case_id, "ref": ref, "error": error}
+            for case_id, ref, error in store.case_errors()
+        ],
+        "outbox": dict(sorted(store.counts().items())),
+        "attention": [row_data(row) for row in attention],
+        "healthy": _healthy(cycles, bool(attention), bool(refused)),
+    }
+
+
+def _healthy(cycles: list[dict[str, Any]], attention: bool, refused: bool) -> bool:
+    """No person needed: the last cycle ran and was not degraded, nothing held or failed."""
+    last = cycles[0] if cycles else None
+    last_bad = last is not None and (not last["ok"] or _degraded(last))
+    return not last_bad and not attention and not refused
+
+
+def row_data(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "status": row.status.value,
+        "rule": row.rule,
+        "case": row.case_id,
+        "kind": row.kind,
+        "target": row.target,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "result": row.result,
+        "created_at": row.created_at.isoformat(),
+    }
 
 
 def _cycles(cycles: list[dict[str, object]]) -> list[str]:
@@ -82,14 +124,16 @@ def _degraded(cycle: dict[str, object]) -> bool:
     )
 
 
-def _down(cycles: list[dict[str, object]]) -> list[str]:
-    """The systems found down in the last cycle, each with what it said."""
+def _outages(cycles: list[dict[str, Any]]) -> list[str]:
+    """What each system found down in the last cycle said."""
     text = str(cycles[0].get("down") or "") if cycles else ""
+    return [why.strip() for why in text.split(";") if why.strip()]
+
+
+def _down(cycles: list[dict[str, Any]]) -> list[str]:
     waiting = cycles[0].get("waiting") if cycles else None
     then = f"; {waiting} action(s) wait for the next cycle" if waiting else ""
-    return [
-        f"! down in the last cycle: {why.strip()}{then}" for why in text.split(";") if why.strip()
-    ]
+    return [f"! down in the last cycle: {why}{then}" for why in _outages(cycles)]
 
 
 def _refused(cycles: list[dict[str, object]]) -> list[str]:

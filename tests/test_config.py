@@ -39,7 +39,7 @@ def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
 def test_example_loads_with_every_section() -> None:
     config = load_config(EXAMPLE, EXAMPLE_SECRETS)
     assert config.dolibarr.api_url == "https://erp.example.com/api/index.php"
-    assert config.systems == frozenset({"mautic", "freescout", "matrix"})
+    assert config.systems == frozenset()  # optional systems are commented out as shipped
     assert set(config.rules) == {
         "check_in_email",
         "welcome_call_offer",
@@ -49,9 +49,27 @@ def test_example_loads_with_every_section() -> None:
         "qualification_reminder",
         "partner_commission_note",
     }
-    assert config.rules["check_in_email"] == {"enabled": "yes", "template_id": "3", "day": "7"}
+    assert config.rules["check_in_email"] == {"enabled": "yes", "day": "7"}
     assert config.rules_source("check_in_email") == f"{EXAMPLE}: [rule:check_in_email]"
-    assert config.secrets == ("k1", "k2", "k3", "k4")
+    assert config.secrets == ("k1",)
+
+
+def test_example_works_as_shipped_with_only_the_dolibarr_key() -> None:
+    from syncd.engine import RuleSet, load_rules
+
+    config = load_config(EXAMPLE, {"SYNCD_DOLIBARR_API_KEY": "k1"})
+    ruleset = RuleSet.build(load_rules(), config.rules, config.rules_source, config.systems)
+    check_in = next(e for e in ruleset.rules if e.name == "check_in_email")
+    assert check_in.params.template_id == 0  # no made-up template: the rule sends nothing
+
+
+def test_a_placeholder_is_a_configuration_error(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[rule:welcome_call_offer]\ncalendar_link = change-me\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert caught.value.problems == [
+        f"{path}: [rule:welcome_call_offer] calendar_link: still the example's placeholder: set it"
+    ]
 
 
 def test_example_documents_every_key_with_a_comment() -> None:

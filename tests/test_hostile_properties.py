@@ -101,7 +101,7 @@ bodies = st.fixed_dictionaries(
         "an_extra_key": values,
     },
 )
-ERROR = re.compile(r"field \w+: .{1,120} (is|contains) ")
+ERROR = re.compile(r"field \w+: .{1,120} (is|contains|names) ")
 
 
 @contextmanager

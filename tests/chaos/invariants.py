@@ -23,6 +23,7 @@ from connectors.fakes.freescout import FreescoutFake
 from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from syncd.config import DEFAULT_TAG_LABELS
+from syncd.executor import needs_record
 
 EVENT_PREFIX = "[syncd] "
 _FREESCOUT_MARKER = re.compile(r"<!-- syncd:(.*?) -->")
@@ -110,7 +111,7 @@ def integrity(db: Path) -> str:
 
 def missing_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | None:
     """Why a `done` row's effect is not in the fakes, or None when it is there."""
-    if row.kind != "dolibarr.agenda_event" and e.events[row.key] == 0:
+    if needs_record(row.kind, row.key) and e.events[row.key] == 0:
         return "done, but no [syncd] agenda event carries its key"
     return missing_own_effect(row, e, dolibarr)
 
@@ -161,6 +162,7 @@ class Verdict:
     held_on_timeline: int  # held rows whose key is on the timeline all the same
     held_done: list[str]  # held, yet it was done (its effect or its key is in the fakes)
     mismatches: list[str]  # on the timeline, but the outbox says neither done nor held
+    unrecorded_done: int = 0  # done, and by design never on the timeline (a field, a tag)
 
     @property
     def ok(self) -> bool:
@@ -200,6 +202,21 @@ def judge(
         if status.get(key) not in ("done", "held")
     ]
     by_kind = Counter((r.kind, r.status) for r in rows)
+    unrecorded = sum(
+        1
+        for r in rows
+        if r.status == "done"
+        and r.kind != "dolibarr.agenda_event"
+        and not needs_record(r.kind, r.key)
+    )
     return Verdict(
-        e.duplicates(), lost, counts, by_kind, len(on_timeline), held_on_timeline, held_done, odd
+        e.duplicates(),
+        lost,
+        counts,
+        by_kind,
+        len(on_timeline),
+        held_on_timeline,
+        held_done,
+        odd,
+        unrecorded,
     )
