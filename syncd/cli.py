@@ -20,7 +20,7 @@ from importlib import metadata
 from zoneinfo import ZoneInfo
 
 from syncd import audit, cycle, daemon, history
-from syncd.config import Config
+from syncd.config import Config, load_config
 from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
@@ -29,6 +29,7 @@ from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import is_journal, mask
 from syncd.model import ALL_STEPS, NO_STEP, STEP_SEPARATOR, CaseReport
+from syncd.ruleinfo import Sources, describe, rules_data, rules_text
 from syncd.status import SYSTEM_NAMES, refused_sentence, status_data, status_report
 from syncd.store import ActionQuery, Status, Store, read_outbox_states, read_step_history
 
@@ -125,6 +126,10 @@ def _history_commands(command: Callable[[str, str], argparse.ArgumentParser]) ->
     )
     history = command("history", "one case's steps and every action syncd planned for it")
     history.add_argument("case", metavar="ID_OR_REF", help="third-party id or ref")
+    command(
+        "rules",
+        "every rule: its process, the systems it needs, each parameter's value and its source",
+    )
 
 
 def _shared_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -281,7 +286,7 @@ def list_actions(args: argparse.Namespace) -> int:
     listing = history.list_actions(store, query)
     if args.format == "json":
         actions = [history.action_data(row) for row in listing.rows]
-        print_json({"actions": actions, "total": listing.total, "counts": listing.counts})
+        print_json({"actions": actions, "total": listing.counts, "count": listing.total})
         return EXIT_OK
     for line in history.action_lines(listing.rows, zone):
         say(line)
@@ -303,6 +308,23 @@ def show_history(args: argparse.Namespace) -> int:
     else:
         for line in history.history_lines(found, ZoneInfo(config.dolibarr.timezone)):
             say(line)
+    return EXIT_OK
+
+
+def list_rules(args: argparse.Namespace) -> int:
+    """`syncd rules`: each parameter's value as a cycle would use it, and what set it."""
+    config, loaded = load(args.config)
+    ruleset, used, note = daemon.rules_in_force(config, loaded)
+    from_file = load_config(args.config).rules  # before message templates filled them in
+    sources = Sources(str(config.path), from_file, config.rules, used, config.environ)
+    infos = describe(ruleset, sources)
+    if args.format == "json":
+        print_json({"rules": rules_data(infos), "note": note})
+        return EXIT_OK
+    if note:
+        say(f"! {note}")
+    for line in rules_text(infos):
+        say(line)
     return EXIT_OK
 
 
@@ -514,6 +536,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "actions": list_actions,
     "retry": retry_action,
     "history": show_history,
+    "rules": list_rules,
     "release": release_action,
     "rebuild-state": rebuild_state,
     "check": check,

@@ -26,9 +26,10 @@ from connectors.http import Breakers, RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config, load_config, unknown_variables
+from syncd.constants import merge_sections
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import SyncdError, TransientError
+from syncd.errors import ConfigError, SyncdError, TransientError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.messages import with_templates
@@ -342,3 +343,22 @@ def matrix_client(config: Config, policy: RetryPolicy | None = None) -> MatrixCl
         return None
     settings = MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout)
     return MatrixClient(settings, policy)
+
+
+def rules_in_force(config: Config, ruleset: RuleSet) -> tuple[RuleSet, list[str], str | None]:
+    """The rules with Dolibarr's `SYNCD_*` constants applied, as a cycle would apply them;
+    the constants used; and why none were, when Dolibarr could not say or a value is bad."""
+    rules = [entry.rule for entry in ruleset.rules]
+    try:
+        constants = dolibarr_client(config, RetryPolicy(attempts=2)).setup_constants()
+    except SyncdError as exc:
+        return ruleset, [], f"Dolibarr's SYNCD_* constants not read ({exc}); shown without them"
+    sections, used = merge_sections(rules, config.rules, constants, config.environ)
+
+    def source(name: str) -> str:
+        return f"Dolibarr constants or {config.rules_source(name)}"
+
+    try:
+        return RuleSet.build(rules, sections, source, config.systems), used, None
+    except ConfigError as exc:
+        return ruleset, [], "Dolibarr SYNCD_* constants ignored: " + "; ".join(exc.problems)

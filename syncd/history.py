@@ -61,7 +61,7 @@ def action_lines(rows: Sequence[OutboxRow], zone: ZoneInfo) -> list[str]:
     """Two lines an action: status, key, kind and target; then when, and what it said."""
     lines = []
     for row in rows:
-        lines.append(f"{row.status:9} {row.key}  {row.kind} → {row.target}")
+        lines.append(f"{row.status:8} {row.key}  {row.kind} → {row.target}")
         detail = row.result if row.status is Status.DONE else row.last_error
         when = f"planned {local(row.created_at, zone)}"
         if row.status is not Status.PLANNED:
@@ -70,7 +70,7 @@ def action_lines(rows: Sequence[OutboxRow], zone: ZoneInfo) -> list[str]:
             when += f", next try {local(row.next_attempt_at, zone)}"
         if row.attempts:
             when += f", {row.attempts} attempt(s)"
-        lines.append(f"          {when}" + (f": {detail}" if detail else ""))
+        lines.append(f"         {when}" + (f": {detail}" if detail else ""))
     return lines
 
 

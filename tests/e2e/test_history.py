@@ -92,7 +92,7 @@ def test_history_and_filtered_actions_in_local_time(tmp_path: Path) -> None:
         assert lines[0] == f"case {aster} (Aster Labs)"
         assert "steps entered:" in lines
         assert "  2026-11-23 10:00 CET  welcome_call  (where syncd first met it)" in lines
-        assert any(line.startswith("  done      welcome_call_offer:") for line in lines)
+        assert any(line.startswith("  done     welcome_call_offer:") for line in lines)
         assert "planned 2026-11-23 10:00 CET, done 2026-11-23 10:00 CET" in shown.stdout
         by_id = json.loads(w.syncd("history", str(aster), "--format", "json").stdout)
         assert by_id["ref"] == "Aster Labs" and by_id["steps"][0]["step"] == "welcome_call"
@@ -101,9 +101,9 @@ def test_history_and_filtered_actions_in_local_time(tmp_path: Path) -> None:
         assert missing.returncode == 1 and "knows no case 'NOPE-1'" in missing.stderr
 
         everything = w.syncd("actions", "--format", "json")
-        total = json.loads(everything.stdout)["total"]
+        total = json.loads(everything.stdout)["count"]
         mine = json.loads(w.syncd("actions", "--case", ref, "--format", "json").stdout)
-        assert 0 < mine["total"] < total
+        assert 0 < mine["count"] < total
         assert {a["case"] for a in mine["actions"]} == {aster}
         one_rule = w.syncd("actions", "--case", ref, "--rule", "welcome_call_offer")
         assert one_rule.stdout.splitlines()[-1] == "total: 1: 1 done"
@@ -112,8 +112,8 @@ def test_history_and_filtered_actions_in_local_time(tmp_path: Path) -> None:
         assert latest.stdout.splitlines()[-1].startswith(f"total: {total}: ")
         assert len([line for line in latest.stdout.splitlines() if not line.startswith(" ")]) == 3
         recent = json.loads(w.syncd("actions", "--since", "2h", "--format", "json").stdout)
-        assert 0 < recent["total"] < total  # only what the second day's cycle did
+        assert 0 < recent["count"] < total  # only what the second day's cycle did
         dated = json.loads(w.syncd("actions", "--since", "2026-11-24", "--format", "json").stdout)
-        assert dated["total"] == recent["total"]
+        assert dated["count"] == recent["count"]
         bad = w.syncd("actions", "--since", "last tuesday")
         assert bad.returncode == 1 and "--since 'last tuesday': give a date" in bad.stderr
