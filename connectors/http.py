@@ -25,6 +25,7 @@ import errno
 import http.client
 import json
 import os
+import re
 import socket
 import ssl
 import time
@@ -302,7 +303,7 @@ def error_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or response.reason or ""
+        return page_text(response)
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
@@ -312,7 +313,28 @@ def error_message(response: requests.Response) -> str:
             return str(errors[0].get("message", ""))
         if body.get("error"):
             return str(body["error"])
-    return json.dumps(body)[:200]
+    return one_line(json.dumps(body))
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def page_text(response: requests.Response) -> str:
+    """A body that is not JSON, as one line: an HTML page (a proxy's 502) by its title."""
+    text = response.text.strip()
+    if text[:15].lower().startswith(("<!doctype", "<html", "<head", "<body")):
+        title = _TITLE.search(text)
+        return one_line(title.group(1)) if title else (response.reason or "an HTML page")
+    return one_line(text) or response.reason or ""
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` on one line, cut at a word (with `…`) when longer than `limit`."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut) + "…"
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+import requests
 
-from connectors.http import Breakers, HttpClient, RetryPolicy
+from connectors.http import Breakers, HttpClient, RetryPolicy, error_message
 from syncd.errors import OutcomeUnknown, SystemDown, UnreachableError
 
 
@@ -73,3 +74,15 @@ def test_an_answer_clears_the_count_a_5xx_adds_to_it() -> None:
     breakers.failed("dolibarr", "Dolibarr at x: answers 503")
     breakers.failed("dolibarr", "Dolibarr at x: answers 504")
     assert breakers.down == {"dolibarr": "Dolibarr at x: answers 504"}
+
+
+def test_an_html_error_page_is_its_title_and_a_long_text_is_cut_at_a_word() -> None:
+    page = requests.Response()
+    page.status_code, page.reason = 502, "Bad Gateway"
+    page._content = b"<html>\n<head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+    assert error_message(page) == "502 Bad Gateway"
+    long = requests.Response()
+    long.status_code = 500
+    long._content = ("word " * 100).encode()
+    said = error_message(long)
+    assert len(said) <= 200 and said.endswith("word…") and "\n" not in said
