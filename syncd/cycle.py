@@ -304,7 +304,9 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
     today = now.astimezone(ZoneInfo(rt.config.dolibarr.timezone)).date()
     basis = (rt.ruleset, rt.mirror.company_currency)
     due = rt.store.rechecks_due(rt.planner.last, now) if rt.planner.last else set()
-    scope = rt.planner.scope(today, basis, polled.changed, polled.deleted, due, partner_named(rt))
+    scope = rt.planner.scope(
+        today, basis, polled.changed, polled.deleted, due, partner_named(rt)
+    )
 
     def earlier(addresses: Collection[str]) -> Mapping[Identity, int]:
         return earlier_messages(rt.store.messages(addresses))
