@@ -864,7 +864,7 @@ def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
     return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 
-OutboxState = tuple[str, str | None, str | None, str | None]
+OutboxState = tuple[str, str | None, str | None, str | None]  # as syncd.audit reads it
 
 
 def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
