@@ -10,8 +10,8 @@ that reads the remote's own error codes before the status mapping (Matrix's
 `errcode` and `retry_after_ms`). This module knows no business rule and
 never logs a secret: credentials live in session headers only.
 
-A system that fails `Breakers.threshold` (3) attempts in a row (no connection,
-a 5xx; a timeout counts twice) is down until `Breakers.reset` (each cycle): later calls fail
+A system that fails `Breakers.threshold` attempts in a row (no connection, a
+timeout, a 5xx) is down until `Breakers.reset` (each cycle): later calls fail
 at once with `SystemDown`, before anything is sent, so one dead system costs a
 few seconds a cycle, not a retry sequence per call. Network failures are one
 readable line ("Dolibarr at https://erp.example.com: name not found"), and at
@@ -67,9 +67,8 @@ ErrorHook = Callable[[requests.Response, str], RemoteError | None]
 class Breakers:
     """Which systems are down: a circuit breaker per system, shared by its clients.
 
-    An attempt that gets no answer, or a 5xx, counts against its system (a
-    timeout twice: each costs the whole timeout); any other answer (a 4xx, a
-    429 included) clears the count. At `threshold` in a
+    An attempt that gets no answer, or a 5xx, counts against its system; any
+    other answer (a 4xx, a 429 included) clears the count. At `threshold` in a
     row the system is down, and stays so until `reset`: the cycle resets them
     as it starts, so a system that comes back is asked again the next cycle.
     """
@@ -83,9 +82,8 @@ class Breakers:
         self.down.clear()
         self._failures.clear()
 
-    def failed(self, system: str, why: str, weight: int = 1) -> None:
-        """`weight` 2 for a timeout: two in a row (a minute, by default) are enough."""
-        count = self._failures.get(system, 0) + weight
+    def failed(self, system: str, why: str) -> None:
+        count = self._failures.get(system, 0) + 1
         self._failures[system] = count
         if count >= self.threshold and system not in self.down:
             self.down[system] = why
@@ -229,8 +227,7 @@ class HttpClient:
                     self.system, operation, self.where, network_reason(exc, self.timeout)
                 )
                 _log_request(self.system, operation, failure.reason, started)
-                weight = 2 if isinstance(exc, requests.Timeout) else 1
-                self.breakers.failed(self.system, failure.message, weight)
+                self.breakers.failed(self.system, failure.message)
                 if may_resend or never_sent(exc):
                     raise failure from exc
                 raise OutcomeUnknown(self.system, operation, failure.message) from exc
