@@ -89,3 +89,24 @@ def test_a_dead_dolibarr_is_tried_less_and_less_often_one_line_each_time(tmp_pat
         assert status.returncode == 1
         assert f"FAILED: Dolibarr at {dead}: connection refused" in status.stdout
         assert f"! down in the last cycle: Dolibarr at {dead}: connection refused" in status.stdout
+
+
+def test_a_mautic_that_never_answers_is_down_after_three_timeouts(tmp_path: Path) -> None:
+    with served(tmp_path, stall=3.0) as w:
+        for n in range(10):
+            w.dolibarr.add_thirdparty(
+                f"Trial {n}",
+                email=f"t{n}@x.example",
+                tags=("Trial",),
+                array_options={"signup_date": w.now.date()},
+            )
+        w.mautic.timeout("GET", "/api/contacts", times=None)
+        started = time.monotonic()
+        once = w.syncd("run", "--once", SYNCD_DOLIBARR_TIMEOUT="0.5")
+        took = time.monotonic() - started
+        assert took < 15, f"{took:.1f} s"  # 10 actions × 5 attempts × 0.5 s, and back-offs
+        assert once.returncode == 1, once.stdout + once.stderr
+        assert "Mautic at http://127.0.0.1:" in once.stdout
+        assert ": no answer within 0.5 s)" in once.stdout.splitlines()[0]
+        contacts = [r for r in w.mautic.requests if "/api/contacts" in str(r)]
+        assert len(contacts) == 3
