@@ -53,3 +53,17 @@ def test_rules_without_dolibarr_says_the_constants_were_not_read(tmp_path: Path)
         first = down.stdout.splitlines()[0]
         assert first.startswith("! Dolibarr's SYNCD_* constants not read (Dolibarr at ")
         assert "check_in_email (customer; needs mautic)" in down.stdout
+
+
+def test_rules_says_which_are_disabled_or_lack_their_system(
+    tmp_path: Path, dolibarr_url: str, capsys: Any
+) -> None:
+    from syncd.cli import main
+    from tests.test_cli import write_ini
+
+    ini = write_ini(tmp_path, dolibarr_url, extra="\n[rule:signup_notify]\nenabled = no\n")
+    assert main(["--config", str(ini), "rules"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "check_in_email (customer; needs mautic, skipped: mautic not configured)" in lines
+    assert "signup_notify (customer; needs matrix, disabled)" in lines
+    assert f"  enabled      no  (file {ini} [rule:signup_notify])" in lines
