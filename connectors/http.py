@@ -166,13 +166,23 @@ class HttpClient:
         retrying = Retrying(
             stop=self._stop,
             wait=self._wait,
-            retry=retry_if_exception(_worth_retrying),
+            retry=retry_if_exception(worth_retrying),
             sleep=self.policy.sleep,
             reraise=True,
             before_sleep=lambda state: _log_retry(self.system, operation, state),
         )
         response: requests.Response = retrying(attempt)
         return response
+
+    def unreachable(self, operation: str, exc: Exception, started: float) -> UnreachableError:
+        """A request sent outside `request` (Mautic's token) that got no answer: logged,
+        counted against the system, and said in one line."""
+        failure = UnreachableError(
+            self.system, operation, self.where, network_reason(exc, self.timeout)
+        )
+        _log_request(self.system, operation, failure.reason, started)
+        self.breakers.failed(self.system, failure.message)
+        return failure
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.decode(self.request("GET", path, params), f"GET {path}")
@@ -347,7 +357,8 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-def _worth_retrying(exc: BaseException) -> bool:
+def worth_retrying(exc: BaseException) -> bool:
+    """Transient, and not a system found down this cycle."""
     return isinstance(exc, TransientError) and not isinstance(exc, SystemDown)
 
 

@@ -86,3 +86,20 @@ def test_an_html_error_page_is_its_title_and_a_long_text_is_cut_at_a_word() -> N
     long._content = ("word " * 100).encode()
     said = error_message(long)
     assert len(said) <= 200 and said.endswith("word…") and "\n" not in said
+
+
+def test_mautic_s_token_request_counts_against_mautic_and_is_said_in_one_line() -> None:
+    from connectors.mautic import MauticClient, MauticSettings
+
+    breakers = Breakers()
+    sleeps: list[float] = []
+    url = f"http://127.0.0.1:{_closed_port()}"
+    policy = RetryPolicy(sleep=sleeps.append, breakers=breakers)
+    mautic = MauticClient(MauticSettings(url, client_id="c", client_secret="s"), policy)
+    with pytest.raises(UnreachableError) as refused:
+        mautic.find_contact("jane@aster.example")
+    assert str(refused.value) == f"Mautic at {url}: connection refused"
+    assert len(sleeps) == 2 and "mautic" in breakers.down
+    with pytest.raises(SystemDown):
+        mautic.find_contact("bob@birch.example")
+    assert len(sleeps) == 2  # not asked again, not waited for
