@@ -23,7 +23,15 @@ from syncd import audit, cycle, daemon, history
 from syncd.config import Config, load_config
 from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
-from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
+from syncd.errors import (
+    ConfigError,
+    RemoteError,
+    RuleError,
+    StateError,
+    SyncdError,
+    SystemDown,
+    UnreachableError,
+)
 from syncd.history import SYSTEMS, parse_since
 from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
@@ -193,6 +201,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(exc, EXIT_CONFIG)
     except StateError as exc:
         return _fail(exc, EXIT_CONFIG, state_sentence(exc))
+    except (UnreachableError, SystemDown) as exc:  # "Dolibarr at https://…: name not found"
+        return _fail(exc, EXIT_REMOTE, f"could not reach {exc}")
     except RemoteError as exc:
         name = SYSTEM_NAMES.get(exc.system, exc.system)
         return _fail(exc, EXIT_REMOTE, f"could not reach {name}: {exc}")

@@ -64,7 +64,7 @@ def test_an_unknown_dolibarr_host_is_one_readable_line(tmp_path: Path) -> None:
         done = w.syncd("--dry-run", SYNCD_DOLIBARR_URL=bad)
         assert done.returncode == 1
         assert done.stderr.strip().splitlines()[-1] == (
-            f"syncd: could not reach Dolibarr: Dolibarr at {bad}: name not found"
+            f"syncd: could not reach Dolibarr at {bad}: name not found"
         )
 
 
