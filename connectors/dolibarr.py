@@ -134,6 +134,7 @@ class DolibarrClient:
             settings.timeout,
             policy,
             error_hook=sql_errors_are_permanent,
+            where=settings.url,
         )
 
     def __repr__(self) -> str:

@@ -9,16 +9,30 @@ have arrived becomes `OutcomeUnknown`. A connector may pass an `error_hook`
 that reads the remote's own error codes before the status mapping (Matrix's
 `errcode` and `retry_after_ms`). This module knows no business rule and
 never logs a secret: credentials live in session headers only.
+
+A system that fails `Breakers.threshold` attempts in a row (no connection, a
+timeout, a 5xx) is down until `Breakers.reset` (each cycle): later calls fail
+at once with `SystemDown`, before anything is sent, so one dead system costs a
+few seconds a cycle, not a retry sequence per call. Network failures are one
+readable line ("Dolibarr at https://erp.example.com: name not found"), and at
+DEBUG each request is logged with its method, path, status and time (never
+its query or headers, which may hold a secret).
 """
 
 from __future__ import annotations
 
+import errno
+import http.client
 import json
 import os
+import re
+import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 import requests
@@ -26,7 +40,7 @@ from loguru import logger
 from tenacity import (
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
 )
 from tenacity.wait import wait_random_exponential
@@ -37,7 +51,10 @@ from syncd.errors import (
     OutcomeUnknown,
     PermanentError,
     RemoteError,
+    SystemDown,
     TransientError,
+    UnreachableError,
+    system_name,
 )
 
 _MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits() (4300 by default)
@@ -47,12 +64,44 @@ _MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits() (4300 by default)
 ErrorHook = Callable[[requests.Response, str], RemoteError | None]
 
 
+class Breakers:
+    """Which systems are down: a circuit breaker per system, shared by its clients.
+
+    An attempt that gets no answer, or a 5xx, counts against its system; any
+    other answer (a 4xx, a 429 included) clears the count. At `threshold` in a
+    row the system is down, and stays so until `reset`: the cycle resets them
+    as it starts, so a system that comes back is asked again the next cycle.
+    """
+
+    def __init__(self, threshold: int = 3) -> None:
+        self.threshold = threshold
+        self.down: dict[str, str] = {}  # system → what its last failure said
+        self._failures: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.down.clear()
+        self._failures.clear()
+
+    def failed(self, system: str, why: str) -> None:
+        count = self._failures.get(system, 0) + 1
+        self._failures[system] = count
+        if count >= self.threshold and system not in self.down:
+            self.down[system] = why
+            logger.warning(
+                "{}: down after {} failed attempts; not asked again this cycle", why, count
+            )
+
+    def answered(self, system: str) -> None:
+        self._failures.pop(system, None)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
     max_wait: float = 30.0  # the longest backoff between two attempts of one call
     sleep: Callable[[float], None] = time.sleep
     longest_wait: float = 300.0  # a remote's longer `Retry-After` ends the call instead
+    breakers: Breakers | None = None  # shared by the clients of one runtime; else each its own
 
 
 def _session(base_url: str) -> requests.Session:
@@ -82,13 +131,18 @@ class HttpClient:
         policy: RetryPolicy | None = None,
         error_hook: ErrorHook | None = None,
         describe: Callable[[requests.Response], str] | None = None,
+        where: str | None = None,
     ) -> None:
+        """`where` names the system's address in error lines (default: the base URL's
+        scheme, host and path)."""
         self.system = system
         self.error_hook = error_hook
         self.describe = describe or error_message
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
+        self.breakers = self.policy.breakers or Breakers()
+        self.where = (where or _address(self.base_url)).rstrip("/")
         self.session = _session(self.base_url)
         self._decoded: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
         self.session.headers.update({"Accept": "application/json", **headers})
@@ -112,13 +166,23 @@ class HttpClient:
         retrying = Retrying(
             stop=self._stop,
             wait=self._wait,
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(worth_retrying),
             sleep=self.policy.sleep,
             reraise=True,
             before_sleep=lambda state: _log_retry(self.system, operation, state),
         )
         response: requests.Response = retrying(attempt)
         return response
+
+    def unreachable(self, operation: str, exc: Exception, started: float) -> UnreachableError:
+        """A request sent outside `request` (Mautic's token) that got no answer: logged,
+        counted against the system, and said in one line."""
+        failure = UnreachableError(
+            self.system, operation, self.where, network_reason(exc, self.timeout)
+        )
+        _log_request(self.system, operation, failure.reason, started)
+        self.breakers.failed(self.system, failure.message)
+        return failure
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.decode(self.request("GET", path, params), f"GET {path}")
@@ -152,6 +216,10 @@ class HttpClient:
         operation = f"{method} {path}"
 
         def attempt() -> requests.Response:
+            down = self.breakers.down.get(self.system)
+            if down is not None:
+                raise SystemDown(self.system, operation, down)
+            started = time.monotonic()
             try:
                 response = self.session.request(
                     method,
@@ -165,9 +233,23 @@ class HttpClient:
                 requests.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,  # an answer cut off midway
             ) as exc:
-                if may_resend:
-                    raise TransientError(self.system, operation, _short(exc)) from exc
-                raise OutcomeUnknown(self.system, operation, _short(exc)) from exc
+                failure = UnreachableError(
+                    self.system, operation, self.where, network_reason(exc, self.timeout)
+                )
+                _log_request(self.system, operation, failure.reason, started)
+                self.breakers.failed(self.system, failure.message)
+                if may_resend or never_sent(exc):
+                    raise failure from exc
+                raise OutcomeUnknown(self.system, operation, failure.message) from exc
+            _log_request(self.system, operation, str(response.status_code), started)
+            if response.status_code >= 500:
+                self.breakers.failed(
+                    self.system,
+                    f"{system_name(self.system)} at {self.where}: answers "
+                    f"{response.status_code} {response.reason or ''}".rstrip(),
+                )
+            else:
+                self.breakers.answered(self.system)
             try:
                 self._raise_for_status(response, operation)
             except TransientError as exc:
@@ -203,7 +285,7 @@ class HttpClient:
 
     def _stop(self, state: RetryCallState) -> bool:
         """Out of attempts, or a remote asking for a long wait: the error carries the wait."""
-        if stop_after_attempt(self.policy.attempts)(state):
+        if stop_after_attempt(self.policy.attempts)(state) or self.system in self.breakers.down:
             return True
         exc = state.outcome.exception() if state.outcome else None
         wait = exc.retry_after if isinstance(exc, TransientError) else None
@@ -231,7 +313,7 @@ def error_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:200] or response.reason or ""
+        return page_text(response)
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
@@ -241,7 +323,28 @@ def error_message(response: requests.Response) -> str:
             return str(errors[0].get("message", ""))
         if body.get("error"):
             return str(body["error"])
-    return json.dumps(body)[:200]
+    return one_line(json.dumps(body))
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def page_text(response: requests.Response) -> str:
+    """A body that is not JSON, as one line: an HTML page (a proxy's 502) by its title."""
+    text = response.text.strip()
+    if text[:15].lower().startswith(("<!doctype", "<html", "<head", "<body")):
+        title = _TITLE.search(text)
+        return one_line(title.group(1)) if title else (response.reason or "an HTML page")
+    return one_line(text) or response.reason or ""
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` on one line, cut at a word (with `…`) when longer than `limit`."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2 :] else cut) + "…"
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -254,19 +357,90 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
-def _short(exc: Exception) -> str:
-    return f"{type(exc).__name__}: {exc}"[:300]
+def worth_retrying(exc: BaseException) -> bool:
+    """Transient, and not a system found down this cycle."""
+    return isinstance(exc, TransientError) and not isinstance(exc, SystemDown)
+
+
+def _address(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: causes, contexts, urllib3's `reason`, exception args."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        current = todo.pop(0)
+        if any(current is s for s in seen):
+            continue
+        seen.append(current)
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        inner += list(current.args)
+        todo += [e for e in inner if isinstance(e, BaseException)]
+    return seen
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether the request failed before a byte of it left: no connection was made."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    return any(type(e).__name__ == "NewConnectionError" for e in _causes(exc)) or any(
+        isinstance(e, socket.gaierror | ConnectionRefusedError) for e in _causes(exc)
+    )
+
+
+def network_reason(exc: BaseException, timeout: float) -> str:
+    """A few words for a request that got no answer: "name not found", "connection refused"."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"no connection within {timeout:g} s"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, socket.gaierror) or type(cause).__name__ == "NameResolutionError":
+            return "name not found"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate not accepted ({cause.verify_message})"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS handshake failed"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+        if isinstance(cause, http.client.RemoteDisconnected):
+            return "connection closed without an answer"
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE:
+            return _UNREACHABLE[cause.errno]
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    return "connection failed"
+
+
+_UNREACHABLE = {
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ECONNABORTED: "connection aborted",
+}
+
+
+def _log_request(system: str, operation: str, outcome: str, started: float) -> None:
+    took = (time.monotonic() - started) * 1000
+    logger.debug("{} {} → {} in {:.0f} ms", system, operation, outcome, took)
 
 
 def _log_retry(system: str, operation: str, state: RetryCallState) -> None:
+    """A retry is routine; the call's last failure is said by whoever made the call."""
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
-    logger.warning(
+    logger.debug(
         "{} {} failed ({}); retry {} in {:.1f}s", system, operation, exc, state.attempt_number, wait
     )
 
 
 __all__ = [
+    "Breakers",
     "ErrorHook",
     "HttpClient",
     "RemoteError",

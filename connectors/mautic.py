@@ -26,16 +26,23 @@ from typing import Any
 
 import requests
 from loguru import logger
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_random_exponential
 
-from connectors.http import HttpClient, RetryPolicy, error_message, retry_after_seconds
+from connectors.http import (
+    HttpClient,
+    RetryPolicy,
+    error_message,
+    retry_after_seconds,
+    worth_retrying,
+)
 from syncd.errors import (
     AuthError,
     NotFoundError,
     OutcomeUnknown,
     PermanentError,
     RemoteError,
+    SystemDown,
     TransientError,
 )
 
@@ -375,9 +382,9 @@ class MauticClient:
     def _fetch_token(self) -> _Token:
         """A client_credentials token, retried like a read (asking twice is harmless)."""
         retrying = Retrying(
-            stop=stop_after_attempt(self._policy.attempts),
+            stop=self._token_stop,
             wait=wait_random_exponential(multiplier=0.5, max=self._policy.max_wait),
-            retry=retry_if_exception_type(TransientError),
+            retry=retry_if_exception(worth_retrying),
             sleep=self._policy.sleep,
             reraise=True,
         )
@@ -388,12 +395,20 @@ class MauticClient:
         logger.debug("mautic OAuth2 token obtained, valid {:.0f}s", lifetime)
         return _Token(str(body["access_token"]), asked_at + lifetime - margin)
 
+    def _token_stop(self, state: RetryCallState) -> bool:
+        """Out of attempts, or Mautic found down meanwhile: no more waiting for it."""
+        return stop_after_attempt(self._policy.attempts)(state) or SYSTEM in self.http.breakers.down
+
     def _token_attempt(self) -> Mapping[str, Any]:
         form = {
             "grant_type": "client_credentials",
             "client_id": self.settings.client_id,
             "client_secret": self.settings.client_secret,
         }
+        down = self.http.breakers.down.get(SYSTEM)
+        if down is not None:
+            raise SystemDown(SYSTEM, _TOKEN_OP, down)
+        started = time.monotonic()
         try:
             # §2b: form fields in the body (never the query string); no stale bearer.
             response = self.http.session.post(
@@ -403,8 +418,9 @@ class MauticClient:
                 timeout=self.settings.timeout,
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise TransientError(SYSTEM, _TOKEN_OP, type(exc).__name__) from exc
+            raise self.http.unreachable(_TOKEN_OP, exc, started) from exc
         status = response.status_code
+        logger.debug("{} {} → {} in {:.0f} ms", SYSTEM, _TOKEN_OP, status, _ms(started))
         if status == 429 or status >= 500:
             raise TransientError(SYSTEM, _TOKEN_OP, error_message(response), status)
         if status >= 400:
@@ -619,3 +635,7 @@ def _float(value: Any, default: float) -> float:
 
 
 __all__ = ["MauticClient", "MauticContact", "MauticSettings", "parse_contact"]
+
+
+def _ms(started: float) -> float:
+    return (time.monotonic() - started) * 1000

@@ -25,7 +25,7 @@ from typing import Any
 from syncd import daemon
 from syncd.config import Config
 from syncd.engine import RuleSet
-from syncd.errors import AuthError, RemoteError
+from syncd.errors import AuthError, RemoteError, SystemDown, UnreachableError
 from syncd.logs import mask
 
 CLOCK_TOLERANCE = timedelta(minutes=1)
@@ -127,6 +127,10 @@ def unreachable(exc: RemoteError) -> str:
     """A remote's failure in a few words: the OS's reason for a connection, else its answer."""
     if exc.status is not None:
         return f"{exc.operation} answered {exc.status}: {exc.message}"
+    if isinstance(exc, UnreachableError):
+        return f"cannot be reached ({exc.reason})"
+    if isinstance(exc, SystemDown):
+        return f"cannot be reached ({exc.why.rsplit(': ', 1)[-1]})"
     reason = re.search(r"\[Errno -?\d+\] ([^'\")]+)", exc.message)
     if reason:
         return f"cannot be reached ({reason.group(1).strip()})"

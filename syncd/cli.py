@@ -17,18 +17,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import metadata
+from zoneinfo import ZoneInfo
 
-from syncd import audit, cycle, daemon
-from syncd.config import Config
+from syncd import audit, cycle, daemon, history
+from syncd.config import Config, load_config
 from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
-from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
+from syncd.errors import (
+    ConfigError,
+    RemoteError,
+    RuleError,
+    StateError,
+    SyncdError,
+    SystemDown,
+    UnreachableError,
+)
+from syncd.history import SYSTEMS, parse_since
 from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
-from syncd.logs import mask
+from syncd.logs import is_journal, mask
 from syncd.model import ALL_STEPS, NO_STEP, STEP_SEPARATOR, CaseReport
-from syncd.status import SYSTEM_NAMES, refused_sentence, row_data, status_data, status_report
-from syncd.store import Status, Store, read_outbox_states, read_step_history
+from syncd.ruleinfo import Sources, describe, rules_data, rules_text
+from syncd.status import SYSTEM_NAMES, refused_sentence, status_data, status_report
+from syncd.store import ActionQuery, Status, Store, read_outbox_states, read_step_history
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
 
@@ -67,12 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("case", metavar="ID_OR_REF", help="third-party id or ref")
     run = command("run", "run the daemon: poll, plan and act every poll_interval")
     run.add_argument("--once", action="store_true", help="run one cycle and exit")
-    actions = command("actions", "list the outbox (what syncd did or will do)")
-    actions.add_argument(
-        "--status", choices=[s.value for s in Status], help="only actions with this status"
-    )
-    retry = command("retry", "send a failed or held action again")
-    retry.add_argument("key", help="the action's key")
+    _history_commands(command)
     release = command("release", "mark a held or failed action done (a person checked it was sent)")
     release.add_argument("key", help="the action's key")
     command("status", "daemon, cursors, last cycles, steps, outbox; exit 1 when a person is needed")
@@ -91,6 +97,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the missing extrafields and tags in Dolibarr (after listing them)",
     )
     return parser
+
+
+def _history_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """`actions`, `retry` and `history`: they read (retry: write) the state database only."""
+    actions = command("actions", "list the outbox (what syncd did or will do), latest last")
+    actions.add_argument(
+        "--status", choices=[s.value for s in Status], help="only actions with this status"
+    )
+    actions.add_argument("--case", dest="action_case", metavar="ID_OR_REF", help="only this case")
+    actions.add_argument(
+        "--rule", dest="action_rules", action="append", metavar="RULE", help="only this rule's"
+    )
+    actions.add_argument(
+        "--since", metavar="WHEN", help="only those changed since: 2026-11-20, 2026-11-20T14:00, 3d"
+    )
+    actions.add_argument("--limit", type=int, metavar="N", help="only the latest N")
+    retry = command("retry", "send a failed or held action again, or every failed one (--failed)")
+    retry.add_argument("key", nargs="?", help="the action's key")
+    retry.add_argument(
+        "--failed", action="store_true", help="every failed action (after mending the cause)"
+    )
+    retry.add_argument(
+        "--system",
+        dest="retry_systems",
+        action="append",
+        choices=SYSTEMS,
+        help="with --failed: only actions carried out by this system",
+    )
+    retry.add_argument(
+        "--rule",
+        dest="retry_rules",
+        action="append",
+        metavar="RULE",
+        help="with --failed: only this rule's actions",
+    )
+    history = command("history", "one case's steps and every action syncd planned for it")
+    history.add_argument("case", metavar="ID_OR_REF", help="third-party id or ref")
+    command(
+        "rules",
+        "every rule: its process, the systems it needs, each parameter's value and its source",
+    )
 
 
 def _shared_options(parser: argparse.ArgumentParser, default: object) -> None:
@@ -154,6 +201,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(exc, EXIT_CONFIG)
     except StateError as exc:
         return _fail(exc, EXIT_CONFIG, state_sentence(exc))
+    except (UnreachableError, SystemDown) as exc:  # "Dolibarr at https://…: name not found"
+        return _fail(exc, EXIT_REMOTE, f"could not reach {exc}")
     except RemoteError as exc:
         name = SYSTEM_NAMES.get(exc.system, exc.system)
         return _fail(exc, EXIT_REMOTE, f"could not reach {name}: {exc}")
@@ -194,15 +243,20 @@ def run(args: argparse.Namespace) -> int:
                 "skipped": stats.skipped,
                 "problems": list(stats.problems),
                 "refused": [refused_sentence(system) for system in sorted(stats.refused)],
+                "degraded": stats.degraded,
+                "waiting": stats.waiting,
+                "down": [why for _system, why in sorted(stats.down.items())],
             }
         )
-        return EXIT_REMOTE if stats.refused else EXIT_OK
+        return EXIT_REMOTE if stats.refused or stats.down else EXIT_OK
     say(cycle.cycle_line(len(result.plan.reports), result.enqueued, stats))
     for problem in stats.problems:
         say(f"  ! {problem}")
     for system in sorted(stats.refused):
         say(f"  ! {refused_sentence(system)}")
-    return EXIT_REMOTE if stats.refused else EXIT_OK
+    for why in stats.down.values():
+        say(f"  ! down: {why}; its actions wait for the next cycle")
+    return EXIT_REMOTE if stats.refused or stats.down else EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
@@ -227,22 +281,95 @@ def status(args: argparse.Namespace) -> int:
 
 
 def list_actions(args: argparse.Namespace) -> int:
+    """The outbox, filtered; the total counts every action the filters pick."""
+    config = load_masked(args.config, local=True)
     store = _existing_store(args.config)
-    rows = store.with_status(Status(args.status)) if args.status else store.with_status(*Status)
-    counts = store.counts()
+    zone = ZoneInfo(config.dolibarr.timezone)
+    case_id = _case_id(store, args.action_case) if args.action_case else None
+    query = ActionQuery(
+        case_id=case_id,
+        rules=tuple(args.action_rules or ()),
+        statuses=(Status(args.status),) if args.status else (),
+        since=parse_since(args.since, zone, daemon.clock(config)) if args.since else None,
+        limit=args.limit,
+    )
+    listing = history.list_actions(store, query)
     if args.format == "json":
-        print_json({"actions": [row_data(row) for row in rows], "total": counts})
+        actions = [history.action_data(row) for row in listing.rows]
+        print_json({"actions": actions, "total": listing.counts, "count": listing.total})
         return EXIT_OK
-    for row in rows:
-        line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
-        detail = row.result if row.status is Status.DONE else row.last_error
-        say(line + (f"\n         {detail}" if detail else ""))
-    print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
+    for line in history.action_lines(listing.rows, zone):
+        say(line)
+    print(history.total_line(listing))
     return EXIT_OK
 
 
+def show_history(args: argparse.Namespace) -> int:
+    """`syncd history ID_OR_REF`: the steps a case entered and every action, from the state
+    database alone."""
+    config = load_masked(args.config, local=True)
+    store = _existing_store(args.config)
+    found = history.case_history(store, args.case)
+    if found is None:
+        print(f"syncd: the state database knows no case {args.case!r}", file=sys.stderr)
+        return EXIT_REMOTE
+    if args.format == "json":
+        print_json(history.history_data(found))
+    else:
+        for line in history.history_lines(found, ZoneInfo(config.dolibarr.timezone)):
+            say(line)
+    return EXIT_OK
+
+
+def list_rules(args: argparse.Namespace) -> int:
+    """`syncd rules`: each parameter's value as a cycle would use it, and what set it."""
+    config, loaded = load(args.config)
+    ruleset, used, note = daemon.rules_in_force(config, loaded)
+    from_file = load_config(args.config).rules  # before message templates filled them in
+    sources = Sources(str(config.path), from_file, config.rules, used, config.environ)
+    infos = describe(ruleset, sources)
+    if args.format == "json":
+        print_json({"rules": rules_data(infos), "note": note})
+        return EXIT_OK
+    if note:
+        say(f"! {note}")
+    for line in rules_text(infos):
+        say(line)
+    return EXIT_OK
+
+
+def _case_id(store: Store, wanted: str) -> int:
+    found = store.case_named(wanted)
+    if found is None:
+        raise SyncdError(f"the state database knows no case {wanted!r}")
+    return found[0]
+
+
 def retry_action(args: argparse.Namespace) -> int:
+    if args.failed == bool(args.key):
+        return _usage("retry takes an action's key, or --failed (with --system, --rule)")
+    if not args.failed and (args.retry_systems or args.retry_rules):
+        return _usage("--system and --rule go with --failed")
+    if args.failed:
+        return retry_failed(args)
     return _move(args, Status.PLANNED, "will be sent in the next cycle")
+
+
+def retry_failed(args: argparse.Namespace) -> int:
+    """Every failed action (of a system, of a rule) planned again: the cause was mended."""
+    config = load_masked(args.config, local=True)
+    store = _existing_store(args.config)
+    query = ActionQuery(
+        systems=tuple(args.retry_systems or ()), rules=tuple(args.retry_rules or ())
+    )
+    moved = history.retry_failed(store, query, daemon.clock(config))
+    if args.format == "json":
+        print_json({"planned_again": [row.key for row in moved]})
+        return EXIT_OK
+    for row in moved:
+        say(f"{row.key}: will be sent in the next cycle")
+    print(f"{len(moved)} failed action(s) planned again" if moved else "no failed action matches")
+    return EXIT_OK
 
 
 def release_action(args: argparse.Namespace) -> int:
@@ -429,6 +556,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": status,
     "actions": list_actions,
     "retry": retry_action,
+    "history": show_history,
+    "rules": list_rules,
     "release": release_action,
     "rebuild-state": rebuild_state,
     "check": check,
@@ -451,8 +580,9 @@ def state_sentence(exc: StateError) -> str:
 
 def _fail(exc: Exception, code: int, sentence: str | None = None) -> int:
     problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+    priority = "<3>" if is_journal(sys.stderr) else ""  # an error in the journal, under systemd
     for problem in [sentence] if sentence else problems:
-        print(mask(f"syncd: {problem}"), file=sys.stderr)
+        print(mask(f"{priority}syncd: {problem}"), file=sys.stderr)
     return code
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
+from connectors.http import Breakers
 from syncd import steps
 from syncd.casebuild import build_cases
 from syncd.config import Config
@@ -216,6 +217,8 @@ class Runtime:
     # None: the cycle's `now` does (a pinned clock, tests).
     monotonic: Callable[[], float] | None = None
     started: bool = False  # its first cycle ran (the start-up checks are done)
+    # The systems down this cycle; shared with the connectors (`RetryPolicy.breakers`).
+    breakers: Breakers = field(default_factory=Breakers)
 
 
 def refresh_constants(rt: Runtime, environ: Mapping[str, str]) -> None:
@@ -258,6 +261,7 @@ def run_cycle(
 ) -> CycleResult:
     """One cycle, phase by phase; a RemoteError while reading is recorded and re-raised."""
     stats = DrainStats()
+    rt.breakers.reset()  # a system down last cycle is asked again
     try:
         if not rt.started:
             start(rt, now, stats)  # credentials maybe mended, room aliases, the Matrix device
@@ -267,32 +271,39 @@ def run_cycle(
             check_server(rt, now)  # its clock, and the parameters people set there
         polled = read(rt, now, progress)  # Dolibarr into the mirror (I/O)
     except Exception as exc:
-        rt.store.record_failed_cycle(now, now, str(exc))
+        down = "; ".join(why for _system, why in sorted(rt.breakers.down.items()))
+        rt.store.record_failed_cycle(now, now, str(exc), down or None)
         raise
     result = decide(rt, now, polled)  # what changed, and what is due
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
-        stats.add(drain(rt.store, rt.executor, now, should_stop, waiting=set(rt.case_errors)))
+        waiting = set(rt.case_errors)
+        stats.add(drain(rt.store, rt.executor, now, should_stop, None, waiting, rt.breakers.down))
+    stats.down |= rt.breakers.down  # also what recovery or recording found down
     rt.store.save_cycle(
         rt.mirror, steps_of(result), now, now, cycle_stats(rt, stats), bad_cases(rt)
     )
     line = cycle_line(len(rt.mirror.thirdparties), enqueued, stats)
-    (logger.error if stats.refused else logger.info)(line)
+    (logger.error if stats.degraded else logger.info)(line)
     return CycleResult(result, enqueued, stats)
 
 
 def cycle_line(cases: int, enqueued: int, stats: DrainStats) -> str:
-    """`cycle ok: …`, or `cycle degraded: … 4 failed (mautic: 401 credentials refused) …`."""
+    """`cycle ok: …` when nothing failed, was held or waits on a system that is down;
+    else `cycle degraded: … 4 failed (mautic: 401 credentials refused) …`."""
     failed = f"{stats.failed} failed"
-    if stats.refused:
-        failed += f" ({stats.refusals()})"
-    head = "cycle degraded" if stats.refused else "cycle ok"
-    return (
+    if stats.failed or stats.refused:
+        failed += f" ({stats.failures()})"
+    head = "cycle degraded" if stats.degraded else "cycle ok"
+    line = (
         f"{head}: {cases} cases, {enqueued} new actions, {stats.done} done, {failed}, "
         f"{stats.held} held, {stats.retrying} to retry"
         + (f", {stats.skipped} skipped" if stats.skipped else "")
     )
+    if stats.down:
+        line += f", {stats.waiting} waiting (down: {stats.outages()})"
+    return line
 
 
 def start(rt: Runtime, now: datetime, stats: DrainStats) -> None:
@@ -506,4 +517,6 @@ def cycle_stats(rt: Runtime, stats: DrainStats) -> dict[str, int | str | None]:
         "failed": stats.failed,
         "held": stats.held,
         "refused": stats.refusals() or None,
+        "down": stats.outages() or None,
+        "waiting": stats.waiting,
     }

@@ -22,13 +22,14 @@ from loguru import logger
 
 from connectors.dolibarr import DolibarrClient, DolibarrSettings
 from connectors.freescout import FreescoutClient, FreescoutSettings
-from connectors.http import RetryPolicy
+from connectors.http import Breakers, RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config, load_config, unknown_variables
+from syncd.constants import merge_sections
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import SyncdError, TransientError
+from syncd.errors import ConfigError, SyncdError, TransientError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.messages import with_templates
@@ -39,6 +40,7 @@ from syncd.store import Store, read_messages, read_step_places
 from syncd.systemd import Notifier
 
 WAIT_SLICE = 1.0  # seconds: how often a long wait checks the stop flag and pings the watchdog
+LONGEST_PAUSE = 900.0  # seconds: the most a failing Dolibarr waits between two cycles
 
 
 def clock(config: Config) -> datetime:
@@ -86,13 +88,16 @@ def build_executor(
 
 
 def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None = None) -> Runtime:
-    """`policy` lets the daemon make retry back-offs end early on SIGTERM."""
+    """`policy` lets the daemon make retry back-offs end early on SIGTERM. Every client
+    shares one set of circuit breakers, which the cycle resets and reads."""
+    breakers = Breakers()
+    policy = dataclasses.replace(policy or RetryPolicy(), breakers=breakers)
     store = Store(config.daemon.state_db)
     mirror = store.load_mirror()
     dolibarr = dolibarr_client(config, policy)
     executor = build_executor(config, dolibarr, mirror.category_ids, policy)
     rules = [entry.rule for entry in ruleset.rules]
-    rt = Runtime(store, dolibarr, executor, config, ruleset, mirror, rules)
+    rt = Runtime(store, dolibarr, executor, config, ruleset, mirror, rules, breakers=breakers)
     # A pinned clock stands still, so the time between reads is measured on it too.
     rt.monotonic = None if config.daemon.now else time.monotonic
     return rt
@@ -127,6 +132,8 @@ class Daemon:
         self.stop_event = threading.Event()
         self.reload_requested = False
         self.cycles = 0
+        self.failures = 0  # cycles failed in a row
+        self.paused_until = 0.0  # monotonic: after failed cycles, none before this
         # Retry back-offs wait on the stop event: SIGTERM never waits out a Retry-After.
         self.policy = RetryPolicy(sleep=self._backoff)
         self.rt = build_runtime(*loaded, self.policy)
@@ -154,23 +161,42 @@ class Daemon:
         logger.info("syncd stopped")
 
     def cycle(self) -> None:
-        """One cycle; any failure is logged with its cause and the loop goes on."""
+        """One cycle; any failure is logged with its cause and the loop goes on.
+
+        After a failed cycle (Dolibarr down, most often) the next ones wait longer
+        each time, twice the poll interval, then four times, up to LONGEST_PAUSE:
+        one line per try, not a burst every poll.
+        """
+        if time.monotonic() < self.paused_until:
+            return
         self.cycles += 1
         try:
             # A long read of Dolibarr pings the watchdog with each hundred third parties.
             result = run_once(self.rt, self.should_stop, lambda _what, _n: self._ping())
         except Exception as exc:  # a remote fault must never end the daemon
+            self.failures += 1
+            pause = self._pause()
+            self.paused_until = time.monotonic() + pause
             logger.opt(exception=not isinstance(exc, SyncdError)).error(
-                "cycle {} failed: {}", self.cycles, exc
+                "cycle {} failed: {}; next try in {:.0f} s", self.cycles, exc, pause
             )
             self.notifier.status(f"cycle {self.cycles} failed: {exc}"[:200])
             return
+        if self.failures:
+            logger.info("cycle {} ran again after {} failed", self.cycles, self.failures)
+        self.failures, self.paused_until = 0, 0.0
         stats = result.stats
-        said = f"degraded ({stats.refusals()})" if stats.refused else "ok"
+        why = stats.refusals() or stats.outages() or stats.failures()
+        said = f"degraded ({why})" if stats.degraded else "ok"
         self.notifier.status(
             f"cycle {self.cycles} {said}: {stats.done} actions, {stats.held} held, "
             f"{stats.failed} failed"[:200]
         )
+
+    def _pause(self) -> float:
+        """The time to the next try after `failures` failed cycles in a row."""
+        interval = float(self.rt.config.daemon.poll_interval)
+        return max(interval, min(interval * 2.0 ** (self.failures - 1), LONGEST_PAUSE))
 
     def should_stop(self) -> bool:
         """Asked between actions: also the moment to tell the watchdog we are alive."""
@@ -323,3 +349,22 @@ def matrix_client(config: Config, policy: RetryPolicy | None = None) -> MatrixCl
         return None
     settings = MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout)
     return MatrixClient(settings, policy)
+
+
+def rules_in_force(config: Config, ruleset: RuleSet) -> tuple[RuleSet, list[str], str | None]:
+    """The rules with Dolibarr's `SYNCD_*` constants applied, as a cycle would apply them;
+    the constants used; and why none were, when Dolibarr could not say or a value is bad."""
+    rules = [entry.rule for entry in ruleset.rules]
+    try:
+        constants = dolibarr_client(config, RetryPolicy(attempts=2)).setup_constants()
+    except SyncdError as exc:
+        return ruleset, [], f"Dolibarr's SYNCD_* constants not read ({exc}); shown without them"
+    sections, used = merge_sections(rules, config.rules, constants, config.environ)
+
+    def source(name: str) -> str:
+        return f"Dolibarr constants or {config.rules_source(name)}"
+
+    try:
+        return RuleSet.build(rules, sections, source, config.systems), used, None
+    except ConfigError as exc:
+        return ruleset, [], "Dolibarr SYNCD_* constants ignored: " + "; ".join(exc.problems)

@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# How each system is named to people (in sentences; `dolibarr` in keys and logs' context).
+SYSTEM_NAMES = {
+    "dolibarr": "Dolibarr",
+    "mautic": "Mautic",
+    "freescout": "FreeScout",
+    "matrix": "Matrix",
+}
+
+
+def system_name(system: str) -> str:
+    return SYSTEM_NAMES.get(system, system)
+
 
 class SyncdError(Exception):
     """Base of every error syncd raises on purpose."""
@@ -97,6 +109,36 @@ class TransientError(RemoteError):
     ) -> None:
         super().__init__(system, operation, message, status)
         self.retry_after = retry_after
+
+
+class UnreachableError(TransientError):
+    """No answer: the system could not be reached, or its answer was cut off.
+
+    Said in one line a person can act on: "Dolibarr at https://erp.example.com:
+    name not found" (`where` is the address as configured, `reason` a few words).
+    """
+
+    def __init__(self, system: str, operation: str, where: str, reason: str) -> None:
+        super().__init__(system, operation, f"{system_name(system)} at {where}: {reason}")
+        self.where = where
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class SystemDown(TransientError):
+    """The system failed every recent attempt: not asked again until the next cycle.
+
+    Raised before anything is sent, so a write refused this way did not happen.
+    """
+
+    def __init__(self, system: str, operation: str, why: str) -> None:
+        super().__init__(system, operation, f"{why} (down for the rest of this cycle)")
+        self.why = why
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class PermanentError(RemoteError):

@@ -4,11 +4,17 @@ Text lines carry the bound context (`case=… rule=… key=…`); `log_format = 
 writes one JSON object per line. Every configured secret is masked in every
 line before it is written: a secret must never reach a log, whatever the
 message (an error text that quotes a URL or a header included).
+
+Under systemd, when stderr is the journal's stream (`JOURNAL_STREAM` names its
+device and inode), each line starts with its syslog priority as sd-daemon(3)
+says (`<3>` an error, `<4>` a warning, `<6>` info, `<7>` debug), so journald
+files it at that priority and `journalctl -p err` finds syncd's errors.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -76,19 +82,53 @@ def mask_secrets(secrets: Iterable[str]) -> Masker:
     return _active
 
 
+# sd-daemon(3) priority prefixes, by loguru level.
+PRIORITIES = {
+    "TRACE": 7,
+    "DEBUG": 7,
+    "INFO": 6,
+    "SUCCESS": 5,
+    "WARNING": 4,
+    "ERROR": 3,
+    "CRITICAL": 2,
+}
+
+
+def is_journal(stream: TextIO, environ: dict[str, str] | None = None) -> bool:
+    """Whether `stream` is the journal's: its device and inode are `JOURNAL_STREAM`'s."""
+    wanted = (environ if environ is not None else os.environ).get("JOURNAL_STREAM", "")
+    try:
+        device, inode = (int(part) for part in wanted.split(":"))
+        found = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (found.st_dev, found.st_ino) == (device, inode)
+
+
+def with_priority(line: str, level: str) -> str:
+    """Every line of an event (a traceback's too) prefixed with the event's priority."""
+    prefix = f"<{PRIORITIES.get(level, 6)}>"
+    return "\n".join(prefix + part for part in line.split("\n"))
+
+
 def setup_logging(
     level: str = "INFO",
     fmt: str = "text",
     secrets: Iterable[str] = (),
     stream: TextIO | None = None,
 ) -> None:
-    """Send every event at `level` or above to stderr (or `stream`), masked."""
+    """Send every event at `level` or above to stderr (or `stream`), masked; with
+    priority prefixes when that is the journal."""
     masker = mask_secrets(secrets)
     render = json_line if fmt == "json" else text_line
     out = stream or sys.stderr
+    journal = is_journal(out)
 
     def sink(message: Any) -> None:
-        out.write(render(message.record, masker) + "\n")
+        line = render(message.record, masker)
+        if journal:
+            line = with_priority(line, message.record["level"].name)
+        out.write(line + "\n")
         out.flush()
 
     logger.remove()

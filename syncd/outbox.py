@@ -22,6 +22,7 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,6 +61,10 @@ class DrainStats:
     problems: list[str] = field(default_factory=list)
     # system → what it said, e.g. "matrix" → "401 credentials refused"
     refused: dict[str, str] = field(default_factory=dict)
+    # system → why it is down this cycle, e.g. "mautic" → "Mautic at …: connection refused"
+    down: dict[str, str] = field(default_factory=dict)
+    waiting: int = 0  # actions left planned, untouched, because a system they need is down
+    failed_by: Counter[str] = field(default_factory=Counter)  # system → actions failed
 
     def add(self, other: DrainStats) -> None:
         self.done += other.done
@@ -69,6 +74,24 @@ class DrainStats:
         self.skipped += other.skipped
         self.problems += other.problems
         self.refused |= other.refused
+        self.down |= other.down
+        self.waiting += other.waiting
+        self.failed_by += other.failed_by
+
+    @property
+    def degraded(self) -> bool:
+        """Something needs a person, or waits on a system: not an `ok` cycle."""
+        return bool(self.failed or self.held or self.refused or self.down)
+
+    def failures(self) -> str:
+        """Why actions failed: the refusals, else how many per system ("freescout: 2")."""
+        if self.refused:
+            return self.refusals()
+        return "; ".join(f"{system}: {n}" for system, n in sorted(self.failed_by.items()))
+
+    def outages(self) -> str:
+        """`Mautic at https://…: connection refused`, one per system down, or ""."""
+        return "; ".join(why for _system, why in sorted(self.down.items()))
 
     def refusals(self) -> str:
         """`mautic: 401 credentials refused; matrix: …`, or "" when none."""
@@ -203,25 +226,40 @@ def drain(
     should_stop: Callable[[], bool] = lambda: False,
     policy: OutboxPolicy | None = None,
     waiting: Container[int] = (),
+    down: Mapping[str, str] | None = None,
 ) -> DrainStats:
     """Send every due action, one at a time, checking the stop flag between actions.
 
     Actions of the cases in `waiting` (whose data is in error this cycle) are
     neither sent nor dropped: they wait until the case can be read again, and
-    are then sent only if it still wants them.
+    are then sent only if it still wants them. `down` (kept up to date while
+    the drain goes on) names the systems that are down: an action needing one
+    is left as it is, planned and unclaimed, for the next cycle.
     """
     policy = policy or OutboxPolicy()
     stats = DrainStats()
+    down = down if down is not None else {}
     due = [row for row in store.due(now) if row.case_id not in waiting]
     digests, gathered = _gather(store, executor, due, now, stats)
     for row in due:
         if should_stop():
             break
+        if row.key in gathered and row.key not in digests:
+            continue
+        if needs(row) & down.keys():
+            stats.waiting += len(digests.get(row.key, [row]))
+            continue
         if row.key in digests:
             send_digest(store, executor, digests[row.key], now, policy, stats)
-        elif row.key not in gathered:
+        else:
             send_one(store, executor, row, now, policy, stats)
     return stats
+
+
+def needs(row: OutboxRow) -> set[str]:
+    """The systems an action needs: its own (`mautic.send_email`) and Dolibarr, which
+    records it."""
+    return {row.kind.split(".", 1)[0], "dolibarr"}
 
 
 def _gather(
@@ -517,6 +555,7 @@ def _settle_unknown(
 def _fail(store: Store, row: OutboxRow, now: datetime, stats: DrainStats, error: str) -> None:
     store.move(row, Status.FAILED, now, last_error=error)
     stats.failed += 1
+    stats.failed_by[row.kind.split(".", 1)[0]] += 1
     stats.problems.append(f"{row.key}: {error}")
     logger.bind(case=row.case_id, rule=row.rule, key=row.key).error(
         "action {} failed: {}", row.key, error
@@ -568,6 +607,7 @@ def _retry_later(
     if row.attempts >= policy.max_attempts:
         store.move(row, Status.FAILED, now, last_error=f"gave up after {row.attempts}: {error}")
         stats.failed += 1
+        stats.failed_by[row.kind.split(".", 1)[0]] += 1
         stats.problems.append(f"{row.key}: failed after {row.attempts} attempts: {error}")
         log.error("action {} failed after {} attempts: {}", row.key, row.attempts, error)
         return

@@ -1,9 +1,10 @@
 """`syncd status`: what the state database says, for a person or a monitoring check.
 
 Read-only: it never writes to the database and never contacts a remote system.
-Unhealthy means a person is needed: the last cycle failed or was refused
-credentials by a system (named, with the settings to check), or actions are
-held or failed.
+Unhealthy means a person is needed: the last cycle failed, was degraded (an
+action failed or was held, a system was down: named, with what it said) or
+was refused credentials by a system (named, with the settings to check), or
+actions are held or failed.
 """
 
 from __future__ import annotations
@@ -12,14 +13,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from syncd.errors import SYSTEM_NAMES as SYSTEM_NAMES
 from syncd.store import OutboxRow, Status, Store
 
-SYSTEM_NAMES = {
-    "dolibarr": "Dolibarr",
-    "mautic": "Mautic",
-    "freescout": "FreeScout",
-    "matrix": "Matrix",
-}
 # What to check when a system refuses syncd's credentials (a 401 or 403).
 CREDENTIALS = {
     "dolibarr": "[dolibarr] api_key",
@@ -51,12 +47,12 @@ def status_report(store: Store) -> StatusReport:
     lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_bad_cases(store)]
     refused = _refused(cycles)
     lines += [f"! {refused_sentence(system)}" for system in refused]
+    lines += _down(cycles)
     lines += _outbox(counts)
     for row in attention:
         lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
         lines.append(f"         {row.last_error or ''}")
-    last_failed = bool(cycles) and not cycles[0]["ok"]
-    healthy = not last_failed and not attention and not refused
+    healthy = _healthy(cycles, bool(attention), bool(refused))
     lines.append("health: ok" if healthy else "health: needs attention")
     return StatusReport("\n".join(lines), healthy)
 
@@ -69,6 +65,7 @@ def status_data(store: Store) -> dict[str, Any]:
     return {
         "last_cycles": cycles,
         "refused": [refused_sentence(system) for system in refused],
+        "down": _outages(cycles),
         "cursors": store.cursor_positions(),
         "cases_per_step": dict(sorted(Counter(store.current_steps().values()).items())),
         "bad_cases": [
@@ -77,8 +74,15 @@ def status_data(store: Store) -> dict[str, Any]:
         ],
         "outbox": dict(sorted(store.counts().items())),
         "attention": [row_data(row) for row in attention],
-        "healthy": not (bool(cycles) and not cycles[0]["ok"]) and not attention and not refused,
+        "healthy": _healthy(cycles, bool(attention), bool(refused)),
     }
+
+
+def _healthy(cycles: list[dict[str, Any]], attention: bool, refused: bool) -> bool:
+    """No person needed: the last cycle ran and was not degraded, nothing held or failed."""
+    last = cycles[0] if cycles else None
+    last_bad = last is not None and (not last["ok"] or _degraded(last))
+    return not last_bad and not attention and not refused
 
 
 def row_data(row: OutboxRow) -> dict[str, Any]:
@@ -103,14 +107,33 @@ def _cycles(cycles: list[dict[str, object]]) -> list[str]:
     for c in cycles:
         if c["ok"]:
             failed = f"{c['failed']} failed" + (f" ({c['refused']})" if c.get("refused") else "")
-            said = "degraded" if c.get("refused") else "ok"
+            said = "degraded" if _degraded(c) else "ok"
             lines.append(
                 f"  {c['started_at']} {said}: {c['cases']} cases, {c['planned']} planned, "
                 f"{c['done']} done, {failed}, {c['held']} held"
+                + (f", {c['waiting']} waiting (down)" if c.get("down") else "")
             )
         else:
             lines.append(f"  {c['started_at']} FAILED: {c['error']}")
     return lines
+
+
+def _degraded(cycle: dict[str, object]) -> bool:
+    return bool(
+        cycle.get("failed") or cycle.get("held") or cycle.get("refused") or cycle.get("down")
+    )
+
+
+def _outages(cycles: list[dict[str, Any]]) -> list[str]:
+    """What each system found down in the last cycle said."""
+    text = str(cycles[0].get("down") or "") if cycles else ""
+    return [why.strip() for why in text.split(";") if why.strip()]
+
+
+def _down(cycles: list[dict[str, Any]]) -> list[str]:
+    waiting = cycles[0].get("waiting") if cycles else None
+    then = f"; {waiting} action(s) wait for the next cycle" if waiting else ""
+    return [f"! down in the last cycle: {why}{then}" for why in _outages(cycles)]
 
 
 def _refused(cycles: list[dict[str, object]]) -> list[str]:

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -125,6 +125,14 @@ def m005_claims_and_refusals(db: Database) -> None:
     db.table("cycles").add_column("refused", str)
 
 
+@migrations()
+def m006_outages(db: Database) -> None:
+    # `down`: the systems found down in a cycle (why, one per system), for `status`;
+    # `waiting`: the actions that cycle left planned because a system they need was down.
+    db.table("cycles").add_column("down", str)
+    db.table("cycles").add_column("waiting", int)
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"
@@ -156,6 +164,35 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 class TransitionError(SyncdError):
     """A status change the outbox does not allow (or a row that moved meanwhile)."""
+
+
+@dataclass(frozen=True)
+class ActionQuery:
+    """Which actions `syncd actions`, `history` and `retry --failed` pick."""
+
+    case_id: int | None = None
+    rules: tuple[str, ...] = ()
+    systems: tuple[str, ...] = ()  # the first part of an action's kind (`mautic`)
+    statuses: tuple[Status, ...] = ()
+    since: datetime | None = None  # changed at or after
+    limit: int | None = None
+
+    def where(self) -> tuple[str, list[Any]]:
+        clauses, params = ["1 = 1"], list[Any]()
+        if self.case_id is not None:
+            clauses.append("case_id = ?")
+            params.append(self.case_id)
+        for column, values in (("rule", self.rules), ("status", self.statuses)):
+            if values:
+                clauses.append(f"{column} in ({', '.join('?' for _ in values)})")
+                params += [str(v) for v in values]
+        if self.systems:
+            clauses.append(f"({' or '.join('kind like ?' for _ in self.systems)})")
+            params += [f"{system}.%" for system in self.systems]
+        if self.since is not None:
+            clauses.append("updated_at >= ?")
+            params.append(_iso(self.since))
+        return " and ".join(clauses), params
 
 
 @dataclass(frozen=True)
@@ -437,6 +474,51 @@ class Store:
             found += self.db.execute(sql, chunk).fetchall()
         return _message_rows(sorted(found, key=lambda r: (r[5], r[6])))
 
+    def find_actions(self, chosen: ActionQuery) -> tuple[list[OutboxRow], dict[str, int]]:
+        """The actions `chosen` picks, oldest first (the latest `limit` of them), and how
+        many it picks per status, whatever the limit."""
+        where, params = chosen.where()
+        sql = f"select * from outbox where {where} order by updated_at desc, key desc"
+        if chosen.limit is not None:
+            sql += f" limit {int(chosen.limit)}"
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        rows = [_row(dict(zip(names, values, strict=True))) for values in cursor.fetchall()]
+        counted = self.db.execute(
+            f"select status, count(*) from outbox where {where} group by status", params
+        ).fetchall()
+        return rows[::-1], {str(status): int(n) for status, n in counted}
+
+    def retry_failed(self, chosen: ActionQuery, now: datetime) -> list[OutboxRow]:
+        """Every failed action `chosen` picks planned again, to be sent in the next cycle.
+
+        A person mended what failed them (a credential, a template). `claimed_at`
+        stays: an attempt that may have landed is asked about before a resend.
+        """
+        where, params = replace(chosen, statuses=(Status.FAILED,), limit=None).where()
+        with self.db.atomic():
+            records = list(self.db.table("outbox").rows_where(where, params))
+            self.db.execute(
+                "update outbox set status = ?, updated_at = ?, next_attempt_at = null, "
+                f"attempts = 0, refused = null where {where}",
+                [Status.PLANNED.value, _iso(now), *params],
+            )
+        return [_row(r) for r in records]
+
+    def case_named(self, wanted: str) -> tuple[int, str, str] | None:
+        """(id, ref, name) of the case whose id or ref (any case) is `wanted`, as last read."""
+        sql = (
+            "select id, json_extract(data, '$.ref'), json_extract(data, '$.name') "
+            "from mirror_rows where kind = 'thirdparties' and (cast(id as text) = ? "
+            "or lower(json_extract(data, '$.ref')) = lower(?))"
+        )
+        found = self.db.execute(sql, [wanted.strip(), wanted.strip()]).fetchone()
+        if found is not None:
+            return int(found[0]), str(found[1] or ""), str(found[2] or "")
+        if wanted.strip().isdigit():  # deleted from Dolibarr, or never mirrored: its actions
+            return int(wanted), "", ""
+        return None
+
     def counts(self) -> dict[str, int]:
         sql = "select status, count(*) from outbox group by status"
         return {status: count for status, count in self.db.execute(sql).fetchall()}
@@ -599,7 +681,9 @@ class Store:
         mirror.stored()
         self.rewrite_mirror = False
 
-    def record_failed_cycle(self, started_at: datetime, finished_at: datetime, error: str) -> None:
+    def record_failed_cycle(
+        self, started_at: datetime, finished_at: datetime, error: str, down: str | None = None
+    ) -> None:
         with self.db.atomic():
             self.db.table("cycles").insert(
                 {
@@ -607,6 +691,7 @@ class Store:
                     "finished_at": _iso(finished_at),
                     "ok": 0,
                     "error": self.mask(error),
+                    "down": down,
                 }
             )
 

@@ -129,7 +129,7 @@ def test_systems_that_cannot_be_reached_are_one_short_line_each(w: Served) -> No
     )
     assert done.returncode == 1
     assert lines(done.stdout) == [
-        "dolibarr: http://127.0.0.1:9: cannot be reached (Connection refused)",
-        "mautic: http://127.0.0.1:9: cannot be reached (connection failed)",
+        "dolibarr: http://127.0.0.1:9: cannot be reached (connection refused)",
+        "mautic: http://127.0.0.1:9: cannot be reached (connection refused)",
         "check: 2 problem(s); checked freescout, matrix",
     ]
