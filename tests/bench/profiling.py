@@ -1,0 +1,89 @@
+"""A profiled cycle, boiled down to what a reader needs: where its CPU time goes.
+
+Role: run one callable under `cProfile` timed by the thread's CPU clock (waiting
+for the fake is not syncd's cost), and keep only plain figures: the phases of
+`run_cycle` (its direct callees), what the planning phase spends on, and the
+top functions by cumulative and by own time. Names are `module.function`.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Func = tuple[str, int, str]  # (file, line, function), as pstats keys them
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    calls: int
+    own: float  # seconds in the function itself
+    cumulative: float  # seconds in it and everything it called
+
+
+@dataclass(frozen=True)
+class Profile:
+    scenario: str
+    total: float  # CPU seconds of the whole profiled cycle
+    phases: list[tuple[str, float]]  # run_cycle's callees, cumulative seconds, largest first
+    planning: list[tuple[str, float]]  # the plan phase's callees, the same way
+    cumulative: list[Entry]
+    own: list[Entry]
+
+
+def profile(scenario: str, work: Callable[[], object], top: int = 15) -> Profile:
+    profiler = cProfile.Profile(time.thread_time)
+    profiler.enable()
+    try:
+        work()
+    finally:
+        profiler.disable()
+    raw: dict[Func, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    cycle = _find(raw, "cycle.py", "run_cycle")
+    plan = _find(raw, "cycle.py", "plan")
+    entries = [
+        Entry(name(f), v[1], v[2], v[3])
+        for f, v in raw.items()
+        if f != cycle and not f[0].startswith(_OWN_FILES)
+    ]
+    return Profile(
+        scenario,
+        raw[cycle][3] if cycle else sum(v[2] for v in raw.values()),
+        callees(raw, cycle),
+        callees(raw, plan),
+        sorted(entries, key=lambda e: -e.cumulative)[:top],
+        sorted(entries, key=lambda e: -e.own)[:top],
+    )
+
+
+def _find(raw: dict[Func, Any], file_end: str, function: str) -> Func | None:
+    for func in raw:
+        if func[2] == function and func[0].endswith(file_end):
+            return func
+    return None
+
+
+def callees(raw: dict[Func, Any], parent: Func | None) -> list[tuple[str, float]]:
+    """Time each function spent when called from `parent`, largest first."""
+    if parent is None:
+        return []
+    found = [(name(f), v[4][parent][3]) for f, v in raw.items() if parent in v[4]]
+    return sorted(found, key=lambda item: -item[1])
+
+
+def name(func: Func) -> str:
+    file, line, function = func
+    if file == "~":  # a built-in: pstats writes `<method 'execute' of ...>`
+        return function.strip("<>")
+    if function.startswith("<"):  # a comprehension or lambda: where it is says what it is
+        return f"{Path(file).stem}.{function}:{line}"
+    return f"{Path(file).stem}.{function}"
+
+
+_OWN_FILES = str(Path(__file__).parent)  # the bench's own frames around the cycle
