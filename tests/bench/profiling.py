@@ -1,7 +1,8 @@
 """A profiled cycle, boiled down to what a reader needs: where its CPU time goes.
 
-Role: run one callable under `cProfile` timed by the thread's CPU clock (waiting
-for the fake is not syncd's cost), and keep only plain figures: the phases of
+Role: run one callable under `cProfile` (its default clock: wall time, so waiting
+for the fake shows as socket reads; a CPU clock costs a system call per event and
+slows the cycle several times over), and keep only plain figures: the phases of
 `run_cycle` (its direct callees), what the planning phase spends on, and the
 top functions by cumulative and by own time. Names are `module.function`.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import cProfile
 import pstats
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +30,7 @@ class Entry:
 @dataclass(frozen=True)
 class Profile:
     scenario: str
-    total: float  # CPU seconds of the whole profiled cycle
+    total: float  # seconds of the whole profiled cycle
     phases: list[tuple[str, float]]  # run_cycle's callees, cumulative seconds, largest first
     planning: list[tuple[str, float]]  # the plan phase's callees, the same way
     cumulative: list[Entry]
@@ -38,7 +38,7 @@ class Profile:
 
 
 def profile(scenario: str, work: Callable[[], object], top: int = 15) -> Profile:
-    profiler = cProfile.Profile(time.thread_time)
+    profiler = cProfile.Profile()
     profiler.enable()
     try:
         work()
