@@ -55,10 +55,12 @@ def render(results: Sequence[SizeResult], rounds: int) -> str:
         endpoint_table(results),
         "### syncd CPU by phase of the cycle",
         phase_table(results),
+        acted_text(results),
         "## Findings",
         *[profile_text(p, *measured_for(results, p)) for p in profiles(results)],
         "### Issue 13's targets",
         targets_text(results),
+        notes_text(results),
         growth_text(results),
     ]
     return "\n\n".join(part for part in parts if part) + "\n"
@@ -207,8 +209,8 @@ def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
     if measured is not None and measured.phases:
         lines += [
             f"Measured without a profiler, the {p.scenario} cycle took {measured.cpu:.2f} s "
-            f"of syncd CPU: "
-            + _shares(sorted(measured.phases.items(), key=lambda i: -i[1]), measured.cpu)
+            f"of syncd CPU and {measured.wall:.2f} s of wall time; by phase (CPU, then wall): "
+            + _cpu_and_wall(measured)
             + ".",
             "",
         ]
@@ -235,6 +237,49 @@ def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
         *[f"| `{e.name}` | {e.calls:,} | {e.own:.3f} | {e.cumulative:.3f} |" for e in p.cumulative],
     ]
     return "\n".join(lines)
+
+
+def _cpu_and_wall(s: Sample) -> str:
+    ordered = sorted(s.phases.items(), key=lambda item: -item[1])
+    return ", ".join(
+        f"`{name}` {cpu:.2f} s ({cpu / s.cpu:.0%}) / {s.phase_wall.get(name, 0.0):.2f} s"
+        for name, cpu in ordered
+        if s.cpu > 0 and cpu / s.cpu >= 0.01
+    )
+
+
+def notes_text(results: Sequence[SizeResult]) -> str:
+    """Figures of the largest size that the targets do not cover: writes, a process's start."""
+    if not results:
+        return ""
+    result = results[-1]
+    lines = [f"### Also measured at {result.size:,}", ""]
+    cold = pick(result.samples, "cold")
+    if cold is not None and cold.done:
+        lines.append(
+            f"- The cold cycle did {cold.done:,} actions with {cold.writes:,} writes "
+            f"({cold.writes / cold.done:.2f} per action) and {cold.reads:,} GET requests, of "
+            f"which {cold.requests.get('GET /agendaevents', 0):,} `GET /agendaevents`."
+        )
+    for name in ("run --once", "dry run"):
+        s = pick(result.samples, name)
+        if s is not None:
+            lines.append(
+                f"- `{name}` as a process of its own: {s.wall:.2f} s wall, {s.cpu:.2f} s CPU, "
+                f"{s.rss_mb:.0f} MB peak RSS; its requests: {_routes(s)}."
+            )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def acted_text(results: Sequence[SizeResult]) -> str:
+    """Which rules acted in each cycle: what the writes in the tables were for."""
+    lines = ["### What the cycles did", ""]
+    for result in results:
+        for s in rows(result):
+            if s.acted:
+                done = ", ".join(f"{rule} {n:,}" for rule, n in sorted(s.acted.items()))
+                lines.append(f"- {result.size:,}, {s.scenario}: {done}.")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def _shares(parts: Iterable[tuple[str, float]], whole: float) -> str:

@@ -20,9 +20,10 @@ import resource
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -34,6 +35,7 @@ import requests
 from syncd import cycle
 from syncd.cycle import run_cycle
 from syncd.daemon import build_runtime, load
+from syncd.store import Status
 from tests.bench.profiling import Profile, profile
 from tests.bench.server import FakeProcess
 from tests.bench.world import START
@@ -61,6 +63,8 @@ class Sample:
     planned: int = 0  # cases the cycle planned
     phases: dict[str, float] = field(default_factory=dict)  # a cycle's CPU seconds by phase
     done: int = 0  # actions done
+    phase_wall: dict[str, float] = field(default_factory=dict)  # a cycle's wall seconds by phase
+    acted: dict[str, int] = field(default_factory=dict)  # actions done, by rule
 
     @property
     def plan_cpu(self) -> float:
@@ -92,6 +96,7 @@ class Work:
     planned: int = 0
     phases: dict[str, float] = field(default_factory=dict)
     done: int = 0
+    phase_wall: dict[str, float] = field(default_factory=dict)
     cpu: float | None = None  # for a child process: its own CPU time
     rss_mb: float | None = None  # for a child process: its own peak
 
@@ -165,9 +170,15 @@ class Bench:
         def work() -> Work:
             with timed_phases(self.rt.store) as spent:
                 result = run_cycle(self.rt, self.now)
-            return Work(spent.planned, spent.cpu, result.stats.done)
+            return Work(spent.planned, spent.cpu, result.stats.done, spent.wall)
 
-        return self.say(scenario, lambda: measure(self.fake, scenario, work))
+        sample = self.say(scenario, lambda: measure(self.fake, scenario, work))
+        return replace(sample, acted=self.acted())
+
+    def acted(self) -> dict[str, int]:
+        """Actions the last cycle did, by rule (read after the measurement)."""
+        done = self.rt.store.with_status(Status.DONE)
+        return dict(Counter(row.rule for row in done if row.updated_at == self.now))
 
     def profiles(self, rounds: int) -> list[Profile]:
         """An idle and a 1 %-changed cycle under cProfile (not among the timed samples)."""
@@ -232,6 +243,7 @@ def measure(fake: FakeProcess, scenario: str, work: Callable[[], Work]) -> Sampl
         done.planned,
         done.phases,
         done.done,
+        done.phase_wall,
     )
 
 
@@ -243,6 +255,7 @@ PHASES = ("settle_state", "recover", "check_server", "read", "plan", "queue", "d
 @dataclass
 class Phases:
     cpu: dict[str, float] = field(default_factory=dict)  # thread CPU seconds, by phase
+    wall: dict[str, float] = field(default_factory=dict)
     planned: int = 0  # cases in the plans `cycle.plan` returned
 
 
@@ -265,11 +278,12 @@ def timed_phases(store: object) -> Iterator[Phases]:
 
 def _timed(name: str, function: Callable[..., T], spent: Phases) -> Callable[..., T]:
     def timed(*args: object, **kwargs: object) -> T:
-        began = time.thread_time()
+        began, wall = time.thread_time(), time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
             spent.cpu[name] = spent.cpu.get(name, 0.0) + time.thread_time() - began
+            spent.wall[name] = spent.wall.get(name, 0.0) + time.perf_counter() - wall
 
     def counted(*args: object, **kwargs: object) -> T:
         result = timed(*args, **kwargs)
