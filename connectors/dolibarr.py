@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -93,12 +94,29 @@ class AgendaEvent:
 
 @dataclass(frozen=True)
 class InvoiceRecord:
+    """An invoice row; every value but the ids kept raw for the core to judge.
+
+    invoice_type_list_wide_properties.json: `type`, `statut`, `close_code`,
+    `totalpaid` and the `multicurrency_*` amounts come back in list rows only
+    when named in `properties`.
+    """
+
     id: int
     socid: int
     ref: str
-    is_paid: bool
-    total_ht: str
-    currency: str
+    is_paid: bool  # `paye == "1"`: paid in full (a short-paid invoice is `paye "0"`)
+    total_ht: str  # company currency
+    currency: str  # `multicurrency_code`, the invoice's own currency
+    type: Any = None
+    status: Any = None
+    close_code: Any = None
+    source_id: Any = None
+    total_ttc: Any = None
+    totalpaid: Any = None
+    mc_total_ht: Any = None
+    deposits_ht: Any = None  # the `(DEPOSIT)` lines' total_ht, summed (negative)
+    mc_deposits_ht: Any = None
+    date: Any = None
     modified_at: Any = None
 
 
@@ -170,6 +188,18 @@ class DolibarrClient:
 
     def iter_invoices(self, modified_since: datetime | None = None) -> Iterator[InvoiceRecord]:
         yield from self._related("/invoices", _INVOICE_PROPERTIES, modified_since, parse_invoice)
+
+    def company_currency(self) -> str | None:
+        """The company's currency (invoice_type_setup_company.json `currency_code`).
+
+        Only admins may read `/setup/company`; a 403 means "unknown", not an error.
+        """
+        try:
+            body = self._get("/setup/company")
+        except AuthError:
+            return None
+        code = body.get("currency_code") if isinstance(body, dict) else None
+        return code.strip() if isinstance(code, str) and code.strip() else None
 
     def server_clock(self) -> datetime | None:
         """The server's own time (status.json `timestamp_now_utc`), or None if not given."""
@@ -383,7 +413,12 @@ _THIRDPARTY_PROPERTIES = (
 # `date_modification` is the row's `tms` in the database's clock: the poll's bookmark.
 _CONTACT_PROPERTIES = "id,socid,firstname,lastname,email,date_modification"
 _PROPOSAL_PROPERTIES = "id,socid,ref,statut,date_modification"
-_INVOICE_PROPERTIES = "id,socid,ref,paye,total_ht,multicurrency_code,date_modification"
+# `lines` carries the `(DEPOSIT)` lines of a final invoice
+# (invoice_type_list_no_properties_one_row.json, invoice_type_final_lines.json).
+_INVOICE_PROPERTIES = (
+    "id,socid,ref,type,statut,paye,close_code,fk_facture_source,date,total_ht,total_ttc,"
+    "totalpaid,multicurrency_code,multicurrency_total_ht,lines,date_modification"
+)
 
 
 # Dolibarr answers 503 for SQL errors (unknown column or sort field); retrying
@@ -518,7 +553,12 @@ def parse_proposal(row: Mapping[str, Any]) -> ProposalRecord:
 
 
 def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
-    """invoice_get.json: paid is `paye == "1"`, never `totalpaid` (invoice_after_settopaid.json)."""
+    """invoice_type_list_wide_properties.json: one row of any type, values kept raw.
+
+    Paid in full is `paye == "1"`, never `totalpaid` (invoice_after_settopaid.json);
+    closed short is `statut "2"` with `paye "0"` (invoice_type_short_paid_get.json).
+    """
+    deposits = _deposit_lines(row.get("lines"))
     return InvoiceRecord(
         id=int(row["id"]),
         socid=_int(row.get("socid")),
@@ -526,8 +566,45 @@ def parse_invoice(row: Mapping[str, Any]) -> InvoiceRecord:
         is_paid=str(row.get("paye")) == "1",
         total_ht=str(row.get("total_ht") or "0"),
         currency=str(row.get("multicurrency_code") or ""),
+        type=row.get("type"),
+        status=row.get("statut"),
+        close_code=row.get("close_code"),
+        source_id=row.get("fk_facture_source"),
+        total_ttc=row.get("total_ttc"),
+        totalpaid=row.get("totalpaid"),
+        mc_total_ht=row.get("multicurrency_total_ht"),
+        deposits_ht=_line_sum(deposits, "total_ht"),
+        mc_deposits_ht=_line_sum(deposits, "multicurrency_total_ht"),
+        date=row.get("date"),
         modified_at=_modified(row),
     )
+
+
+def _deposit_lines(lines: Any) -> list[Mapping[str, Any]]:
+    """The lines by which a final invoice absorbs a deposit: `(DEPOSIT)` with
+    `fk_remise_except` set, a negative amount (invoice_type_final_lines.json)."""
+    if not isinstance(lines, list):
+        return []
+    return [
+        line
+        for line in lines
+        if isinstance(line, Mapping)
+        and line.get("fk_remise_except") not in (None, "", "0", 0)
+        and str(line.get("desc") or line.get("description") or "").strip() == "(DEPOSIT)"
+    ]
+
+
+def _line_sum(lines: list[Mapping[str, Any]], key: str) -> str | None:
+    """The lines' amounts summed as text; None without lines, the raw value if one is junk."""
+    if not lines:
+        return None
+    total = Decimal(0)
+    for line in lines:
+        try:
+            total += Decimal(str(line.get(key) or "0"))
+        except InvalidOperation:
+            return str(line.get(key))  # the core reports it on the case
+    return str(total)
 
 
 def parse_event(row: Mapping[str, Any]) -> AgendaEvent:

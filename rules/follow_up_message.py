@@ -1,5 +1,9 @@
 """Send the follow-up after the onboarding call: recap, docs, community.
 
+The process page lists the community (Discord) invite among the follow-up's
+contents, so `community_link` is required at start whenever FreeScout is
+configured and the rule enabled.
+
 The key carries the call date (`follow_up_message:<case>:<call date>`), so a
 rescheduled call gets its own follow-up and one call never gets two. Past
 `within_days` after the call the message would be stale and is not sent.
@@ -32,6 +36,8 @@ class Params:
 def decide(case: Case, now: datetime, p: Params) -> Decision:
     if case.step != "follow_up":
         return skip(f"step is {case.step}, not follow_up")
+    if "not_icp" in case.tags:
+        return skip("tagged Not-ICP: nurture only, no personal outreach")
     call = case.fields.onboarding_call_date
     if call is None:
         return skip("no onboarding_call_date")
@@ -63,4 +69,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"freescout"}),
+    required_with=(("freescout", "community_link"),),
 )

@@ -1,8 +1,12 @@
-"""Hand an active customer over to ongoing success.
+"""Hand an active customer over to ongoing success, with a support channel.
 
 A Matrix notice and an agenda event assigned to the success owner (the
-process page assigns Alexander). Once per case: `handoff_success:<case>:matrix`
-and `…:event`.
+process page assigns Alexander), and a FreeScout message inviting the
+customer to the support channel (`support_link`): the page's step 10, and its
+Output, "the customer has a support channel". With FreeScout configured the
+link is required at start (an invitation without it would be empty); without
+FreeScout the invitation is left out and the rest goes on.
+Once per case: `handoff_success:<case>:matrix`, `…:event` and `…:invite`.
 """
 
 from __future__ import annotations
@@ -10,13 +14,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import Case, Decision, Rule, agenda_event, matrix_notify, skip
+from syncd.model import (
+    Action,
+    Case,
+    Decision,
+    Rule,
+    agenda_event,
+    fill_message,
+    freescout_message,
+    matrix_notify,
+    skip,
+)
+
+BODY = (
+    "Hello {name},\n\n"
+    "welcome aboard, and thank you for choosing Unicis. For questions, tips and "
+    "news, join our customer support channel: {support_link}\n\n"
+    "Best regards"
+)
 
 
 @dataclass(frozen=True)
 class Params:
     room: str = "success"
     success_owner_id: int = 2
+    support_link: str = ""  # the Matrix or Discord channel customers are invited to
+    mailbox_id: int = 1
+    subject: str = "Your Unicis support channel"
+    body: str = BODY
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:
@@ -26,10 +51,21 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     because = "active customer not yet handed off to ongoing success"
     text = f"{case.label} is an active customer: welcome them to ongoing success."
     label = f"Ongoing success for {case.label}: support channel and check-ins"
-    return [
+    actions = [
         matrix_notify(p.room, text, f"{key}:matrix", because),
         agenda_event(case, label, f"{key}:event", because, owner_id=p.success_owner_id),
     ]
+    invite = _invite(case, p, f"{key}:invite", because)
+    return [*actions, invite] if invite else actions
+
+
+def _invite(case: Case, p: Params, key: str, because: str) -> Action | None:
+    """The customer's invitation to the support channel; none without a link or an address."""
+    if not p.support_link or not case.contact_email:
+        return None
+    body = fill_message(p.body, case, p.support_link, placeholder="support_link")
+    why = f"{because}; inviting {case.contact_email} to the support channel"
+    return freescout_message(case, p.mailbox_id, p.subject, body, key, why)
 
 
 RULE = Rule(
@@ -37,5 +73,6 @@ RULE = Rule(
     process="customer",
     params=Params,
     decide=decide,
-    needs=frozenset(),  # the agenda task stands alone; the Matrix part needs matrix
+    needs=frozenset(),  # the agenda task stands alone; Matrix and FreeScout parts need theirs
+    required_with=(("freescout", "support_link"),),
 )

@@ -3,7 +3,9 @@
 The process page asks for the referring partner to be noted for commission
 tracking. One note on each record per customer and partner:
 `partner_referral_note:<case>:partner:<partner>:customer` and `…:partner`, so
-a changed `referred_by` is noted again for the new partner.
+a changed `referred_by` is noted again for the new partner. Nothing is written
+on a partner whose data is in error; on a paused partner only the customer's
+side is noted, and the partner's waits until the pause is lifted.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     partner = case.referrer
     if partner is None:
         return skip("not referred by a partner")
+    if partner.error:
+        return skip(f"commission and referral notes wait: {partner.waits}")
     key = f"partner_referral_note:{case.id}:partner:{partner.id}"
     because = f"referred_by names partner {partner.ref}"
     on_customer = f"Referred by partner {partner.name} ({partner.ref}), for commission tracking."
     on_partner = f"Referred customer {case.label}, for commission tracking."
+    if partner.is_paused:
+        waits = f"{because}; the note on the partner waits: {partner.waits}"
+        return [dolibarr_note(case, on_customer, f"{key}:customer", waits)]
     return [
         dolibarr_note(case, on_customer, f"{key}:customer", because),
         dolibarr_note(case, on_partner, f"{key}:partner", because, target_id=partner.id),

@@ -34,6 +34,8 @@ class Params:
 def decide(case: Case, now: datetime, p: Params) -> Decision:
     if case.step != "welcome_call":
         return skip(f"step is {case.step}, not welcome_call")
+    if "not_icp" in case.tags:
+        return skip("tagged Not-ICP: nurture only, no personal outreach")
     if not p.calendar_link:
         return skip("calendar_link is not set in [rule:welcome_call_offer]")
     if not case.contact_email:

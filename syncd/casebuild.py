@@ -8,46 +8,63 @@ resolved here because they need every case at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import tzinfo
+from decimal import Decimal
 from typing import Any
 
-from syncd.errors import CaseDataError
-from syncd.fields import parse_amount, parse_fields, parse_moment, parse_text, parse_whole
+from syncd.errors import CaseDataError, shown_text
+from syncd.fields import (
+    parse_amount,
+    parse_day,
+    parse_fields,
+    parse_moment,
+    parse_text,
+    parse_whole,
+    rate_warning,
+)
 from syncd.mirror import RELATED_KINDS, Mirror
-from syncd.model import Case, Contact, Invoice, Proposal, Referral, Referrer
+from syncd.model import INVOICE_KINDS, Case, Contact, Invoice, Proposal, Referral, Referrer
 
 
 @dataclass(frozen=True)
 class Built:
     cases: list[Case]
-    errors: list[tuple[Any, CaseDataError]]  # (raw third party, error)
+    errors: list[tuple[Any, CaseDataError]]  # (the raw third party, or a case badly referred)
 
 
-def build_cases(mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo) -> Built:
+def build_cases(
+    mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo, rate_unit: str = "percent"
+) -> Built:
     related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
+    money = _Money(mirror.company_currency or "", tz)
     cases: list[Case] = []
     errors: list[tuple[Any, CaseDataError]] = []
     for socid in sorted(mirror.thirdparties):
         row = mirror.thirdparties[socid]
         try:
-            cases.append(_case(row, mirror, related, field_codes, tz))
+            cases.append(_case(row, related, field_codes, rate_unit, mirror, money))
         except CaseDataError as exc:
             errors.append((row, exc))
-    return Built(link_referrals(cases), errors)
+    linked, bad_links = link_referrals(cases, errors, frozenset(mirror.thirdparties))
+    return Built(linked, errors + bad_links)
 
 
 def _case(
     row: Any,
-    mirror: Mirror,
     related: Mapping[str, Mapping[int, list[Any]]],
     field_codes: Mapping[str, str],
-    tz: tzinfo,
+    rate_unit: str,
+    mirror: Mirror,
+    money: _Money,
 ) -> Case:
     def of(kind: str) -> list[Any]:
         return list(related[kind].get(row.id, ()))
 
+    tz = money.tz
+    fields = parse_fields(row.id, row.array_options, field_codes, tz, rate_unit)
+    warning = rate_warning(fields.commission_rate, rate_unit)
     return Case(
         id=row.id,
         ref=parse_text(row.id, "ref", row.ref),
@@ -56,10 +73,11 @@ def _case(
         country_code=parse_text(row.id, "country_code", row.country_code),
         created_at=parse_moment(row.id, "date_creation", row.created_at, tz),
         tags=mirror.tags_of(row.id),
-        fields=parse_fields(row.id, row.array_options, field_codes, tz),
+        fields=fields,
         contacts=tuple(_contact(row.id, c) for c in of("contacts")),
         proposals=tuple(_proposal(row.id, p) for p in of("proposals")),
-        invoices=tuple(_invoice(row.id, i) for i in of("invoices")),
+        invoices=tuple(money.invoice(row.id, i) for i in of("invoices")),
+        warnings=(warning,) if warning else (),
     )
 
 
@@ -73,29 +91,144 @@ def _proposal(socid: int, row: Any) -> Proposal:
     return Proposal(row.id, ref, parse_whole(socid, f"proposal {ref} statut", row.status))
 
 
-def _invoice(socid: int, row: Any) -> Invoice:
-    """Its ref and amount go out in commission notes, and the ref into an action key."""
-    ref = parse_text(socid, f"invoice {row.id} ref", row.ref)
-    amount = parse_amount(socid, f"invoice {ref} total_ht", row.total_ht)
-    currency = parse_text(socid, f"invoice {ref} currency", row.currency)
-    return Invoice(row.id, ref, row.is_paid, amount, currency)
+# A closed invoice with one of these codes was "paid partially": the rest is
+# written off (QUIRKS.md, "Correction: a short-paid invoice is NOT paye 1").
+# "abandon" and "replaced" close an invoice unpaid.
+PARTIAL_CLOSE_CODES = frozenset(
+    {"discount_vat", "badcustomer", "bankcharge", "withholdingtax", "other"}
+)
+CLOSED = 2  # invoice `statut`: 0 draft, 1 validated, 2 closed, 3 abandoned
 
 
-def link_referrals(cases: list[Case]) -> list[Case]:
-    """Give each referred customer its `referrer`, and each partner its `referrals`."""
-    by_id = {case.id: case for case in cases}
-    referrals: dict[int, list[Referral]] = {}
+@dataclass(frozen=True)
+class _Money:
+    """Reads invoices: the company currency and zone are the same for every one."""
+
+    company_currency: str
+    tz: tzinfo
+
+    def invoice(self, socid: int, row: Any) -> Invoice:
+        """Its ref and amount go out in commission notes, and the ref into an action key."""
+        ref = parse_text(socid, f"invoice {row.id} ref", row.ref)
+        kind = INVOICE_KINDS.get(parse_whole(socid, f"invoice {ref} type", row.type), "other")
+        status = parse_whole(socid, f"invoice {ref} statut", row.status)
+        total, deposits, currency = self._amounts(socid, ref, row)
+        if kind == "standard" and status and total < 0:
+            why = "is negative on a standard invoice (a refund is a credit note)"
+            raise CaseDataError(socid, f"invoice {ref} total_ht", row.total_ht, why)
+        close_code = parse_text(socid, f"invoice {ref} close_code", row.close_code or "")
+        is_partial = status == CLOSED and not row.is_paid and close_code in PARTIAL_CLOSE_CODES
+        return Invoice(
+            id=row.id,
+            ref=ref,
+            is_settled=status == CLOSED and (row.is_paid or is_partial),
+            total_ht=total,
+            currency=currency,
+            kind=kind,
+            paid_ht=_paid_share(socid, ref, row, total) if is_partial else None,
+            close_code=close_code,
+            source_id=parse_whole(socid, f"invoice {ref} fk_facture_source", row.source_id) or None,
+            deposits_ht=-deposits,
+            issued_on=parse_day(socid, f"invoice {ref} date", row.date, self.tz),
+        )
+
+    def _amounts(self, socid: int, ref: str, row: Any) -> tuple[Decimal, Decimal, str]:
+        """Total and absorbed deposits in the invoice's currency, else in the company's.
+
+        `total_ht` is always the company currency; an amount is never labelled
+        with the other currency (invoice_type_multicurrency_usd_get.json).
+        """
+        code = parse_text(socid, f"invoice {ref} multicurrency_code", row.currency or "")
+        if code:
+            total = parse_amount(socid, f"invoice {ref} multicurrency_total_ht", row.mc_total_ht)
+            return total, _sum(socid, ref, row.mc_deposits_ht), code
+        total = parse_amount(socid, f"invoice {ref} total_ht", row.total_ht)
+        return total, _sum(socid, ref, row.deposits_ht), self.company_currency
+
+
+def _sum(socid: int, ref: str, value: Any) -> Decimal:
+    if value in (None, ""):
+        return Decimal(0)
+    return parse_amount(socid, f"invoice {ref} deposit lines", value)
+
+
+def _paid_share(socid: int, ref: str, row: Any, total: Decimal) -> Decimal:
+    """What came in, excl. tax: `totalpaid` is incl. tax, in the company currency, so the
+    share paid (`totalpaid / total_ttc`) is applied to the total."""
+    paid = parse_amount(socid, f"invoice {ref} totalpaid", row.totalpaid or 0)
+    gross = parse_amount(socid, f"invoice {ref} total_ttc", row.total_ttc or 0)
+    if gross <= 0:
+        return Decimal(0)
+    share = min(max(paid / gross, Decimal(0)), Decimal(1))
+    return total * share
+
+
+def link_referrals(
+    cases: list[Case],
+    broken: Sequence[tuple[Any, CaseDataError]] = (),
+    known: frozenset[int] | None = None,
+) -> tuple[list[Case], list[tuple[Any, CaseDataError]]]:
+    """Give each referred customer its `referrer`, and each partner its `referrals`.
+
+    A partner whose own data is in error (`broken`) is still named, with its
+    error, so the customer's notes say why they wait. A referral to the case
+    itself, or to an id that is no third party (`known`: every id Dolibarr
+    has), is an error on the referring case.
+    """
+    bad: list[tuple[Any, CaseDataError]] = []
+    kept: list[Case] = []
     for case in cases:
+        problem = _bad_referral(case, known)
+        if problem:
+            bad.append((case, problem))
+        else:
+            kept.append(case)
+    by_id = {case.id: case for case in kept}
+    errors = {row.id: (row, exc) for row, exc in [*broken, *bad]}
+    referrals: dict[int, list[Referral]] = {}
+    for case in kept:
         partner_id = case.fields.referred_by
         if partner_id is not None and partner_id in by_id:
             referrals.setdefault(partner_id, []).append(Referral(case.id, case.ref, case.name))
-    linked = []
-    for case in cases:
-        partner = by_id.get(case.fields.referred_by or -1)
-        referrer = (
-            Referrer(partner.id, partner.ref, partner.name, partner.fields.commission_rate)
-            if partner is not None
-            else None
+    linked = [
+        replace(
+            case,
+            referrer=_referrer(case.fields.referred_by, by_id, errors),
+            referrals=tuple(referrals.get(case.id, ())),
         )
-        linked.append(replace(case, referrer=referrer, referrals=tuple(referrals.get(case.id, ()))))
-    return linked
+        for case in kept
+    ]
+    return linked, bad
+
+
+def _bad_referral(case: Case, known: frozenset[int] | None) -> CaseDataError | None:
+    partner_id = case.fields.referred_by
+    if partner_id is None:
+        return None
+    if partner_id == case.id:
+        return CaseDataError(case.id, "referred_by", partner_id, "names this third party itself")
+    if known is not None and partner_id not in known:
+        why = "names no third party (deleted in Dolibarr?)"
+        return CaseDataError(case.id, "referred_by", partner_id, why)
+    return None
+
+
+def _referrer(
+    partner_id: int | None,
+    by_id: Mapping[int, Case],
+    errors: Mapping[int, tuple[Any, CaseDataError]],
+) -> Referrer | None:
+    if partner_id is None:
+        return None
+    partner = by_id.get(partner_id)
+    if partner is not None:
+        fields = partner.fields
+        return Referrer(
+            partner.id, partner.ref, partner.name, fields.commission_rate, fields.is_paused
+        )
+    if partner_id in errors:
+        row, exc = errors[partner_id]
+        return Referrer(
+            partner_id, shown_text(str(row.ref)), shown_text(str(row.name)), error=str(exc)
+        )
+    return None

@@ -74,6 +74,7 @@ class DolibarrConfig:
     timeout: float = 30.0
     overlap_seconds: int = 300
     sweep_every: int = 60
+    commission_rate_unit: str = "percent"  # how `commission_rate` is stored: 15 or 0.15
 
     @property
     def api_url(self) -> str:
@@ -277,6 +278,7 @@ DOLIBARR_KEYS: Mapping[str, Key] = {
     "timeout": Key(_seconds, 30.0),
     "overlap_seconds": Key(_whole(0), 300),
     "sweep_every": Key(_whole(1), 60),
+    "commission_rate_unit": Key(_choice("percent", "fraction"), "percent"),
 }
 DAEMON_KEYS: Mapping[str, Key] = {
     "poll_interval": Key(_whole(1), 60),

@@ -34,6 +34,7 @@ from syncd.outbox import (
     sync_timeline,
 )
 from syncd.poll import PollSettings, Progress, Reader, poll
+from syncd.recipients import Identity, earlier_messages, one_email_each
 from syncd.store import OutboxRow, StepPlace, Store
 
 
@@ -59,10 +60,11 @@ def read_and_plan(
     now: datetime,
     progress: Progress | None = None,
     places: Mapping[int, StepPlace] | None = None,
+    earlier: Mapping[Identity, int] | None = None,
 ) -> Plan:
     """Poll Dolibarr into the mirror, then plan every case from it."""
     poll(reader, mirror, poll_settings(config), now, progress)
-    return plan(mirror, config, ruleset, now, places)
+    return plan(mirror, config, ruleset, now, places, earlier)
 
 
 def plan(
@@ -71,18 +73,23 @@ def plan(
     ruleset: RuleSet,
     now: datetime,
     places: Mapping[int, StepPlace] | None = None,
+    earlier: Mapping[Identity, int] | None = None,
 ) -> Plan:
-    """Every case's report. `places` is each case's step as last recorded (step history)."""
+    """Every case's report. `places` is each case's step as last recorded (step history);
+    `earlier` the messages already sent or waiting, by recipient, so that one person
+    never gets the same message for two cases."""
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
-    built = build_cases(mirror, config.fields, zone)
+    built = build_cases(mirror, config.fields, zone, config.dolibarr.commission_rate_unit)
+    settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
     known = places or {}
     reports = [
-        _report(case, local_now, ruleset, config.tags, known.get(case.id)) for case in built.cases
+        _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
+        for case in built.cases
     ]
     for row, exc in built.errors:
         reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
-    reports.sort(key=lambda r: r.case_id)
+    reports = one_email_each(reports, earlier or {})
     return Plan(now, reports)
 
 
@@ -91,10 +98,11 @@ def _report(
     now: datetime,
     ruleset: RuleSet,
     labels: Mapping[str, str],
+    settings: steps.StepSettings,
     place: StepPlace | None,
 ) -> CaseReport:
     try:
-        inferred = steps.infer(case, now, labels)
+        inferred = steps.infer(case, now, labels, settings)
     except CaseDataError as exc:
         return error_report(case.id, case.ref, case.name, str(exc))
     return evaluate(placed(inferred, place, now), now, ruleset)
@@ -181,11 +189,12 @@ def run_cycle(
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
-    result = plan(rt.mirror, rt.config, rt.ruleset, now, rt.store.step_places())  # decide (pure)
+    places, sent = rt.store.step_places(), earlier_messages(rt.store.messages())
+    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, sent)  # decide (pure)
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
-        stats.add(drain(rt.store, rt.executor, now, should_stop))  # act (I/O)
+        stats.add(drain(rt.store, rt.executor, now, should_stop, waiting=in_error(result)))  # act
     rt.store.save_cycle(
         rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad_cases(result)
     )
@@ -315,6 +324,10 @@ def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:
     for report in result.reports:
         for action in report.actions:
             yield report.case_id, action
+
+
+def in_error(result: Plan) -> set[int]:
+    return {r.case_id for r in result.reports if r.errors}
 
 
 def bad_cases(result: Plan) -> list[tuple[int, str, str]]:

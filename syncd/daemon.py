@@ -31,7 +31,8 @@ from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
 from syncd.mirror import Mirror
 from syncd.poll import Progress
-from syncd.store import Store, read_step_places
+from syncd.recipients import earlier_messages
+from syncd.store import Store, read_messages, read_step_places
 from syncd.systemd import Notifier
 
 
@@ -238,13 +239,14 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     return config, ruleset
 
 
-
 def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = None) -> Plan:
     """Read Dolibarr with GET requests only into a fresh mirror and plan every case.
 
-    Each case's step history comes from the state database, read-only, when there is one.
+    Each case's step history, and the messages already sent, come from the state
+    database, read-only, when there is one.
     """
     now = config.daemon.now or datetime.now(UTC)
     places = read_step_places(config.daemon.state_db)
+    earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
     reader = dolibarr_client(config)
-    return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places)
+    return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)

@@ -39,6 +39,9 @@ calendar_link = https://cloud.example.com/apps/calendar/p/partners
 docs_link = https://docs.example.com
 community_link = https://discord.example.com/invite
 
+[rule:handoff_success]
+support_link = https://matrix.to/#/#customers:demo.local
+
 [rule:partner_welcome_email]
 template_id = 2
 """

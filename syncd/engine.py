@@ -31,7 +31,7 @@ from typing import Any
 from loguru import logger
 
 from syncd.errors import ConfigError, RuleError
-from syncd.model import Action, Case, CaseReport, Rule, Skip
+from syncd.model import MARKETING_KINDS, Action, Case, CaseReport, Rule, Skip
 
 PROCESSES = frozenset({"customer", "partner", "any"})
 OPTIONAL_SYSTEMS = frozenset({"mautic", "freescout", "matrix"})
@@ -120,6 +120,20 @@ def _rule_problem(rule: Rule[Any], stem: str) -> str:
         return (
             f"RULE.needs names unknown systems {sorted(unknown)} (known: freescout, mautic, matrix)"
         )
+    return _required_problem(rule)
+
+
+def _required_problem(rule: Rule[Any]) -> str:
+    names = (
+        {f.name for f in dataclasses.fields(rule.params)}
+        if dataclasses.is_dataclass(rule.params)
+        else set()
+    )
+    for system, key in rule.required_with:
+        if system not in OPTIONAL_SYSTEMS:
+            return f"RULE.required_with names unknown system {system!r}"
+        if key not in names:
+            return f"RULE.required_with names {key!r}, which is not in Params"
     return ""
 
 
@@ -276,12 +290,30 @@ class RuleSet:
                 loaded.append(LoadedRule(rule, params, enabled))
             except ConfigError as exc:
                 problems += exc.problems
+            else:
+                if enabled:
+                    problems += _unset_required(rule, params, systems, source_of(rule.name))
         if problems:
             raise ConfigError(problems)
         return cls(tuple(loaded), frozenset(systems))
 
     def names(self) -> list[str]:
         return [entry.name for entry in self.rules]
+
+    def params_of(self, name: str) -> Any:
+        """The built Params of the rule named `name` (enabled or not), or None."""
+        return next((entry.params for entry in self.rules if entry.name == name), None)
+
+
+def _unset_required(
+    rule: Rule[Any], params: Any, systems: frozenset[str], source: str
+) -> list[str]:
+    """A parameter the rule cannot do without once that system is configured, left empty."""
+    return [
+        f"{source} {key}: required when [{system}] is configured (set it, or write enabled = no)"
+        for system, key in rule.required_with
+        if system in systems and not str(getattr(params, key)).strip()
+    ]
 
 
 def _section_rule_name(name: str) -> str:
@@ -306,7 +338,7 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
         else:
             _decide(case, now, entry, ruleset.systems, actions, skipped, errors)
     report = _report(case, actions, skipped, errors)
-    return dataclasses.replace(report, warnings=_steering_mistakes(case, ruleset))
+    return dataclasses.replace(report, warnings=case.warnings + _steering_mistakes(case, ruleset))
 
 
 def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
@@ -356,6 +388,20 @@ def _drop_unconfigured(
     return kept
 
 
+def _drop_marketing(
+    name: str, planned: list[Action], skipped: list[tuple[str, str]]
+) -> list[Action]:
+    """A contact who opted out gets no Mautic email and joins no segment, whatever the rule."""
+    kept = [a for a in planned if a.kind not in MARKETING_KINDS]
+    if len(kept) < len(planned):
+        reason = "the contact opted out of marketing email (marketing_opt_out is set)"
+        if kept:
+            kinds = ", ".join(sorted({a.kind for a in planned if a not in kept}))
+            reason = f"{kinds} left out: {reason}"
+        skipped.append((name, reason))
+    return kept
+
+
 def _system(kind: str) -> str:
     return kind.split(".", 1)[0]
 
@@ -388,6 +434,8 @@ def _decide(
     if not planned:
         skipped.append((name, "nothing to do"))
     planned = _drop_unconfigured(name, planned, systems, skipped)
+    if case.fields.has_opted_out:
+        planned = _drop_marketing(name, planned, skipped)
     for action in planned:
         _trace(case, name, f"plan {action.kind} {action.key}: {action.because}")
     actions.extend(planned)

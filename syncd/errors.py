@@ -42,6 +42,21 @@ class CaseDataError(SyncdError):
         super().__init__(f"field {field}: {shown(value)} {why}")
 
 
+class EvidenceError(CaseDataError):
+    """Two pieces of evidence on one case contradict each other; that case is skipped.
+
+    The message names both and the fix: "tags ICP-fit and Not-ICP contradict
+    each other: remove one".
+    """
+
+    def __init__(self, case_id: int, what: str, why: str) -> None:
+        self.case_id = case_id
+        self.field = what
+        self.value = None
+        self.why = why
+        SyncdError.__init__(self, f"{what} {why}")
+
+
 def shown(value: object, limit: int = 60) -> str:
     """A value as a log line or report may show it: its repr, cut short.
 

@@ -46,14 +46,23 @@ class _Invalid(ValueError):
     """A value failed its parser; the text completes "<value> ..."."""
 
 
+RATE_UNITS = ("percent", "fraction")
+
+
 def parse_fields(
-    case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str], tz: tzinfo
+    case_id: int,
+    raw: Mapping[str, Any],
+    codes: Mapping[str, str],
+    tz: tzinfo,
+    rate_unit: str = "percent",
 ) -> Fields:
     """Read every logical field of `model.FIELDS` from `raw` (extrafield code → value).
 
     `codes` maps a logical field name to its extrafield code; a name missing from
     it is looked up under its own name. A missing key or an empty value means
     unset. `tz` is the Dolibarr server's zone, in which date epochs are midnight.
+    `rate_unit` says how `commission_rate` is stored (`[dolibarr]
+    commission_rate_unit`); it is read into a percentage either way.
     """
     r = _Reader(case_id, raw, codes)
     return Fields(
@@ -62,7 +71,7 @@ def parse_fields(
         logins_count=r.read("logins_count", _count, 0),
         frameworks_mapped=r.read("frameworks_mapped", _count, 0),
         referred_by=r.read("referred_by", _thirdparty_id, None),
-        commission_rate=r.read("commission_rate", _rate, None),
+        commission_rate=r.read("commission_rate", _rate(rate_unit), None),
         is_paused=r.read("syncd_pause", _flag, False),
         skip_rules=r.read("syncd_skip_rules", _names, frozenset()),
         onboarding_step=r.read("onboarding_step", _own_text, None),
@@ -73,6 +82,7 @@ def parse_fields(
         has_directory_consent=r.read("directory_consent", _flag, False),
         agreement_signed_date=r.read("agreement_signed_date", _date(tz), None),
         has_dpa_signed=r.read("dpa_signed", _flag, False),
+        has_opted_out=r.read("marketing_opt_out", _flag, False),
     )
 
 
@@ -141,6 +151,11 @@ def parse_amount(case_id: int, name: str, value: Any) -> Decimal:
     if _is_empty(value):
         raise CaseDataError(case_id, name, value, "is missing")
     return _Reader(case_id, {name: value}, {}).read(name, _number, Decimal(0))
+
+
+def parse_day(case_id: int, name: str, value: Any, tz: tzinfo) -> date | None:
+    """An optional date on a related object (an invoice's date); empty is None."""
+    return _Reader(case_id, {name: value}, {}).read(name, _date(tz), None)
 
 
 def _date(tz: tzinfo) -> Callable[[Any], date]:
@@ -240,18 +255,38 @@ def _thirdparty_id(value: Any) -> int | None:
     return ident or None
 
 
-def _rate(value: Any) -> Decimal:
-    """A fraction (0.15), a percentage above 1 (15), or an explicit percentage ("15%")."""
-    text = value.strip() if isinstance(value, str) else value
-    is_percent = isinstance(text, str) and text.endswith("%")
-    rate = _number(text[:-1] if is_percent else text)
-    if rate < 0:
-        raise _Invalid("is negative (a commission rate must be 0 or more)")
-    if is_percent or rate > 1:
-        rate = rate / _HUNDRED
-    if rate > 1:
-        raise _Invalid("is more than 100% (write 0.15 or 15 for 15%)")
-    return rate
+def _rate(unit: str) -> Callable[[Any], Decimal]:
+    """A commission rate as a percentage: "15" is 15 % (or, stored as fractions, "0.15").
+
+    "15%" is a percentage whatever the unit. Outside 0–100 % is an error: a
+    rate of 150 % is a typo, never a commission.
+    """
+
+    def parse(value: Any) -> Decimal:
+        text = value.strip() if isinstance(value, str) else value
+        is_percent = isinstance(text, str) and text.endswith("%")
+        rate = _number(text[:-1] if is_percent else text)
+        if unit == "fraction" and not is_percent:
+            if not 0 <= rate <= 1:
+                raise _Invalid("is not between 0 and 1 (rates are fractions here: 0.15 = 15 %)")
+            return rate * _HUNDRED
+        if not 0 <= rate <= _HUNDRED:
+            raise _Invalid("is not between 0 and 100 (a percentage: 15 = 15 %)")
+        return rate
+
+    return parse
+
+
+def rate_warning(rate: Decimal | None, unit: str) -> str:
+    """A stored percentage of 1 or less is most likely a fraction typed by habit."""
+    if unit != "percent" or rate is None or not 0 < rate <= 1:
+        return ""
+    return f"commission_rate {percent(rate)} %; write 100 for 100 % (15 for 15 %)"
+
+
+def percent(rate: Decimal) -> str:
+    """A rate as people write it: 15, 2.5, 100 (no trailing zeros, no exponent)."""
+    return format(rate.normalize(), "f")
 
 
 def _flag(value: Any) -> bool:

@@ -47,12 +47,31 @@ class ProposalRow:
 
 @dataclass(frozen=True)
 class InvoiceRow:
+    """An invoice's raw values as Dolibarr sent them; casebuild reads and judges them.
+
+    QUIRKS.md, "Invoices: the paid signal": `type`, `statut`, `close_code`,
+    `totalpaid` tell a credit note, a deposit and a short-paid invoice apart;
+    `currency` is `multicurrency_code`, with `mc_total_ht` in it next to the
+    company currency's `total_ht`. `deposits_ht` / `mc_deposits_ht` sum the
+    `(DEPOSIT)` lines by which this invoice absorbs paid deposits.
+    """
+
     id: int
     socid: int
     ref: str
-    is_paid: bool
+    is_paid: bool  # `paye == "1"`
     total_ht: str
     currency: str
+    type: Any = None
+    status: Any = None  # `statut`
+    close_code: Any = None
+    source_id: Any = None  # `fk_facture_source`
+    total_ttc: Any = None
+    totalpaid: Any = None
+    mc_total_ht: Any = None
+    deposits_ht: Any = None
+    mc_deposits_ht: Any = None
+    date: Any = None
 
 
 RelatedRow = ContactRow | ProposalRow | InvoiceRow
@@ -76,12 +95,35 @@ class Mirror:
     category_ids: dict[str, int] = field(default_factory=dict)
     cursors: dict[str, datetime] = field(default_factory=dict)
     polls: int = 0
+    company_currency: str | None = None  # `GET /setup/company`; None until read or unreadable
     # Rows whose modification time is implausibly far ahead, as last warned about
     # (not stored: a restart warns again).
     future_rows: set[tuple[str, int]] = field(default_factory=set)
     # A time Dolibarr's clock had reached, with syncd's monotonic reading then
     # (poll.Bookmarks; not stored: a new process starts from the cursors).
     server_mark: tuple[datetime, float] | None = None
+    # What changed since the mirror was last stored: `Store.save_cycle` writes only these.
+    dirty: set[tuple[str, int]] = field(default_factory=set)
+    gone: set[tuple[str, int]] = field(default_factory=set)
+    dirty_tags: set[str] = field(default_factory=set)
+
+    def put(self, kind: str, row: Any) -> None:
+        """Keep `row` (a row of `kind`) as the latest known, to be stored."""
+        table = self.thirdparties if kind == "thirdparties" else self.related[kind]
+        table[row.id] = row
+        self.dirty.add((kind, row.id))
+        self.gone.discard((kind, row.id))
+
+    def set_members(self, tag: str, ids: set[int]) -> None:
+        if self.members.get(tag) != ids:
+            self.members[tag] = set(ids)
+            self.dirty_tags.add(tag)
+
+    def stored(self) -> None:
+        """Everything is in the state database now."""
+        self.dirty.clear()
+        self.gone.clear()
+        self.dirty_tags.clear()
 
     def tags_of(self, socid: int) -> frozenset[str]:
         return frozenset(tag for tag, ids in self.members.items() if socid in ids)
@@ -94,12 +136,20 @@ class Mirror:
         return grouped
 
     def forget(self, socid: int) -> None:
-        self.thirdparties.pop(socid, None)
-        for rows in self.related.values():
+        if self.thirdparties.pop(socid, None) is not None:
+            self._gone("thirdparties", socid)
+        for kind, rows in self.related.items():
             for row_id in [i for i, row in rows.items() if row.socid == socid]:
                 del rows[row_id]
-        for ids in self.members.values():
-            ids.discard(socid)
+                self._gone(kind, row_id)
+        for tag, ids in self.members.items():
+            if socid in ids:
+                ids.discard(socid)
+                self.dirty_tags.add(tag)
+
+    def _gone(self, kind: str, row_id: int) -> None:
+        self.dirty.discard((kind, row_id))
+        self.gone.add((kind, row_id))
 
 
 __all__ = [

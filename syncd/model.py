@@ -74,6 +74,7 @@ FIELDS: tuple[str, ...] = (
     "directory_consent",
     "agreement_signed_date",
     "dpa_signed",
+    "marketing_opt_out",
 )
 
 EU_COUNTRIES: frozenset[str] = frozenset(
@@ -108,6 +109,9 @@ EU_COUNTRIES: frozenset[str] = frozenset(
     ]
 )
 
+# Marketing: what a contact who opted out (`marketing_opt_out`) must not receive.
+MARKETING_KINDS: frozenset[str] = frozenset({"mautic.send_email", "mautic.add_to_segment"})
+
 ACTION_KINDS: tuple[str, ...] = (
     "mautic.link_contact",
     "mautic.send_email",
@@ -135,13 +139,42 @@ class Proposal:
     status: int
 
 
+# Dolibarr's invoice `type` (QUIRKS.md, "Invoices: the paid signal").
+INVOICE_KINDS: Mapping[int, str] = {
+    0: "standard",
+    1: "replacement",
+    2: "credit_note",
+    3: "deposit",
+    5: "situation",
+}
+
+
 @dataclass(frozen=True)
 class Invoice:
+    """An invoice as the customer process and the money rules see it.
+
+    Amounts are excl. tax, in `currency`: the invoice's own currency when it has
+    one, else the company's ("" when neither is known). `is_settled` is
+    Dolibarr's "closed as paid": in full, or "paid partially" (a `close_code`),
+    when `paid_ht` is the share that came in. Only a standard invoice counts as
+    paid (`is_paid`): a credit note or a deposit never makes a paying customer.
+    """
+
     id: int
     ref: str
-    is_paid: bool
+    is_settled: bool
     total_ht: Decimal
     currency: str
+    kind: str = "standard"
+    paid_ht: Decimal | None = None
+    close_code: str = ""
+    source_id: int | None = None  # a credit note's corrected invoice (`fk_facture_source`)
+    deposits_ht: Decimal = Decimal(0)  # the deposits this invoice absorbs, as a positive sum
+    issued_on: date | None = None  # the invoice date
+
+    @property
+    def is_paid(self) -> bool:
+        return self.kind == "standard" and self.is_settled
 
 
 @dataclass(frozen=True)
@@ -160,7 +193,18 @@ class Referrer:
     id: int
     ref: str
     name: str
-    commission_rate: Decimal | None = None
+    commission_rate: Decimal | None = None  # a percentage: 15 is 15 %
+    is_paused: bool = False  # `syncd_pause` on the partner: nothing is written on its record
+    error: str = ""  # the partner's data cannot be read: its notes wait
+
+    @property
+    def waits(self) -> str:
+        """Why nothing may be written on the partner's record now; "" when it may."""
+        if self.error:
+            return f"partner {self.ref} has an error: {self.error}"
+        if self.is_paused:
+            return f"partner {self.ref} is paused (syncd_pause is set on it)"
+        return ""
 
 
 @dataclass(frozen=True)
@@ -172,7 +216,7 @@ class Fields:
     logins_count: int = 0
     frameworks_mapped: int = 0
     referred_by: int | None = None
-    commission_rate: Decimal | None = None
+    commission_rate: Decimal | None = None  # a percentage (15 is 15 %), whatever Dolibarr stores
     is_paused: bool = False
     skip_rules: frozenset[str] = frozenset()
     onboarding_step: str | None = None
@@ -183,6 +227,7 @@ class Fields:
     has_directory_consent: bool = False
     agreement_signed_date: date | None = None
     has_dpa_signed: bool = False
+    has_opted_out: bool = False  # no marketing email (Mautic emails, segments) for this case
 
 
 @dataclass(frozen=True)
@@ -207,6 +252,7 @@ class Case:
     referrer: Referrer | None = None
     step: str = ""
     evidence: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # a likely mistake in the case's data, for the audit
     # When syncd saw the case move into its current step (its step history, or
     # the `[syncd]` events after `rebuild-state`); None when syncd first met the
     # case already there, so when it got there is not known.
@@ -291,6 +337,10 @@ class Rule(Generic[P]):
     the rule is pointless: their absence from the configuration turns it into a
     skip. Beyond that, the engine leaves out any single action whose system is
     not configured, so a rule that also writes to Dolibarr still does that.
+
+    `required_with` pairs a system with a parameter that must be set (not
+    empty) when that system is configured and the rule enabled: a message that
+    would go out without its link is a configuration error at start instead.
     """
 
     name: str
@@ -298,6 +348,7 @@ class Rule(Generic[P]):
     params: type[P]
     decide: Callable[[Case, datetime, P], Decision]
     needs: frozenset[str] = frozenset()
+    required_with: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -364,15 +415,19 @@ def past_window(day: int, first: int, length: int, what: str) -> Skip | None:
     return None
 
 
-def fill_message(template: str, case: Case, calendar_link: str = "") -> str:
+def fill_message(
+    template: str, case: Case, calendar_link: str = "", placeholder: str = "calendar_link"
+) -> str:
     """A message body from a configured template: `{name}` is the case's name, and
-    `{calendar_link}` the link (appended at the end when the template has no place for it)."""
+    `{calendar_link}` (or another `placeholder`) the link, appended at the end when
+    the template has no place for it."""
     text = template.replace("{name}", case.name)
     if not calendar_link:
         return text
-    if "{calendar_link}" not in text:
+    slot = "{" + placeholder + "}"
+    if slot not in text:
         return f"{text}\n\n{calendar_link}"
-    return text.replace("{calendar_link}", calendar_link)
+    return text.replace(slot, calendar_link)
 
 
 def thirdparty_target(case: Case) -> str:

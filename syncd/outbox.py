@@ -22,7 +22,7 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -195,13 +195,21 @@ def drain(
     now: datetime,
     should_stop: Callable[[], bool] = lambda: False,
     policy: OutboxPolicy | None = None,
+    waiting: Container[int] = (),
 ) -> DrainStats:
-    """Send every due action, one at a time, checking the stop flag between actions."""
+    """Send every due action, one at a time, checking the stop flag between actions.
+
+    Actions of the cases in `waiting` (whose data is in error this cycle) are
+    neither sent nor dropped: they wait until the case can be read again, and
+    are then sent only if it still wants them.
+    """
     policy = policy or OutboxPolicy()
     stats = DrainStats()
     for row in store.due(now):
         if should_stop():
             break
+        if row.case_id in waiting:
+            continue
         send_one(store, executor, row, now, policy, stats)
     return stats
 

@@ -56,6 +56,7 @@ class Reader(Protocol):
     def iter_invoices(self, modified_since: datetime | None = None) -> Iterable[Any]: ...
     def setup_constants(self, prefix: str = "SYNCD_") -> dict[str, str]: ...
     def server_clock(self) -> datetime | None: ...
+    def company_currency(self) -> str | None: ...
 
 
 class TagGuardError(SyncdError):
@@ -101,6 +102,9 @@ def poll(
     the time between reads; without it, `now` of each poll does (tests).
     """
     missing = _ensure_categories(reader, mirror, settings.tag_labels, _sweep_due(mirror, settings))
+    if mirror.company_currency is None or _sweep_due(mirror, settings):
+        # Invoices with no currency of their own are in the company's (QUIRKS.md).
+        mirror.company_currency = reader.company_currency() or ""
     clock = monotonic or (lambda: now.timestamp())
     marks = Bookmarks(mirror, now + FUTURE_LIMIT, clock)
     changed = _poll_thirdparties(reader, mirror, settings, marks, progress)
@@ -179,6 +183,7 @@ class Bookmarks:
             )
         self.mirror.future_rows = set(self.future)
 
+
 def _moment(value: Any) -> datetime | None:
     """A `date_modification` epoch (int or digit string) as a time, or None."""
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -252,7 +257,7 @@ def _poll_thirdparties(
         row = _copy("thirdparties", record)
         if mirror.thirdparties.get(row.id) != row:
             changed.add(row.id)
-        mirror.thirdparties[row.id] = row
+            mirror.put("thirdparties", row)
         if progress and seen % 100 == 0:
             progress("third parties read", seen)
     return changed
@@ -276,7 +281,7 @@ def _poll_related(
             changed.add(previous.socid)
         if previous != row:
             changed.add(row.socid)
-        rows[row.id] = row
+            mirror.put(kind, row)
     return changed
 
 
@@ -291,7 +296,7 @@ def _poll_members(reader: Reader, mirror: Mirror) -> set[int]:
                 f"it had {len(before)}. Check the category in Dolibarr; nothing was done."
             )
         changed |= members ^ before
-        mirror.members[tag] = set(members)
+        mirror.set_members(tag, set(members))
     return changed
 
 

@@ -13,30 +13,68 @@ day-7 check-in and the day-2 qualification reminder are rules, not steps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from syncd.errors import CaseDataError
+from syncd.errors import CaseDataError, EvidenceError
 from syncd.model import ALL_STEPS, NO_STEP, ONBOARDING_TAGS, PARTNER_TAGS, TAGS, Case, Referral
 
-CONVERSION_DAY = 10  # first day since signup on which an active trial is ready to convert
-ACTIVE_MIN_LOGINS = 3
-ACTIVE_MIN_FRAMEWORKS = 1
 CUSTOMER_TAGS: frozenset[str] = frozenset(TAGS) - PARTNER_TAGS
 OVERRIDE_FIELD = "onboarding_step_override"
+# Tags a person cannot mean together: the case is bad data until one is removed.
+CONTRADICTIONS: tuple[tuple[str, str], ...] = (
+    ("icp_fit", "not_icp"),
+    ("partner_qualified", "partner_declined"),
+)
+# The rule whose parameters hold the numbers of step inference (see `StepSettings`).
+SETTINGS_RULE = "conversion_proposal"
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """The numbers step inference uses; each is a parameter of `[rule:conversion_proposal]`.
+
+    They live next to the rule that acts on the step they decide, so that a
+    configured `first_day = 8` moves both the step and the proposal task.
+    """
+
+    first_day: int = 10  # first day since signup on which an active trial is ready to convert
+    min_logins: int = 3
+    min_frameworks: int = 1
+
+    @classmethod
+    def from_params(cls, params: object) -> StepSettings:
+        """The settings from a rule's built Params (any object with these attributes)."""
+        default = cls()
+        return cls(
+            first_day=getattr(params, "first_day", default.first_day),
+            min_logins=getattr(params, "min_logins", default.min_logins),
+            min_frameworks=getattr(params, "min_frameworks", default.min_frameworks),
+        )
+
+
+DEFAULT_SETTINGS = StepSettings()
 
 Evidence = tuple[str, ...]
 Found = tuple[str, Evidence]
 
 
-def infer(case: Case, now: datetime, labels: Mapping[str, str] | None = None) -> Case:
+def infer(
+    case: Case,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    settings: StepSettings = DEFAULT_SETTINGS,
+) -> Case:
     """Return `case` with `step` and `evidence` filled in.
 
     `now` is aware and in the Dolibarr server's zone; today is `now.date()`.
     `labels` maps logical tag names to Dolibarr labels for the wording only.
-    Raises `CaseDataError` when `onboarding_step_override` names no known step.
+    Raises `CaseDataError` when `onboarding_step_override` names no known step,
+    and `EvidenceError` when two of the case's tags contradict each other.
     """
-    step, evidence = _decide(case, now.date(), _Words(labels or {}))
+    words = _Words(labels or {}, settings)
+    _check_contradictions(case, words)
+    step, evidence = _decide(case, now.date(), words)
     return replace(case, step=step, evidence=evidence)
 
 
@@ -45,26 +83,44 @@ def days_since_signup(case: Case, now: datetime) -> int:
     return (now.date() - case.signup_date).days
 
 
-def is_active(case: Case) -> bool:
-    """Whether the trial is in real use: logged in 3 times and mapped a framework."""
+def is_active(case: Case, settings: StepSettings = DEFAULT_SETTINGS) -> bool:
+    """Whether the trial is in real use: logged in 3 times and mapped a framework (defaults)."""
     fields = case.fields
     return (
-        fields.logins_count >= ACTIVE_MIN_LOGINS
-        and fields.frameworks_mapped >= ACTIVE_MIN_FRAMEWORKS
+        fields.logins_count >= settings.min_logins
+        and fields.frameworks_mapped >= settings.min_frameworks
     )
 
 
 class _Words:
-    """Wording of evidence: tags by their Dolibarr label, dates relative to today."""
+    """Wording of evidence: tags by their Dolibarr label, dates relative to today.
 
-    def __init__(self, labels: Mapping[str, str]) -> None:
+    It also carries the settings, so every check keeps one signature.
+    """
+
+    def __init__(
+        self, labels: Mapping[str, str], settings: StepSettings = DEFAULT_SETTINGS
+    ) -> None:
         self.labels = labels
+        self.settings = settings
 
     def label(self, logical_tag: str) -> str:
         return self.labels.get(logical_tag, logical_tag)
 
     def tag(self, logical_tag: str) -> str:
         return f"tag {self.label(logical_tag)}"
+
+
+def _check_contradictions(case: Case, words: _Words) -> None:
+    """ICP-fit with Not-ICP, or Partner-Qualified with Partner-Declined, is bad data.
+
+    Guessing which one a person meant could send a sales email to someone
+    declined, so the case waits, in error, until one tag is removed.
+    """
+    for first, second in CONTRADICTIONS:
+        if {first, second} <= case.tags:
+            a, b = words.label(first), words.label(second)
+            raise EvidenceError(case.id, f"tags {a} and {b}", "contradict each other: remove one")
 
 
 def _decide(case: Case, today: date, words: _Words) -> Found:
@@ -202,6 +258,9 @@ def _customer(case: Case, today: date, words: _Words) -> Found:
     found = _first(_PAID_CHECKS, case, today, words)
     notes: Evidence = ()
     if found is None:
+        # Not-ICP is nurture only: activity or a call date never moves it on.
+        found = _nurture(case, today, words)
+    if found is None:
         found, notes = _conversion_or_skip(case, today, words)
     if found is None:
         found = _first(_TRIAL_CHECKS, case, today, words)
@@ -230,14 +289,15 @@ _PAID_CHECKS = (_handoff, _subscription_active)
 def _conversion_or_skip(case: Case, today: date, words: _Words) -> tuple[Found | None, Evidence]:
     """Conversion when due, or no step and a note when an EU-Project case skips it."""
     day = (today - case.signup_date).days
-    if day < CONVERSION_DAY or not is_active(case):
+    settings = words.settings
+    if day < settings.first_day or not is_active(case, settings):
         return None, ()
     if "eu_project" in case.tags:
         return None, (f"{words.label('eu_project')}: conversion skipped",)
     fields = case.fields
     active = (
-        f"active: logins_count {fields.logins_count} ≥ {ACTIVE_MIN_LOGINS}, "
-        f"frameworks_mapped {fields.frameworks_mapped} ≥ {ACTIVE_MIN_FRAMEWORKS}"
+        f"active: logins_count {fields.logins_count} ≥ {settings.min_logins}, "
+        f"frameworks_mapped {fields.frameworks_mapped} ≥ {settings.min_frameworks}"
     )
     evidence = (_since_signup(case, today), active, _proposals(case))
     return ("conversion", evidence), ()
@@ -276,7 +336,7 @@ def _nurture(case: Case, today: date, words: _Words) -> Found | None:
     return "nurture", (words.tag("not_icp"),)
 
 
-_TRIAL_CHECKS = (_call, _welcome_call, _nurture)
+_TRIAL_CHECKS = (_call, _welcome_call)
 
 
 def _trial(case: Case, today: date, words: _Words) -> Found:

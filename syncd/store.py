@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -101,6 +101,15 @@ def m003_server_cursors(db: Database) -> None:
     # changes, so the first poll after the upgrade reads everything once; the
     # mirror it compares with is kept, so only real changes count.
     db.execute("DELETE FROM cursors")
+
+
+@migrations()
+def m004_invoice_types(db: Database) -> None:
+    # Invoices are now read with their type, closing and currencies (QUIRKS.md,
+    # "Invoices: the paid signal"). Rows mirrored without them cannot tell a credit
+    # note from an invoice: forget them and read every invoice again.
+    db.execute("delete from mirror_rows where kind = 'invoices'")
+    db.execute("delete from cursors where kind = 'invoices'")
 
 
 class Status(StrEnum):
@@ -228,6 +237,7 @@ class Store:
         self.mask = mask
         self.db = self._open()
         self.needs_timeline_sync = True
+        self.rewrite_mirror = False  # True: the file does not hold the mirror in memory
 
     def _open(self) -> Database:
         db = open_database(self.path)
@@ -251,6 +261,7 @@ class Store:
             return f"state database {self.path} was deleted while syncd ran; written back"
         self.db.close()
         self.db = self._open()
+        self.rewrite_mirror = True  # the new file does not hold our mirror
         return f"state database {self.path} was replaced while syncd ran; now using the new file"
 
     def _write_back(self) -> None:
@@ -369,6 +380,10 @@ class Store:
             f"status in ({marks})", [s.value for s in statuses], order_by="created_at, key"
         )
         return [_row(r) for r in records]
+
+    def messages(self) -> list[MessageRow]:
+        """Every message sent or waiting: (case, kind, rule, address, payload)."""
+        return _message_rows(self.db.execute(_MESSAGES_SQL).fetchall())
 
     def counts(self) -> dict[str, int]:
         sql = "select status, count(*) from outbox group by status"
@@ -502,6 +517,8 @@ class Store:
                 {"case_id": case_id, "ref": ref, "error": self.mask(error)}
                 for case_id, ref, error in case_errors
             )
+        mirror.stored()
+        self.rewrite_mirror = False
 
     def record_failed_cycle(self, started_at: datetime, finished_at: datetime, error: str) -> None:
         with self.db.atomic():
@@ -566,34 +583,42 @@ class Store:
         self.db.table("step_history").insert_all(entered, ignore=True)
 
     def _write_mirror(self, mirror: Mirror) -> None:
-        # Rewritten whole: simple, and a cycle's one transaction keeps it consistent.
-        self.db.execute("delete from mirror_rows")
-        self.db.table("mirror_rows").insert_all(self._mirror_records(mirror), batch_size=500)
-        self.db.execute("delete from mirror_members")
-        self.db.table("mirror_members").insert_all(
-            {"tag": tag, "socid": socid} for tag, ids in mirror.members.items() for socid in ids
-        )
+        """The rows that changed since the mirror was last stored, in place.
+
+        The whole mirror is written only into a file that does not hold it
+        (one that replaced ours under a running daemon).
+        """
+        if self.rewrite_mirror:
+            self.db.execute("delete from mirror_rows")
+            self.db.execute("delete from mirror_members")
+            everything = [("thirdparties", i) for i in mirror.thirdparties]
+            everything += [(k, i) for k in RELATED_KINDS for i in mirror.related[k]]
+            self._put_rows(mirror, everything)
+            self._put_members(mirror, set(mirror.members))
+        else:
+            self._put_rows(mirror, sorted(mirror.dirty))
+            self.db.conn.executemany(
+                "delete from mirror_rows where kind = ? and id = ?", sorted(mirror.gone)
+            )
+            self._put_members(mirror, mirror.dirty_tags)
         self.db.execute("delete from mirror_categories")
         self.db.table("mirror_categories").insert_all(
             {"tag": tag, "category_id": cid} for tag, cid in mirror.category_ids.items()
         )
 
-    def _mirror_records(self, mirror: Mirror) -> Iterator[dict[str, Any]]:
-        for row in mirror.thirdparties.values():
-            yield {
-                "kind": "thirdparties",
-                "id": row.id,
-                "socid": row.id,
-                "data": json.dumps(asdict(row)),
-            }
-        for kind in RELATED_KINDS:
-            for rel in mirror.related[kind].values():
-                yield {
-                    "kind": kind,
-                    "id": rel.id,
-                    "socid": rel.socid,
-                    "data": json.dumps(asdict(rel)),
-                }
+    def _put_rows(self, mirror: Mirror, keys: Iterable[tuple[str, int]]) -> None:
+        self.db.conn.executemany(
+            "insert or replace into mirror_rows (kind, id, socid, data) values (?, ?, ?, ?)",
+            (_mirror_record(mirror, kind, row_id) for kind, row_id in keys),
+        )
+
+    def _put_members(self, mirror: Mirror, tags: set[str]) -> None:
+        for tag in sorted(tags):
+            self.db.execute("delete from mirror_members where tag = ?", [tag])
+            self.db.conn.executemany(
+                "insert into mirror_members (tag, socid) values (?, ?)",
+                ((tag, socid) for socid in sorted(mirror.members.get(tag, ()))),
+            )
 
 
 def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | None:
@@ -607,6 +632,17 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     if rows is None:
         return None
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
+
+
+def _mirror_record(mirror: Mirror, kind: str, row_id: int) -> tuple[str, int, int, str]:
+    if kind == "thirdparties":
+        party = mirror.thirdparties[row_id]
+        values = {f.name: getattr(party, f.name) for f in fields(party)}
+        values["array_options"] = dict(party.array_options)
+        return kind, row_id, row_id, json.dumps(values)
+    row = mirror.related[kind][row_id]
+    values = {f.name: getattr(row, f.name) for f in fields(row)}
+    return kind, row_id, int(row.socid), json.dumps(values)
 
 
 def read_step_places(path: Path) -> dict[int, StepPlace] | None:
@@ -653,6 +689,30 @@ def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
     if rows is None:
         return None
     return {str(key): (str(status), updated, due, why) for key, status, updated, due, why in rows}
+
+
+# Messages sent or still waiting to be sent (a failed or cancelled one reached nobody;
+# a skipped one waits: it is asked about again, and would be sent once the person opts in).
+_MESSAGES_SQL = (
+    "select case_id, kind, rule, target, payload from outbox "
+    "where kind in ('mautic.send_email', 'freescout.message') "
+    "and status not in ('failed', 'cancelled') order by created_at, key"
+)
+MessageRow = tuple[int, str, str, str, dict[str, Any]]
+
+
+def _message_rows(rows: Iterable[Sequence[Any]]) -> list[MessageRow]:
+    return [
+        (int(case_id), str(kind), str(rule), str(target or ""), json.loads(payload or "{}"))
+        for case_id, kind, rule, target, payload in rows
+    ]
+
+
+def read_messages(path: Path) -> list[MessageRow] | None:
+    """Every message sent or waiting (case, kind, rule, address, payload), read without
+    writing a byte; None without a readable database."""
+    rows = _read_only(path, _MESSAGES_SQL, [])
+    return None if rows is None else _message_rows(rows)
 
 
 def _read_only(path: Path, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]] | None:

@@ -73,12 +73,17 @@ def make_case(
     )
 
 
-def paid_invoice(ref: str = "FA2611-0001", total_ht: str = "490.00", id: int = 1) -> Invoice:
-    return Invoice(id=id, ref=ref, is_paid=True, total_ht=Decimal(total_ht), currency="EUR")
+def paid_invoice(
+    ref: str = "FA2611-0001", total_ht: str = "490.00", id: int = 1, **more: Any
+) -> Invoice:
+    """A standard invoice closed as paid in full; `more` sets any other `Invoice` field."""
+    return Invoice(
+        id=id, ref=ref, is_settled=True, total_ht=Decimal(total_ht), currency="EUR", **more
+    )
 
 
 def unpaid_invoice(ref: str = "FA2611-0002", total_ht: str = "490.00", id: int = 2) -> Invoice:
-    return Invoice(id=id, ref=ref, is_paid=False, total_ht=Decimal(total_ht), currency="EUR")
+    return Invoice(id=id, ref=ref, is_settled=False, total_ht=Decimal(total_ht), currency="EUR")
 
 
 def proposal(ref: str = "PR2611-0001", id: int = 1, status: int = 1) -> Proposal:

@@ -30,6 +30,12 @@ calendar_link = https://cloud.example.com/apps/calendar/p/partners
 [rule:check_in_email]
 template_id = 1
 
+[rule:follow_up_message]
+community_link = https://discord.example.com/invite/unicis
+
+[rule:handoff_success]
+support_link = https://matrix.to/#/#customers:example.com
+
 [rule:partner_welcome_email]
 template_id = 2
 """

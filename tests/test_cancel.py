@@ -69,3 +69,23 @@ def test_a_paused_case_cancels_its_waiting_email_and_unpausing_sends_it_once(
     world.cycle()
     assert world.rt.store.get(key).status is Status.DONE  # type: ignore[union-attr]
     assert len(world.matrix.messages(SALES)) == 1
+
+
+def test_a_case_whose_data_turned_bad_holds_its_waiting_notice_until_it_is_mended(
+    waiting: tuple[World, int, str],
+) -> None:
+    world, socid, key = waiting
+    world.dolibarr.tag(socid, "ICP-fit")
+    world.dolibarr.tag(socid, "Not-ICP")  # contradictory: the case is in error
+    world.advance(hours=1)
+    report = {r.case_id: r for r in world.cycle().plan.reports}[socid]
+    assert report.errors
+    row = world.rt.store.get(key)
+    assert row is not None and row.status is Status.PLANNED  # neither sent nor dropped
+    assert world.matrix.messages(SALES) == []
+    world.dolibarr.untag(socid, "Not-ICP")
+    world.dolibarr.untag(socid, "ICP-fit")  # mended as it was: a trial that signed up today
+    world.advance(hours=1)
+    world.cycle()
+    assert world.rt.store.get(key).status is Status.DONE  # type: ignore[union-attr]
+    assert len(world.matrix.messages(SALES)) == 1

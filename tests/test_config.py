@@ -43,6 +43,9 @@ def test_example_loads_with_every_section() -> None:
     assert set(config.rules) == {
         "check_in_email",
         "welcome_call_offer",
+        "follow_up_message",
+        "handoff_success",
+        "conversion_proposal",
         "qualification_reminder",
         "partner_commission_note",
     }

@@ -7,8 +7,8 @@ job, so these tests use the real built-in rules and a few tiny ones written here
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,12 +28,24 @@ def source_of(name: str) -> str:
     return f"syncd.ini: [rule:{name}]"
 
 
+# The links the customer's messages cannot go without once FreeScout is configured.
+LINKS: Mapping[str, Mapping[str, str]] = {
+    "follow_up_message": {"community_link": "https://discord.example.com/invite/unicis"},
+    "handoff_success": {"support_link": "https://matrix.to/#/#customers:example.com"},
+}
+
+
 def ruleset(
     sections: Mapping[str, Mapping[str, str]] | None = None,
     systems: frozenset[str] = ALL_SYSTEMS,
     rules: list[Rule[Any]] | None = None,
 ) -> RuleSet:
-    return RuleSet.build(rules or load_rules(), sections or {}, source_of, systems)
+    rules = rules or load_rules()
+    given = sections or {}
+    names = {rule.name for rule in rules}
+    linked = {name: {**links, **given.get(name, {})} for name, links in LINKS.items()}
+    merged = {**given, **{name: v for name, v in linked.items() if name in names}}
+    return RuleSet.build(rules, merged, source_of, systems)
 
 
 def skipped(report: Any) -> dict[str, str]:
@@ -277,3 +289,65 @@ def test_missing_matrix_leaves_out_only_the_matrix_part() -> None:
         "partner_activate",
         "matrix.notify left out: needs matrix, which is not configured",
     ) in (report.skipped)
+
+
+# -- links the customer's messages need, and marketing consent ---------------
+
+
+def test_unset_support_and_community_links_are_config_errors_with_freescout() -> None:
+    """Page: hand-off gives "a support channel"; the follow-up a "community Discord invite"."""
+    with pytest.raises(ConfigError) as err:
+        RuleSet.build(load_rules(), {}, source_of, ALL_SYSTEMS)
+    assert err.value.problems == [
+        "syncd.ini: [rule:follow_up_message] community_link: required when [freescout] "
+        "is configured (set it, or write enabled = no)",
+        "syncd.ini: [rule:handoff_success] support_link: required when [freescout] "
+        "is configured (set it, or write enabled = no)",
+    ]
+
+
+def test_unset_links_are_fine_without_freescout_or_with_the_rule_disabled() -> None:
+    RuleSet.build(load_rules(), {}, source_of, frozenset({"mautic", "matrix"}))
+    disabled = {"follow_up_message": {"enabled": "no"}, "handoff_success": {"enabled": "no"}}
+    RuleSet.build(load_rules(), disabled, source_of, ALL_SYSTEMS)
+
+
+def test_handoff_without_freescout_leaves_out_only_the_invitation() -> None:
+    rules = [r for r in load_rules() if r.name == "handoff_success"]
+    link = {"handoff_success": {"support_link": "https://matrix.to/#/#c:example.com"}}
+    built = RuleSet.build(rules, link, source_of, frozenset({"matrix"}))
+    report = evaluate(make_case(tags=("trial", "customer_active"), step="handoff"), NOW, built)
+    assert {a.kind for a in report.actions} == {"matrix.notify", "dolibarr.agenda_event"}
+    assert (
+        "handoff_success",
+        "freescout.message left out: needs freescout, which is not configured",
+    ) in report.skipped
+
+
+def test_rule_that_names_an_unknown_required_parameter_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "site_hello.py").write_text(
+        EXTRA_RULE.replace(
+            'needs=frozenset({"matrix"})',
+            'needs=frozenset({"matrix"}), required_with=(("matrix", "link"),)',
+        )
+    )
+    with pytest.raises(RuleError, match="required_with names 'link', which is not in Params"):
+        load_rules(tmp_path)
+
+
+def test_opted_out_contact_gets_no_mautic_email_or_segment() -> None:
+    """Marketing consent: a contact who opted out is left out of Mautic emails and segments."""
+    day_7 = NOW.date() - timedelta(days=7)
+    checked_in = make_case(step="follow_up", signup_date=day_7, has_opted_out=True)
+    report = evaluate(checked_in, NOW, ruleset())
+    assert not [a for a in report.actions if a.kind.startswith("mautic.send")]
+    assert skipped(report)["check_in_email"] == (
+        "the contact opted out of marketing email (marketing_opt_out is set)"
+    )
+    nurtured = make_case(tags=("trial", "not_icp"), step="nurture", has_opted_out=True)
+    report = evaluate(nurtured, NOW, ruleset())
+    assert "mautic.add_to_segment" not in {a.kind for a in report.actions}
+    assert "opted out of marketing email" in skipped(report)["nurture_segment"]
+    assert evaluate(
+        replace(nurtured, fields=replace(nurtured.fields, has_opted_out=False)), NOW, ruleset()
+    ).actions

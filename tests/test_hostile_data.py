@@ -125,9 +125,12 @@ def test_a_proposal_with_an_unreadable_status_is_an_error_on_its_case(world: Wor
 def test_an_invoice_total_is_read_with_the_number_limits() -> None:
     mirror = Mirror()
     mirror.thirdparties[1] = PartyRow(1, "C1", "Acme", "", "", 1795375862, None, {})
-    mirror.related["invoices"][9] = InvoiceRow(9, 1, "FA-9", True, "1e2000000", "EUR")
+    mirror.related["invoices"][9] = InvoiceRow(9, 1, "FA-9", True, "1e2000000", "")
     (_row, error), *_ = build_cases(mirror, {}, ZoneInfo("Europe/Paris")).errors
     assert str(error) == "field invoice FA-9 total_ht: '1e2000000' is out of range"
+    mirror.related["invoices"][9] = InvoiceRow(9, 1, "FA-9", True, "1", "USD", mc_total_ht="9e99")
+    (_row, error), *_ = build_cases(mirror, {}, ZoneInfo("Europe/Paris")).errors
+    assert str(error) == "field invoice FA-9 multicurrency_total_ht: '9e99' is out of range"
 
 
 @responses.activate
@@ -162,7 +165,7 @@ def test_contact_and_invoice_text_is_checked_on_its_case() -> None:
             socid, f"C{socid}", "Acme", "", "", 1795375862, None, {}
         )
     mirror.related["contacts"][5] = ContactRow(5, 1, "Jo", "jo@x.example\x00, all@x.example")
-    mirror.related["invoices"][9] = InvoiceRow(9, 2, "FA-9\x1b[2J", True, "100", "EUR")
+    mirror.related["invoices"][9] = InvoiceRow(9, 2, "FA-9\x1b[2J", True, "100", "")
     built = build_cases(mirror, {}, ZoneInfo("Europe/Paris"))
     assert [str(error) for _row, error in built.errors] == [
         "field contact 5 email: 'jo@x.example\\x00, all@x.example' contains control characters",

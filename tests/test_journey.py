@@ -47,7 +47,8 @@ def test_customer_journey_sends_everything_exactly_once(world: World) -> None:
     d.add_invoice(aster, "FA2611-0001", "1200.00", paid=True)
     run_days(world, 19)
 
-    assert len(world.freescout.messages_to("jane@aster.example")) == 2  # offer, follow-up
+    # offer, follow-up, support channel invitation at hand-off
+    assert len(world.freescout.messages_to("jane@aster.example")) == 3
     assert len(world.mautic.sent(to="jane@aster.example")) == 1  # the day-7 check-in
     sales = world.matrix.messages(SALES)
     assert len(sales) == len(set(sales))
@@ -117,7 +118,7 @@ def test_partner_journey_and_one_commission_note_per_paid_invoice(world: World) 
         email="hello@quartz.example",
         country_code="FR",
         tags=("Partner-Prospect",),
-        array_options={"commission_rate": "0.15"},
+        array_options={"commission_rate": "15"},
     )
     run_days(world, 6)  # undecided after 5 days → reminder
     d.untag(partner, "Partner-Prospect")

@@ -82,6 +82,7 @@ SYNCD_EXTRAFIELDS: dict[str, str] = {
     "directory_consent": "boolean",
     "agreement_signed_date": "date",
     "dpa_signed": "boolean",
+    "marketing_opt_out": "boolean",
 }
 _KNOWN_RESOURCES = frozenset(
     [
@@ -227,6 +228,7 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
             ("GET", "/agendaevents", self._list_events),
             ("POST", "/agendaevents", self._post_event),
             ("GET", f"/agendaevents/{num}", self._get_event),
+            ("GET", "/setup/company", self._get_company),
             ("GET", "/setup/conf", self._get_conf_all),
             ("GET", "/setup/conf/(?P<name>[^/]+)", self._get_conf),
             ("GET", "/setup/extrafields", self._list_extrafields),
@@ -337,14 +339,21 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
         currency: str = "EUR",
         paid: bool = False,
         *,
+        type: int = 0,
+        mc_tx: float = 1.0,
+        source_id: int | None = None,
         id: int | None = None,
     ) -> int:
+        """A validated invoice; `total_ht` in the company currency, `currency` its own
+        (× `mc_tx`). A credit note (`type=2`) is stored negative, as Dolibarr does
+        with the positive lines it is given (invoice_type_credit_note_create.json)."""
         stamp = self._stamp()
+        amount = -abs(float(total_ht)) if type == 2 else float(total_ht)
         inv = InvoiceRow(
             self._new_id("invoice", id),
             socid,
             ref,
-            float(total_ht),
+            amount,
             currency,
             1,
             False,
@@ -352,6 +361,9 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
             stamp,
             stamp,
             self._tms(),
+            type=type,
+            mc_tx=mc_tx,
+            source_id=source_id,
         )
         self.invoices[inv.id] = inv
         if paid:
@@ -361,6 +373,29 @@ class FakeDolibarr(ThirdPartyRoutes, RecordRoutes):
     def pay_invoice(self, invoice_id: int) -> None:
         """Record a full payment and close the invoice (paye "1", statut "2")."""
         self._record_payment(self.invoices[invoice_id], f"FAKE-{invoice_id}", close=True)
+
+    def close_partially(
+        self, invoice_id: int, paid_ttc: float, close_code: str = "discount_vat"
+    ) -> None:
+        """Pay part, then settopaid with a close_code: statut 2, paye stays "0"
+        (invoice_type_short_paid_get.json)."""
+        inv = self.invoices[invoice_id]
+        inv.totalpaid, inv.status, inv.paye = paid_ttc, 2, False
+        inv.close_code, inv.tms = close_code, self._stamp()
+
+    def credit_available(self, invoice_id: int) -> None:
+        """markAsCreditAvailable on a credit note: statut 2, paye "1", totalpaid 0
+        (invoice_type_credit_note_converted_get.json)."""
+        inv = self.invoices[invoice_id]
+        inv.status, inv.paye, inv.tms = 2, True, self._stamp()
+
+    def absorb_deposit(self, invoice_id: int, deposit_id: int) -> None:
+        """usediscount on a draft final invoice: a (DEPOSIT) line of minus the deposit's
+        total, so the invoice's own total drops by it (invoice_type_final_lines.json)."""
+        inv, deposit = self.invoices[invoice_id], self.invoices[deposit_id]
+        inv.deposit_lines.append(-deposit.total_ht)
+        inv.total_ht -= deposit.total_ht
+        inv.tms = self._stamp()
 
     def add_event(
         self,

@@ -267,15 +267,27 @@ def proposal_body(p: ProposalRow) -> dict[str, Any]:
 
 
 def invoice_body(inv: InvoiceRow) -> dict[str, Any]:
-    """invoice_get.json: paye/statut strings, amounts as "%.8f" strings, totalpaid a number."""
+    """invoice_get.json: paye/statut strings, amounts as "%.8f" strings, totalpaid a number.
+
+    invoice_type_*_get.json: `type`, `close_code`, `fk_facture_source`, and the
+    invoice's own currency in `multicurrency_*` (× `multicurrency_tx`); a credit
+    note's totals and `remaintopay` are negative; a final invoice carries a
+    `(DEPOSIT)` line per deposit it absorbs (invoice_type_final_lines.json).
+    """
     body: dict[str, Any] = dict.fromkeys(_INVOICE_NULLS) | copy.deepcopy(_INVOICE_DEFAULTS)
     remain = round(inv.total_ht * 1.2, 8) - inv.totalpaid  # invoice_after_settopaid.json
-    body |= _amounts(inv.total_ht, inv.currency) | {
+    if inv.type != 2:
+        remain = max(remain, 0.0)
+    body |= _amounts(inv.total_ht, inv.currency, inv.mc_tx) | {
         "id": str(inv.id),
         "ref": inv.ref,
+        "type": str(inv.type),
         "statut": str(inv.status),
         "status": str(inv.status),
         "paye": "1" if inv.paye else "0",
+        "close_code": inv.close_code,
+        "close_note": inv.close_note,
+        "fk_facture_source": None if inv.source_id is None else str(inv.source_id),
         "socid": str(inv.socid),
         "date": inv.date,
         "date_lim_reglement": inv.date,
@@ -284,10 +296,49 @@ def invoice_body(inv: InvoiceRow) -> dict[str, Any]:
         "date_modification": inv.tms,
         "datem": inv.tms,
         "totalpaid": _num(inv.totalpaid),
-        "remaintopay": _num_str(max(remain, 0.0)),
-        "lines": [],
+        "remaintopay": _num_str(remain),
+        "lines": [_deposit_line(inv, n, ht) for n, ht in enumerate(inv.deposit_lines, 1)],
     }
     return body
+
+
+def _deposit_line(inv: InvoiceRow, n: int, total_ht: float) -> dict[str, Any]:
+    """invoice_type_final_lines.json: the line `usediscount` adds for a deposit."""
+    line_id = str(inv.id * 100 + n)
+    return _amounts(total_ht, inv.currency, inv.mc_tx) | {
+        "id": line_id,
+        "rowid": line_id,
+        "desc": "(DEPOSIT)",
+        "description": "(DEPOSIT)",
+        "qty": "1",
+        "info_bits": "2",
+        "subprice": f"{total_ht:.8f}",
+        "tva_tx": "20.0000",
+        "fk_facture": str(inv.id),
+        "fk_remise_except": str(n),
+        "rang": "-1",
+    }
+
+
+def company_body(currency: str, country_code: str = "FR") -> dict[str, Any]:
+    """invoice_type_setup_company.json: the company as a third-party-like object."""
+    return {
+        "module": "societe",
+        "id": 0,
+        "entity": 1,
+        "ref": None,
+        "array_options": [],
+        "status": 1,
+        "country_id": 1,
+        "country_code": country_code,
+        "name": "Lab",
+        "email": "",
+        "date_creation": None,
+        "date_modification": None,
+        "tva_assuj": 1,
+        "default_lang": "en_US",
+        "currency_code": currency,
+    }
 
 
 def event_body(e: EventRow) -> dict[str, Any]:
@@ -318,16 +369,19 @@ def _num_str(value: float) -> str:
     return str(_num(round(value, 8)))
 
 
-def _amounts(total_ht: float, currency: str) -> dict[str, Any]:
+def _amounts(total_ht: float, currency: str, tx: float = 1.0) -> dict[str, Any]:
+    """Company-currency totals, and the same × `tx` in the object's own currency
+    (invoice_type_multicurrency_usd_get.json)."""
     tva, ttc = round(total_ht * 0.2, 8), round(total_ht * 1.2, 8)
     return {
         "total_ht": f"{total_ht:.8f}",
         "total_tva": f"{tva:.8f}",
         "total_ttc": f"{ttc:.8f}",
         "multicurrency_code": currency,
-        "multicurrency_total_ht": f"{total_ht:.8f}",
-        "multicurrency_total_tva": f"{tva:.8f}",
-        "multicurrency_total_ttc": f"{ttc:.8f}",
+        "multicurrency_tx": f"{tx:.8f}",
+        "multicurrency_total_ht": f"{total_ht * tx:.8f}",
+        "multicurrency_total_tva": f"{tva * tx:.8f}",
+        "multicurrency_total_ttc": f"{ttc * tx:.8f}",
     }
 
 

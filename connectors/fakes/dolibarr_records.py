@@ -26,6 +26,7 @@ from connectors.fakes.dolibarr_base import (
 from connectors.fakes.dolibarr_bodies import (
     JSON_HEADERS,
     HttpError,
+    company_body,
     contact_body,
     event_body,
     invoice_body,
@@ -158,6 +159,7 @@ class RecordRoutes(DolibarrBase):
             "t.fk_soc": "int",
             "t.ref": "str",
             "t.paye": "int",
+            "t.type": "int",
             "t.fk_statut": "int",
             "t.total_ht": "float",
         }
@@ -296,6 +298,9 @@ class RecordRoutes(DolibarrBase):
         return event.id
 
     # ------------------------------------------------------------------ setup, status
+    def _get_company(self, _req: Request, _m: re.Match[str]) -> Response:
+        return ok(company_body(self.conf.get("MAIN_MONNAIE", "EUR")))
+
     def _get_conf_all(self, _req: Request, _m: re.Match[str]) -> Response:
         return ok(dict(self.conf))  # setup_conf_all_trimmed.json
 

@@ -100,6 +100,12 @@ class InvoiceRow:
     datec: int
     tms: int
     payments: list[dict[str, str]] = field(default_factory=list)
+    type: int = 0  # 0 standard, 1 replacement, 2 credit note, 3 deposit, 5 situation
+    close_code: str | None = None  # why a closed invoice was closed short
+    close_note: str | None = None
+    source_id: int | None = None  # a credit note's corrected invoice (fk_facture_source)
+    mc_tx: float = 1.0  # company currency → `currency` (multicurrency_tx)
+    deposit_lines: list[float] = field(default_factory=list)  # absorbed deposits, HT (< 0)
 
 
 @dataclass
@@ -154,6 +160,7 @@ def invoice_resolver(i: InvoiceRow) -> sf.Resolver:
         "t.fk_soc": i.socid,
         "t.ref": i.ref,
         "t.paye": int(i.paye),
+        "t.type": i.type,
         "t.fk_statut": i.status,
         "t.total_ht": i.total_ht,
     }

@@ -56,7 +56,7 @@ def seed_demo(fake: FakeDolibarr) -> dict[str, int]:
         ("Partner-Qualified",),
         40,
         country="FR",
-        commission_rate="0.15",
+        commission_rate="15",
         discovery_call_date=on(-20),
         briefing_date=on(-6),
         directory_consent=1,

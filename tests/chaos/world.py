@@ -75,7 +75,7 @@ SCRIPTS: dict[str, list[tuple[int, Step]]] = {
     "partner, joins": [
         (2, _retag("Partner-Prospect", "Partner-Qualified")),
         (4, _fields(discovery_call_date=1)),
-        (7, _fields(briefing_date=3, commission_rate="0.2")),
+        (7, _fields(briefing_date=3, commission_rate="20")),
         (11, _fields(directory_consent=1, agreement_signed_date=0)),
     ],
     "partner, declined": [(3, _retag("Partner-Prospect", "Partner-Declined"))],

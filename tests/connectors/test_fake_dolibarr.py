@@ -39,6 +39,10 @@ SKIPPED: dict[str, str] = {
         "needs a blocking webhook target that is down; the fake has no webhook targets "
         "(reproduce it with fail('PUT', '/thirdparties', status=500))"
     ),
+    "invoice_type_final_lines.json": (
+        "GET /invoices/{id}/lines is not modelled; its (DEPOSIT) line is what list rows "
+        "carry in `lines`, read by test_dolibarr_client"
+    ),
     "tms_experiment_thirdparty.json": "experiment summary (steps), not one request",
     "timezone_experiment.json": "experiment summary across two PHP servers, not one request",
     "v22/tms_experiment_thirdparty.json": "experiment summary (steps), not one request",
@@ -122,6 +126,11 @@ def _seed_invoice(fake: FakeDolibarr, row: dict[str, Any]) -> None:
     inv.status = int(row.get("statut") or 1)
     inv.paye = row.get("paye") == "1"
     inv.totalpaid = float(row.get("totalpaid") or 0)
+    inv.type = int(row.get("type") or 0)
+    inv.close_code, inv.close_note = row.get("close_code"), row.get("close_note")
+    inv.source_id = int(row["fk_facture_source"]) if row.get("fk_facture_source") else None
+    inv.currency = str(row.get("multicurrency_code") or "EUR")
+    inv.mc_tx = float(row.get("multicurrency_tx") or 1)
     inv.tms = int(_epoch(row.get("date_modification"), fake.now - 1))
 
 

@@ -42,7 +42,8 @@ def test_journey_by_run_once_sends_each_effect_once(tmp_path: Path) -> None:
         for _ in range(3):
             assert w.syncd("run", "--once").returncode == 0
             w.advance(days=1)
-        assert len(w.freescout.messages_to("jane@aster.example")) == 1  # the welcome-call offer
+        # the welcome-call offer, and the hand-off's invitation to the support channel
+        assert len(w.freescout.messages_to("jane@aster.example")) == 2
         assert len(w.mautic.sent(to="jane@aster.example")) == 1  # the day-7 check-in
         sales = w.matrix.messages(SALES)
         assert sales and len(sales) == len(set(sales))

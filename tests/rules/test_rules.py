@@ -19,7 +19,7 @@ from tests.factories import NOW, make_case, paid_invoice, proposal, referral
 TODAY = NOW.date()
 TOMORROW = TODAY + timedelta(days=1)
 YESTERDAY = TODAY - timedelta(days=1)
-PARTNER = Referrer(id=7, ref="PA2611-0007", name="Iris Partners", commission_rate=Decimal("0.15"))
+PARTNER = Referrer(id=7, ref="PA2611-0007", name="Iris Partners", commission_rate=Decimal("15"))
 
 
 def rule(name: str) -> Rule[Any]:
@@ -104,6 +104,12 @@ ACTS: list[tuple[str, Case, dict[str, Any], list[str]]] = [
         make_case(tags=("trial", "self_hosted"), step="conversion"),
         {},
         ["conversion_proposal:1:licence"],
+    ),
+    (
+        "conversion_proposal",
+        make_case(step="follow_up", signup_date=TODAY - timedelta(days=15)),
+        {},
+        ["conversion_proposal:1:deadline:task", "conversion_proposal:1:deadline:matrix"],
     ),
     (
         "subscription_activate",
@@ -292,9 +298,15 @@ SKIPS: list[tuple[str, Case, dict[str, Any], str]] = [
     ),
     (
         "conversion_proposal",
-        make_case(step="conversion", signup_date=TODAY - timedelta(days=15)),
+        make_case(step="conversion", signup_date=TODAY - timedelta(days=18)),
         {},
-        "day 15 since signup",
+        "day 18: past the day-15 conversion deadline window (days 15–17)",
+    ),
+    (
+        "conversion_proposal",
+        make_case(tags=("trial", "not_icp"), step="conversion", logins_count=9),
+        {},
+        "tagged Not-ICP: nurture only",
     ),
     ("conversion_proposal", make_case(step="follow_up"), {}, "not conversion"),
     ("subscription_activate", make_case(step="conversion"), {}, "no paid invoice"),
@@ -418,9 +430,7 @@ def test_needs_name_the_systems_the_actions_use() -> None:
 
 
 def test_commission_is_total_ht_times_partner_rate_rounded_to_cents() -> None:
-    invoice = Invoice(
-        id=15, ref="FA2611-0015", is_paid=True, total_ht=Decimal("1200.00"), currency="EUR"
-    )
+    invoice = paid_invoice(ref="FA2611-0015", total_ht="1200.00", id=15)
     event, note = actions(
         "partner_commission_note", make_case(referrer=PARTNER, invoices=(invoice,))
     )
@@ -428,31 +438,39 @@ def test_commission_is_total_ht_times_partner_rate_rounded_to_cents() -> None:
     assert event.target == note.target == "thirdparty:7"
     assert event.payload["commission"] == "180.00"
     assert "FA2611-0015" in note.payload["text"]
-    assert "1200.00 EUR excl. tax × rate 0.15 = 180.00 EUR" in note.payload["text"]
-    assert "rate 0.15" in event.payload["label"]
+    assert "1200.00 EUR excl. tax × rate 15 % = 180.00 EUR" in note.payload["text"]
+    assert "rate 15 %" in event.payload["label"]
 
 
 def test_commission_uses_default_rate_when_partner_has_none() -> None:
     bare = Referrer(id=7, ref="PA2611-0007", name="Iris Partners")
     case = make_case(referrer=bare, invoices=(paid_invoice(total_ht="333.35"),))
     event, note = actions("partner_commission_note", case)
-    assert event.payload["rate"] == "0.10"
+    assert event.payload["rate"] == "10 %"
     assert event.payload["commission"] == "33.34"  # 33.335 rounds half up
-    assert "default rate" in note.because
-    _, other = actions("partner_commission_note", case, default_rate=Decimal("0.2"))
+    assert "default rate 10 %" in note.because
+    _, other = actions("partner_commission_note", case, default_rate=Decimal("20"))
     assert other.payload["commission"] == "66.67"
 
 
-def test_commission_skips_a_rate_that_is_not_a_rate() -> None:
-    odd = Referrer(id=7, ref="PA2611-0007", name="Iris", commission_rate=Decimal("15"))
-    decision = decide(
-        "partner_commission_note", make_case(referrer=odd, invoices=(paid_invoice(),))
-    )
-    assert isinstance(decision, Skip) and "not between 0 and 1" in decision.reason
+def test_a_default_rate_of_one_or_less_is_flagged_where_it_is_used() -> None:
+    bare = Referrer(id=7, ref="PA2611-0007", name="Iris Partners")
+    case = make_case(referrer=bare, invoices=(paid_invoice(total_ht="1000.00"),))
+    _, note = actions("partner_commission_note", case, default_rate=Decimal("0.10"))
+    assert "= 1.00 EUR" in note.payload["text"]
+    assert "0.1 %; write 100 for 100 %" in note.because
+
+
+@pytest.mark.parametrize("rate", ["-1", "100.01", "150"])
+def test_a_default_rate_outside_0_to_100_is_refused(rate: str) -> None:
+    with pytest.raises(ValueError, match="not between 0 and 100"):
+        rule("partner_commission_note").params(default_rate=Decimal(rate))
 
 
 def test_commission_notes_only_paid_invoices_whatever_the_step() -> None:
-    unpaid = Invoice(id=3, ref="FA2611-0003", is_paid=False, total_ht=Decimal(100), currency="EUR")
+    unpaid = Invoice(
+        id=3, ref="FA2611-0003", is_settled=False, total_ht=Decimal(100), currency="EUR"
+    )
     case = make_case(step="none", tags=(), referrer=PARTNER, invoices=(paid_invoice(id=2), unpaid))
     assert {a.key for a in actions("partner_commission_note", case)} == {
         "partner_commission_note:7:inv:2:event",
@@ -600,3 +618,142 @@ def test_a_timer_past_its_window_is_skipped_with_the_window(
 ) -> None:
     decision = decide(name, case)
     assert isinstance(decision, Skip) and reason in decision.reason
+
+
+def credit_note(source_id: int, total_ht: str, id: int = 30, settled: bool = True) -> Invoice:
+    return Invoice(
+        id=id,
+        ref=f"AV2612-{id:04d}",
+        is_settled=settled,
+        total_ht=Decimal(total_ht),
+        currency="EUR",
+        kind="credit_note",
+        source_id=source_id,
+    )
+
+
+def test_credit_notes_never_take_back_more_than_the_invoice_earned_on() -> None:
+    short = paid_invoice(
+        id=5, ref="FA2612-0004", total_ht="1000.00", paid_ht=Decimal("750"), close_code="other"
+    )
+    first, second = credit_note(5, "-600.00", id=30), credit_note(5, "-600.00", id=31)
+    case = make_case(referrer=PARTNER, invoices=(short, first, second))
+    notes = [a for a in actions("partner_commission_note", case) if a.kind == "dolibarr.note"]
+    texts = {a.key: a.payload["text"] for a in notes}
+    assert texts["partner_commission_note:7:credit:30:note"].endswith(
+        "-600.00 EUR excl. tax × rate 15 % = -90.00 EUR"
+    )
+    assert texts["partner_commission_note:7:credit:31:note"].endswith(
+        "-150.00 EUR (of -600.00, capped) excl. tax × rate 15 % = -22.50 EUR"
+    )  # 600 + 150 = the 750 paid
+
+
+def test_an_open_credit_note_reverses_nothing_yet() -> None:
+    invoice = paid_invoice(id=5)
+    case = make_case(referrer=PARTNER, invoices=(invoice, credit_note(5, "-490.00", settled=False)))
+    assert not any(":credit:" in a.key for a in actions("partner_commission_note", case))
+
+
+def test_since_must_be_a_date() -> None:
+    with pytest.raises(ValueError, match="since '2026-13-01' is not a date"):
+        rule("partner_commission_note").params(since="2026-13-01")
+
+
+# --- the customer process page, point by point ---------------------------------------
+
+DAY_15 = TODAY - timedelta(days=15)
+
+
+@pytest.mark.parametrize(
+    ("name", "step", "params"),
+    [
+        ("conversion_proposal", "conversion", {}),
+        ("follow_up_message", "follow_up", {"community_link": "https://chat.example.com"}),
+        ("welcome_call_offer", "welcome_call", CAL),
+    ],
+)
+def test_not_icp_gets_no_conversion_and_no_personal_outreach(
+    name: str, step: str, params: dict[str, Any]
+) -> None:
+    """Page: "If not [ICP], note in Dolibarr and continue nurture via Mautic only"."""
+    case = make_case(
+        tags=("trial", "not_icp"),
+        step=step,
+        onboarding_call_date=YESTERDAY,
+        logins_count=9,
+        frameworks_mapped=3,
+    )
+    decision = decide(name, case, **params)
+    assert isinstance(decision, Skip)
+    assert "Not-ICP: nurture only" in decision.reason
+
+
+def test_conversion_window_is_read_from_the_parameters() -> None:
+    """Page: "Conversion conversation (day 10–14)": a configured first_day = 8 takes effect."""
+    day_8 = make_case(step="conversion", signup_date=TODAY - timedelta(days=8))
+    assert isinstance(decide("conversion_proposal", day_8), Skip)
+    keys = [a.key for a in actions("conversion_proposal", day_8, first_day=8)]
+    assert keys == ["conversion_proposal:1:task", "conversion_proposal:1:matrix"]
+
+
+def test_day_14_is_a_deadline_for_a_trial_with_no_proposal() -> None:
+    """Page: "consistently, within 14 days of signup": on day 15 the owner is told, once."""
+    task, notice = actions("conversion_proposal", make_case(step="follow_up", signup_date=DAY_15))
+    assert task.kind == "dolibarr.agenda_event" and task.payload["owner_id"] == 1
+    assert task.payload["is_task"] is True
+    assert notice.kind == "matrix.notify" and notice.target == "sales"
+    assert f"closed on {DAY_15 + timedelta(days=14)}" in task.because
+    assert "no proposal and no paid invoice" in task.because
+
+
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        (
+            make_case(step="conversion", signup_date=DAY_15, proposals=(proposal(),)),
+            "a proposal exists (PR2611-0001)",
+        ),
+        (
+            make_case(step="subscription_active", signup_date=DAY_15, invoices=(paid_invoice(),)),
+            "already a paying customer",
+        ),
+        (make_case(tags=("trial", "not_icp"), step="nurture", signup_date=DAY_15), "Not-ICP"),
+        (
+            make_case(tags=("trial", "eu_project"), step="follow_up", signup_date=DAY_15),
+            "EU-Project",
+        ),
+        (make_case(step="follow_up", signup_date=TODAY - timedelta(days=14)), "not conversion"),
+    ],
+)
+def test_no_deadline_for_a_converted_proposed_or_exempt_trial(case: Case, reason: str) -> None:
+    decision = decide("conversion_proposal", case)
+    assert isinstance(decision, Skip) and reason in decision.reason
+
+
+def test_deadline_follows_the_configured_last_day() -> None:
+    day_13 = make_case(step="follow_up", signup_date=TODAY - timedelta(days=13))
+    keys = [a.key for a in actions("conversion_proposal", day_13, first_day=8, last_day=12)]
+    assert keys == ["conversion_proposal:1:deadline:task", "conversion_proposal:1:deadline:matrix"]
+
+
+def test_conversion_window_that_ends_before_it_starts_is_refused() -> None:
+    with pytest.raises(ValueError, match="first_day 15 is after last_day 14"):
+        rule("conversion_proposal").params(first_day=15)
+
+
+def test_handoff_invites_the_customer_to_the_support_channel() -> None:
+    """Page, step 10 and Output: "The customer has a support channel (Matrix or Discord)"."""
+    link = "https://matrix.to/#/#customers:example.com"
+    notice, event, invite = actions("handoff_success", make_case(step="handoff"), support_link=link)
+    assert invite.kind == "freescout.message" and invite.key == "handoff_success:1:invite"
+    assert invite.target == "contact1@example.com"
+    assert link in invite.payload["text"] and "Company 1" in invite.payload["text"]
+    assert (notice.kind, event.kind) == ("matrix.notify", "dolibarr.agenda_event")
+
+
+def test_follow_up_carries_the_community_invite() -> None:
+    """Page: follow-up "with ... and community Discord invite"."""
+    link = "https://discord.gg/unicis"
+    case = make_case(step="follow_up", onboarding_call_date=YESTERDAY)
+    (message,) = actions("follow_up_message", case, community_link=link)
+    assert f"Join our community: {link}" in message.payload["text"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields
+from syncd.fields import parse_fields, rate_warning
 from syncd.model import FIELDS, Fields
 from tests.factories import PARIS
 
@@ -135,13 +135,13 @@ GOOD: list[tuple[str, Any, str, Any]] = [
     ("referred_by", None, "referred_by", None),
     # commission_rate
     ("commission_rate", "0.15000000", "commission_rate", Decimal("0.15")),
-    ("commission_rate", "0.15", "commission_rate", Decimal("0.15")),
-    ("commission_rate", "15", "commission_rate", Decimal("0.15")),
-    ("commission_rate", 15, "commission_rate", Decimal("0.15")),
-    ("commission_rate", "12.5", "commission_rate", Decimal("0.125")),
-    ("commission_rate", "15%", "commission_rate", Decimal("0.15")),
-    ("commission_rate", "0.5%", "commission_rate", Decimal("0.005")),
+    ("commission_rate", "15", "commission_rate", Decimal("15")),
+    ("commission_rate", 15, "commission_rate", Decimal("15")),
+    ("commission_rate", "2.5", "commission_rate", Decimal("2.5")),
+    ("commission_rate", "15%", "commission_rate", Decimal("15")),
+    ("commission_rate", "0.5%", "commission_rate", Decimal("0.5")),
     ("commission_rate", "1", "commission_rate", Decimal("1")),
+    ("commission_rate", "100", "commission_rate", Decimal("100")),
     ("commission_rate", "0", "commission_rate", Decimal("0")),
     ("commission_rate", None, "commission_rate", None),
     # booleans
@@ -201,8 +201,9 @@ BAD: list[tuple[str, Any, str]] = [
     ("referred_by", "2.5", "is not a whole number"),
     ("commission_rate", "abc", "is not a number"),
     ("commission_rate", "Infinity", "is not a number"),
-    ("commission_rate", "-0.1", "is negative"),
-    ("commission_rate", "150", "is more than 100%"),
+    ("commission_rate", "-0.1", "is not between 0 and 100 (a percentage: 15 = 15 %)"),
+    ("commission_rate", "150", "is not between 0 and 100"),
+    ("commission_rate", "100.5%", "is not between 0 and 100"),
     ("commission_rate", "%", "is not a number"),
     ("syncd_pause", "maybe", "is not a yes/no value"),
     ("syncd_pause", 2, "is not a yes/no value"),
@@ -240,6 +241,43 @@ def test_codes_map_logical_names_to_extrafield_codes() -> None:
 def test_missing_keys_and_empty_mapping_are_unset() -> None:
     assert parse({}) == Fields()
     assert parse({"unrelated_field": "whatever"}) == Fields()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0.15000000", Decimal("15")),
+        ("0.025", Decimal("2.5")),
+        ("1", Decimal("100")),
+        ("15%", Decimal("15")),
+    ],
+)
+def test_a_company_storing_fractions_switches_the_unit(value: str, expected: Decimal) -> None:
+    fields = parse_fields(7, {"commission_rate": value}, CODES, PARIS, rate_unit="fraction")
+    assert fields.commission_rate == expected
+
+
+def test_a_fraction_above_one_is_an_error_naming_the_unit() -> None:
+    with pytest.raises(CaseDataError) as caught:
+        parse_fields(7, {"commission_rate": "15"}, CODES, PARIS, rate_unit="fraction")
+    assert caught.value.why == "is not between 0 and 1 (rates are fractions here: 0.15 = 15 %)"
+
+
+@pytest.mark.parametrize(
+    ("rate", "unit", "warning"),
+    [
+        (Decimal("1"), "percent", "commission_rate 1 %; write 100 for 100 % (15 for 15 %)"),
+        (Decimal("0.15"), "percent", "commission_rate 0.15 %; write 100 for 100 % (15 for 15 %)"),
+        (Decimal("1.5"), "percent", ""),
+        (Decimal("0"), "percent", ""),
+        (None, "percent", ""),
+        (Decimal("1"), "fraction", ""),
+    ],
+)
+def test_a_rate_of_one_percent_or_less_is_a_warning(
+    rate: Decimal | None, unit: str, warning: str
+) -> None:
+    assert rate_warning(rate, unit) == warning
 
 
 def test_prefixed_keys_are_tolerated() -> None:

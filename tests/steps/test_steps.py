@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from syncd.config import DEFAULT_TAG_LABELS
 from syncd.errors import CaseDataError
 from syncd.fields import parse_fields
 from syncd.model import ALL_STEPS, CUSTOMER_STEPS, FIELDS, NO_STEP, PARTNER_STEPS, Case
-from syncd.steps import days_since_signup, infer, is_active
+from syncd.steps import StepSettings, days_since_signup, infer, is_active
 from tests.factories import (
     NOW,
     PARIS,
@@ -100,7 +101,18 @@ CUSTOMER = [
         "follow_up",
         id="no-framework-mapped",
     ),
-    pytest.param(make_case(tags=("trial", "not_icp"), **ACTIVE), "conversion", id="active-not-icp"),
+    # "If not [ICP], note in Dolibarr and continue nurture via Mautic only."
+    pytest.param(make_case(tags=("trial", "not_icp"), **ACTIVE), "nurture", id="active-not-icp"),
+    pytest.param(
+        make_case(tags=("trial", "not_icp"), onboarding_call_date=PASSED, **ACTIVE),
+        "nurture",
+        id="not-icp-with-a-call-and-activity",
+    ),
+    pytest.param(
+        make_case(tags=("trial", "not_icp"), invoices=(paid_invoice(),)),
+        "subscription_active",
+        id="not-icp-that-pays",
+    ),
     pytest.param(
         make_case(tags=("trial", "icp_fit"), proposals=(proposal(),), **ACTIVE),
         "conversion",
@@ -223,6 +235,48 @@ def test_bad_override_is_a_case_data_error(override: str) -> None:
     assert (error.case_id, error.field, error.value) == (42, "onboarding_step_override", override)
     assert error.why.startswith("is not a step; valid steps: signup, qualification")
     assert all(step in error.why for step in ALL_STEPS)
+
+
+@pytest.mark.parametrize(
+    ("tags", "message"),
+    [
+        (
+            ("trial", "icp_fit", "not_icp"),
+            "tags ICP-fit and Not-ICP contradict each other: remove one",
+        ),
+        (
+            ("partner_qualified", "partner_declined"),
+            "tags Partner-Qualified and Partner-Declined contradict each other: remove one",
+        ),
+    ],
+)
+def test_contradictory_tags_are_an_error_on_the_case(tags: tuple[str, ...], message: str) -> None:
+    case = make_case(id=42, tags=tags, step_override="follow_up", **ACTIVE)
+    with pytest.raises(CaseDataError) as caught:
+        infer(case, NOW, LABELS)
+    assert caught.value.case_id == 42
+    assert str(caught.value) == message
+
+
+def test_conversion_starts_on_the_configured_first_day() -> None:
+    """Process page: "Conversion conversation (day 10–14)", with the day a setting."""
+    day_8 = make_case(tags=("trial", "icp_fit"), signup_date=TODAY - timedelta(days=8), **ACTIVE)
+    assert step_of(day_8) == "welcome_call"
+    early = StepSettings(first_day=8)
+    assert infer(day_8, NOW, settings=early).step == "conversion"
+    assert infer(replace(day_8), NOW, settings=StepSettings(first_day=9)).step == "welcome_call"
+
+
+def test_activity_thresholds_are_settings() -> None:
+    """Process page: "logged in ≥ 3 times, has at least one framework mapped"."""
+    case = make_case(tags=("trial", "icp_fit"), logins_count=3, frameworks_mapped=1)
+    assert step_of(case) == "conversion"
+    strict = StepSettings(min_logins=5, min_frameworks=2)
+    assert infer(case, NOW, settings=strict).step == "welcome_call"
+    busy = make_case(tags=("trial", "icp_fit"), logins_count=5, frameworks_mapped=2)
+    result = infer(busy, NOW, settings=strict)
+    assert result.step == "conversion"
+    assert "active: logins_count 5 ≥ 5, frameworks_mapped 2 ≥ 2" in result.evidence
 
 
 def test_empty_override_is_ignored() -> None:
@@ -543,3 +597,19 @@ def test_recorded_snapshots(
     name: str, tags: tuple[str, ...], case_kwargs: dict[str, Any], expected: str
 ) -> None:
     assert step_of(recorded_case(name, tags, **case_kwargs)) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "paid_ht", "step"),
+    [
+        ("credit_note", None, "welcome_call"),
+        ("deposit", None, "welcome_call"),
+        ("replacement", None, "welcome_call"),
+        ("standard", Decimal("750"), "subscription_active"),  # closed as paid partially
+    ],
+)
+def test_only_a_standard_invoice_makes_a_paying_customer(
+    kind: str, paid_ht: Decimal | None, step: str
+) -> None:
+    invoice = paid_invoice(kind=kind, paid_ht=paid_ht, close_code="other" if paid_ht else "")
+    assert step_of(make_case(tags=("trial", "icp_fit"), invoices=(invoice,))) == step

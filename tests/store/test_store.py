@@ -76,11 +76,12 @@ def test_reopening_applies_no_migration_twice_and_keeps_data(tmp_path: Path) -> 
 
 def test_mirror_cursors_and_steps_survive_a_restart(tmp_path: Path) -> None:
     mirror = Mirror()
-    mirror.thirdparties[4] = PartyRow(
-        4, "Acme", "Acme", "a@x.example", "FR", 1, None, {"logins_count": "7"}
+    mirror.put(
+        "thirdparties",
+        PartyRow(4, "Acme", "Acme", "a@x.example", "FR", 1, None, {"logins_count": "7"}),
     )
-    mirror.related["contacts"][9] = ContactRow(9, 4, "Claire Martin", "c@x.example")
-    mirror.members["trial"] = {4}
+    mirror.put("contacts", ContactRow(9, 4, "Claire Martin", "c@x.example"))
+    mirror.set_members("trial", {4})
     mirror.category_ids["trial"] = 1
     mirror.cursors["thirdparties"] = NOW
     mirror.polls = 3
@@ -125,3 +126,63 @@ def test_the_lock_file_is_private(tmp_path: Path) -> None:
     finally:
         os.umask(umask)
     assert mode == 0o600
+
+
+def test_invoices_mirrored_before_invoice_types_are_read_again(tmp_path: Path) -> None:
+    mirror = Mirror()
+    mirror.put("thirdparties", PartyRow(4, "Acme", "Acme", "", "FR", 1, None, {}))
+    mirror.put("contacts", ContactRow(9, 4, "Claire Martin", "c@x.example"))
+    mirror.cursors.update(thirdparties=NOW, invoices=NOW)
+    store = Store(tmp_path / "s.db")
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    # As an older syncd left it: an invoice row with no type, and m004 not yet applied.
+    old_row = (
+        '{"id": 3, "socid": 4, "ref": "AV-1", "is_paid": true, "total_ht": "-9", "currency": ""}'
+    )
+    store.db.execute(
+        "insert into mirror_rows (kind, id, socid, data) values ('invoices', 3, 4, ?)", [old_row]
+    )
+    store.db.execute("delete from _sqlite_migrations where name = 'm004_invoice_types'")
+    store.db.conn.commit()
+    store.close()
+    loaded = Store(tmp_path / "s.db").load_mirror()
+    assert loaded.related["invoices"] == {}  # a credit note must not pass for a paid invoice
+    assert loaded.cursors == {"thirdparties": NOW}  # so every invoice is read again
+    assert loaded.related["contacts"] == mirror.related["contacts"]
+
+
+def test_only_changed_mirror_rows_are_written_and_deletions_reach_the_file(
+    tmp_path: Path,
+) -> None:
+    mirror = Mirror()
+    for socid in (4, 5, 6):
+        mirror.put("thirdparties", PartyRow(socid, f"T{socid}", f"T{socid}", "", "FR", 1, None, {}))
+    mirror.put("contacts", ContactRow(9, 5, "Claire Martin", "c@x.example"))
+    mirror.set_members("trial", {4, 5})
+    store = Store(tmp_path / "s.db")
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    assert not mirror.dirty
+    changes: list[str] = []
+    store.db.conn.set_trace_callback(changes.append)
+    mirror.put("thirdparties", PartyRow(4, "T4", "Renamed", "", "FR", 1, None, {}))
+    mirror.forget(5)  # deleted in Dolibarr: its contact and tag go with it
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    store.db.conn.set_trace_callback(None)
+    written = [c for c in changes if "mirror_rows" in c and c.startswith(("insert", "delete"))]
+    assert len(written) == 3  # T4 rewritten, T5 and its contact deleted; T6 untouched
+    loaded = Store(tmp_path / "s.db").load_mirror()
+    assert loaded.thirdparties == mirror.thirdparties and 5 not in loaded.thirdparties
+    assert loaded.related["contacts"] == {} and loaded.members == {"trial": {4}}
+
+
+def test_a_state_file_replaced_under_the_daemon_gets_the_whole_mirror(tmp_path: Path) -> None:
+    mirror = Mirror()
+    mirror.put("thirdparties", PartyRow(4, "T4", "T4", "", "FR", 1, None, {}))
+    store = Store(tmp_path / "s.db")
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    other = tmp_path / "other.db"
+    Store(other).db.close()
+    os.replace(other, tmp_path / "s.db")  # a person restored an empty copy
+    assert store.check_file() is not None
+    store.save_cycle(mirror, [], NOW, NOW, {"ok": 1})
+    assert Store(tmp_path / "s.db").load_mirror().thirdparties == mirror.thirdparties
