@@ -41,3 +41,33 @@ def test_bench_at_a_tiny_size_reports_every_scenario(tmp_path: Path) -> None:
     for heading in ("## Findings", "### Where the time goes: idle", "### Issue 13's targets"):
         assert heading in done.stdout
     assert written.read_text().endswith(done.stdout)
+
+
+def test_the_bench_fake_answers_as_the_fake_does() -> None:
+    """Its shortcuts (owner index, label prefilter, one selection per list) change no answer."""
+    from connectors.fakes.dolibarr import FakeDolibarr
+    from tests.bench import world
+    from tests.bench.server import BenchDolibarr
+
+    fakes = [FakeDolibarr(now=world.START.timestamp()), BenchDolibarr(now=world.START.timestamp())]
+    for fake in fakes:
+        world.seed(fake, 120)
+        fake.advance(600)
+        world.change(fake, 0.1, 0)
+        for socid in (3, 4, 50):
+            fake.add_event(socid, f"[syncd] step_writeback:{socid}:trial")
+    since = "(t.tms:>:'2026-11-23 10:05:00') or (ef.tms:>:'2026-11-23 10:05:00')"
+    asked = [
+        *[("/thirdparties", {"limit": "50", "page": str(p)}) for p in range(4)],
+        *[("/thirdparties", {"limit": "5", "page": str(p), "sqlfilters": since}) for p in range(4)],
+        ("/contacts", {"thirdparty_ids": "7"}),
+        ("/invoices", {"thirdparty_ids": "16"}),
+        *[("/invoices", {"limit": "10", "page": str(p), "sortfield": "t.rowid"}) for p in range(3)],
+        ("/agendaevents", {"sqlfilters": "(t.label:like:'[syncd] step_writeback:4:%')"}),
+        ("/agendaevents", {"sqlfilters": "(t.id:>:1) and (t.label:like:'[syncd] step%')"}),
+    ]
+    for path, query in asked:
+        first, second = (
+            f.handle("GET", path, query, {"DOLAPIKEY": "test-key"}, None) for f in fakes
+        )
+        assert first == second, (path, query)

@@ -11,17 +11,19 @@ measured or how it is reported.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
 from connectors.fakes.base import Response
-from connectors.fakes.dolibarr import FakeDolibarr, Request
+from connectors.fakes.dolibarr import FakeDolibarr, ListSpec, Request
 from connectors.fakes.web import serve
 from tests.bench import world
 
@@ -30,18 +32,20 @@ class BenchDolibarr(FakeDolibarr):
     """The fake, with the lookups a real database does in C, or by index, done quickly.
 
     The fake answers `?thirdparty_ids=` by scanning every contact or invoice
-    (Dolibarr's tables have an index on the owner), and a `label LIKE` filter by
-    evaluating it row by row in Python (MariaDB scans in C). syncd looks its own
-    agenda event up before creating one, and the naive poller asks per third
-    party: without these shortcuts the fake's scans, growing with the table,
-    would set the wall time. Answers are unchanged: the fake's own handler
-    computes them, over a subset of rows that holds every row it would return.
-    It also counts the bytes it answers with.
+    (Dolibarr's tables have an index on the owner), a `label LIKE` filter by
+    evaluating it row by row in Python (MariaDB scans in C), and each page of a
+    list by filtering and sorting the whole table again. syncd looks its own
+    agenda event up before creating one, reads lists page by page, and the
+    naive poller asks per third party: without these shortcuts the fake's
+    scans, growing with the table, would set the wall time. Answers are
+    unchanged: the fake's own handler computes them, over a subset of rows that
+    holds every row it would return. It also counts the bytes it answers with.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._owned: dict[str, dict[int, dict[int, Any]]] = {}
+        self._selections: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
         self.bytes_out = 0
 
     def handle(
@@ -60,6 +64,39 @@ class BenchDolibarr(FakeDolibarr):
 
     def forget_index(self) -> None:
         self._owned.clear()
+        self._selections.clear()
+
+    def _list(self, req: Request, rows: Iterable[Any], spec: ListSpec) -> Response:
+        """A page of a list, selecting and sorting the whole list once for all its pages.
+
+        The fake filters and sorts every row again for each page; a database
+        walks an index. The selection is kept until the next write or command.
+        """
+        query = req.query
+        limit = query.get("limit") or "100"
+        if query.get("pagination_data") or not limit.isdigit() or limit == "0":
+            return super()._list(req, rows, spec)
+        key = (req.path, tuple(sorted((k, v) for k, v in query.items() if k != "page")))
+        if key not in self._selections:
+            selected = self._select(req, list(rows), spec)
+            if selected is None:
+                return super()._list(req, rows, spec)
+            self._selections[key] = selected
+        page = int(query.get("page") or 0) if str(query.get("page") or 0).isdigit() else 0
+        window = self._selections[key][page * int(limit) : (page + 1) * int(limit)]
+        return super()._list(replace(req, query={**query, "page": "0"}), window, spec)
+
+    def _select(self, req: Request, rows: list[Any], spec: ListSpec) -> list[Any] | None:
+        """The rows the fake's own `_list` selects, in its order (None: it answers an error)."""
+        place = {id(row): n for n, row in enumerate(rows)}
+        numbered = replace(spec, render=lambda row: {"n": place[id(row)]}, empty_404=None)
+        query = {k: v for k, v in req.query.items() if k not in ("page", "properties")}
+        status, _headers, body = super()._list(
+            replace(req, query={**query, "limit": "0"}), rows, numbered
+        )
+        if status != 200:
+            return None
+        return [rows[item["n"]] for item in json.loads(body)]
 
     def _list_contacts(self, req: Request, m: re.Match[str]) -> Response:
         answer = super()._list_contacts
