@@ -112,18 +112,16 @@ def run_size(size: int, rounds: int, with_profile: bool, progress: bool = True) 
         samples.append(bench.cycle("after cold's writes"))
         bench.advance(NEXT_DAY)
         samples.append(bench.cycle("next day"))
-        bench.advance(IDLE_GAP)
-        bench.cycle("after the next day's writes")  # settles; not reported
         changed: dict[str, int] = {}
         for round_no in range(rounds):
-            bench.advance(IDLE_GAP)
+            bench.settle()
             samples.append(bench.cycle("idle"))
             changed = bench.change(round_no)
             samples.append(bench.cycle("1 % changed"))
             bench.advance(IDLE_GAP)
             samples.append(bench.cycle("after own writes"))
         profiles = bench.profiles(rounds) if with_profile else []
-        bench.advance(IDLE_GAP)
+        bench.settle()
         samples.append(bench.process("run --once", "run", "--once"))
         samples.append(bench.process("dry run", "--dry-run"))
         samples.append(bench.naive())
@@ -180,16 +178,26 @@ class Bench:
         done = self.rt.store.with_status(Status.DONE)
         return dict(Counter(row.rule for row in done if row.updated_at == self.now))
 
+    def settle(self, most: int = 5) -> None:
+        """Unmeasured cycles until one acts on nothing, then the time to the next cycle.
+
+        A cycle reads back from where the previous one began, less the overlap:
+        after a cycle that wrote, the next one reads those writes. After one that
+        wrote nothing, the next one is idle.
+        """
+        for _ in range(most):
+            self.advance(IDLE_GAP)
+            stats = run_cycle(self.rt, self.now).stats
+            if not (stats.done or stats.failed or stats.held or stats.skipped):
+                break
+        self.advance(IDLE_GAP)
+
     def profiles(self, rounds: int) -> list[Profile]:
         """An idle and a 1 %-changed cycle under cProfile (not among the timed samples)."""
-        self.advance(IDLE_GAP)
+        self.settle()
         idle = self.say("profiling idle", lambda: profile("idle", self._run))
         self.change(rounds)
         changed = self.say("profiling 1 % changed", lambda: profile("1 % changed", self._run))
-        self.advance(IDLE_GAP)
-        self._run()  # its own writes, read back, so the next idle is idle
-        self.advance(IDLE_GAP)
-        self._run()
         return [idle, changed]
 
     def _run(self) -> None:

@@ -83,16 +83,16 @@ def seed(fake: FakeDolibarr, count: int) -> dict[str, int]:
     for label in SYNCD_CATEGORIES:
         fake.category_id(label)
     today = datetime.fromtimestamp(fake.now, UTC).date()
-    partner = None
+    partners: list[int] = []  # qualified partners so far; referrals spread over them
     made: Counter[str] = Counter()
     for n in range(count):
         case = shape(n, today)
         options = dict(case.options)
         if "referred_by" in options:
-            if partner is None:
-                del options["referred_by"]
+            if partners:
+                options["referred_by"] = partners[n % len(partners)]
             else:
-                options["referred_by"] = partner
+                del options["referred_by"]
         created = START - timedelta(days=n % 16 if case.options else 400 + n % 900, hours=2)
         socid = fake.add_thirdparty(
             f"Company {n}",
@@ -102,8 +102,8 @@ def seed(fake: FakeDolibarr, count: int) -> dict[str, int]:
             tags=case.tags,
             created_at=created,
         )
-        if "Partner-Qualified" in case.tags and partner is None:
-            partner = socid
+        if "Partner-Qualified" in case.tags:
+            partners.append(socid)
         fake.add_contact(socid, "Alex", f"Person{n}", f"alex@company{n}.example")
         if case.proposal:
             fake.add_proposal(socid, f"PR2611-{n:05}")
