@@ -1,4 +1,4 @@
-"""A profiled cycle, boiled down to what a reader needs: where its CPU time goes.
+"""A profiled cycle, boiled down to what a reader needs: where its time goes.
 
 Role: run one callable under `cProfile` (its default clock: wall time, so waiting
 for the fake shows as socket reads; a CPU clock costs a system call per event and
