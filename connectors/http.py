@@ -14,6 +14,7 @@ never logs a secret: credentials live in session headers only.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,6 +55,21 @@ class RetryPolicy:
     longest_wait: float = 300.0  # a remote's longer `Retry-After` ends the call instead
 
 
+def _session(base_url: str) -> requests.Session:
+    """A session whose proxy and CA settings are read from the environment once.
+
+    `requests` otherwise looks them up again on every request (a proxy-bypass
+    check per call); the connection pool is kept either way.
+    """
+    session = requests.Session()
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
+    return session
+
+
 class HttpClient:
     """A `requests.Session` bound to one base URL and one remote system's name."""
 
@@ -73,7 +89,7 @@ class HttpClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
-        self.session = requests.Session()
+        self.session = _session(self.base_url)
         self._decoded: WeakKeyDictionary[requests.Response, Any] = WeakKeyDictionary()
         self.session.headers.update({"Accept": "application/json", **headers})
 

@@ -1,7 +1,8 @@
 """Note an inbound partner referral on the customer and on the partner.
 
 The process page asks for the referring partner to be noted for commission
-tracking. One note on each record per customer and partner:
+tracking; a partner referred by a partner is noted the same way. One note on
+each record per customer and partner:
 `partner_referral_note:<case>:partner:<partner>:customer` and `…:partner`, so
 a changed `referred_by` is noted again for the new partner. Nothing is written
 on a partner whose data is in error; on a paused partner only the customer's
@@ -30,7 +31,8 @@ def decide(case: Case, now: datetime, p: Params) -> Decision:
     key = f"partner_referral_note:{case.id}:partner:{partner.id}"
     because = f"referred_by names partner {partner.ref}"
     on_customer = f"Referred by partner {partner.name} ({partner.ref}), for commission tracking."
-    on_partner = f"Referred customer {case.label}, for commission tracking."
+    referred = "partner" if case.processes == ("partner",) else "customer"
+    on_partner = f"Referred {referred} {case.label}, for commission tracking."
     if partner.is_paused:
         waits = f"{because}; the note on the partner waits: {partner.waits}"
         return [dolibarr_note(case, on_customer, f"{key}:customer", waits)]

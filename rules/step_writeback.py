@@ -3,7 +3,9 @@
 People read the step in Dolibarr; syncd never reads it back as input. The key
 carries the step and what the field said before
 (`step_writeback:<case>:<step>:from-<previous>`), so a step is written again
-when a case comes back to it, or when a person overwrote the field.
+when a case comes back to it, or when a person overwrote the field. A case in
+both processes shows both steps (`welcome_call / partner_qualification`),
+joined by `+` in the key (`syncd.model.step_key`).
 """
 
 from __future__ import annotations

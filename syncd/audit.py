@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from syncd.model import Action, CaseReport
+from syncd.model import Action, CaseReport, Track, step_age
 from syncd.store import OutboxState
 
 
@@ -91,10 +91,22 @@ def case_json(report: CaseReport, ledger: Ledger | None = None) -> dict[str, Any
         "evidence": list(report.evidence),
         "step_since": report.step_since.isoformat() if report.step_since else None,
         "entered_step": report.entered_step,
+        "processes": [track_json(t) for t in report.tracks],
         "actions": [action_json(a, ledger) for a in report.actions],
         "skipped": [{"rule": rule, "reason": reason} for rule, reason in report.skipped],
         "errors": list(report.errors),
         "warnings": list(report.warnings),
+    }
+
+
+def track_json(track: Track) -> dict[str, Any]:
+    """One process the case is in: its own step, evidence and age."""
+    return {
+        "process": track.process,
+        "step": track.step,
+        "evidence": list(track.evidence),
+        "step_since": track.step_since.isoformat() if track.step_since else None,
+        "entered_step": track.entered_step,
     }
 
 
@@ -141,11 +153,14 @@ def case_text(
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
     lines = [f"#{report.case_id} {report.name}{ref} · {report.process} · {step}"]
-    if report.evidence:
-        lines.append("  evidence: " + "; ".join(report.evidence))
-    age = report.step_age(now) if now is not None and not report.errors else ""
-    if age:
-        lines.append(f"  {age}")
+    if len(report.tracks) > 1 and not report.errors:
+        lines += tracks_text(report.tracks, now)
+    else:
+        if report.evidence:
+            lines.append("  evidence: " + "; ".join(report.evidence))
+        age = report.step_age(now) if now is not None and not report.errors else ""
+        if age:
+            lines.append(f"  {age}")
     for action in report.actions:
         state = f"  [{ledger.state(action.key)}]" if ledger is not None else ""
         lines.append(f"  → {action.kind} to {action.target}  ({action.key}){state}")
@@ -158,6 +173,17 @@ def case_text(
         lines.append(f"  · {len(report.skipped)} rules skipped (syncd explain {report.case_id})")
     lines += [f"  ! error: {error}" for error in report.errors]
     lines += [f"  ! warning: {warning}" for warning in report.warnings]
+    return lines
+
+
+def tracks_text(tracks: Iterable[Track], now: datetime | None) -> list[str]:
+    """A case in both processes: each process's step, its evidence and its age."""
+    lines: list[str] = []
+    for track in tracks:
+        lines.append(f"  {track.process} {track.step}: " + "; ".join(track.evidence))
+        age = step_age(track.step_since, track.entered_step, now) if now is not None else ""
+        if age:
+            lines.append(f"    {age}")
     return lines
 
 

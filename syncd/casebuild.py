@@ -8,7 +8,7 @@ resolved here because they need every case at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import tzinfo
 from decimal import Decimal
@@ -25,7 +25,17 @@ from syncd.fields import (
     rate_warning,
 )
 from syncd.mirror import RELATED_KINDS, Mirror
-from syncd.model import INVOICE_KINDS, Case, Contact, Invoice, Proposal, Referral, Referrer
+from syncd.model import (
+    INVOICE_KINDS,
+    ONBOARDING_TAGS,
+    PARTNER_TAGS,
+    Case,
+    Contact,
+    Invoice,
+    Proposal,
+    Referral,
+    Referrer,
+)
 
 
 @dataclass(frozen=True)
@@ -35,20 +45,57 @@ class Built:
 
 
 def build_cases(
-    mirror: Mirror, field_codes: Mapping[str, str], tz: tzinfo, rate_unit: str = "percent"
+    mirror: Mirror,
+    field_codes: Mapping[str, str],
+    tz: tzinfo,
+    rate_unit: str = "percent",
+    only: Collection[int] | None = None,
+    customers_of: Mapping[int, Collection[int]] | None = None,
 ) -> Built:
-    related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
+    """Every case, or the cases `only`: those are built with the cases they link to
+    (the partner each names, and, from `customers_of`, the customers naming each)."""
     money = _Money(mirror.company_currency or "", tz)
+    if only is None:
+        ids: Collection[int] = mirror.thirdparties
+        related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
+    else:
+        ids = {socid for socid in only if socid in mirror.thirdparties}
+        related = {kind: mirror.related_of(kind, ids) for kind in RELATED_KINDS}
+    cases, errors = _build(mirror, sorted(ids), related, field_codes, rate_unit, money)
+    if only is not None:
+        context = {c.fields.referred_by for c in cases if c.fields.referred_by is not None}
+        for socid in ids:
+            context |= set((customers_of or {}).get(socid, ()))
+        context = {x for x in context - set(ids) if x in mirror.thirdparties}
+        more = {kind: mirror.related_of(kind, context) for kind in RELATED_KINDS}
+        extra, extra_errors = _build(mirror, sorted(context), more, field_codes, rate_unit, money)
+        cases, errors = cases + extra, errors + extra_errors
+    linked, bad_links = link_referrals(cases, errors, frozenset(mirror.thirdparties))
+    if only is None:
+        return Built(linked, errors + bad_links)
+    return Built(
+        [c for c in linked if c.id in ids],
+        [(row, exc) for row, exc in errors + bad_links if row.id in ids],
+    )
+
+
+def _build(
+    mirror: Mirror,
+    ids: Iterable[int],
+    related: Mapping[str, Mapping[int, list[Any]]],
+    field_codes: Mapping[str, str],
+    rate_unit: str,
+    money: _Money,
+) -> tuple[list[Case], list[tuple[Any, CaseDataError]]]:
     cases: list[Case] = []
     errors: list[tuple[Any, CaseDataError]] = []
-    for socid in sorted(mirror.thirdparties):
+    for socid in ids:
         row = mirror.thirdparties[socid]
         try:
             cases.append(_case(row, related, field_codes, rate_unit, mirror, money))
         except CaseDataError as exc:
             errors.append((row, exc))
-    linked, bad_links = link_referrals(cases, errors, frozenset(mirror.thirdparties))
-    return Built(linked, errors + bad_links)
+    return cases, errors
 
 
 def _case(
@@ -189,7 +236,7 @@ def link_referrals(
     for case in kept:
         partner_id = case.fields.referred_by
         if partner_id is not None and partner_id in by_id:
-            referrals.setdefault(partner_id, []).append(Referral(case.id, case.ref, case.name))
+            referrals.setdefault(partner_id, []).append(_referral(case))
     linked = [
         replace(
             case,
@@ -199,6 +246,11 @@ def link_referrals(
         for case in kept
     ]
     return linked, bad
+
+
+def _referral(case: Case) -> Referral:
+    is_partner = bool(case.tags & PARTNER_TAGS) and not case.tags & ONBOARDING_TAGS
+    return Referral(case.id, case.ref, case.name, is_partner)
 
 
 def _bad_referral(case: Case, known: frozenset[int] | None) -> CaseDataError | None:

@@ -8,9 +8,10 @@ error in its report and the cycle goes on with the others.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +24,9 @@ from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import CaseDataError, ConfigError, shown_text
 from syncd.executor import Executor
+from syncd.fields import parse_fields
 from syncd.mirror import Mirror
-from syncd.model import Action, Case, CaseReport, Rule
+from syncd.model import Action, Case, CaseReport, Rule, step_in
 from syncd.outbox import (
     DrainStats,
     cancel_unwanted,
@@ -33,15 +35,24 @@ from syncd.outbox import (
     recovery_lookback,
     sync_timeline,
 )
-from syncd.poll import PollSettings, Progress, Reader, poll
-from syncd.recipients import Identity, earlier_messages, one_email_each
+from syncd.planner import Planner
+from syncd.poll import PollResult, PollSettings, Progress, Reader, poll
+from syncd.recipients import Identity, earlier_messages, one_email_each, recipients
 from syncd.store import OutboxRow, StepPlace, Store
 
 
 @dataclass(frozen=True)
 class Plan:
+    """A cycle's reports: of every case, or of the cases in `scope` (the daemon plans
+    what changed and what is due; `syncd.planner`)."""
+
     generated_at: datetime
     reports: list[CaseReport]
+    scope: frozenset[int] | None = None
+    partners: Mapping[int, int | None] = field(default_factory=dict)  # the partner each names
+
+
+Earlier = Mapping[Identity, int] | Callable[[Collection[str]], Mapping[Identity, int]]
 
 
 def poll_settings(config: Config) -> PollSettings:
@@ -73,14 +84,18 @@ def plan(
     ruleset: RuleSet,
     now: datetime,
     places: Mapping[int, StepPlace] | None = None,
-    earlier: Mapping[Identity, int] | None = None,
+    earlier: Earlier | None = None,
+    only: Collection[int] | None = None,
+    customers_of: Mapping[int, Collection[int]] | None = None,
 ) -> Plan:
-    """Every case's report. `places` is each case's step as last recorded (step history);
-    `earlier` the messages already sent or waiting, by recipient, so that one person
+    """Every case's report, or those of the cases `only`. `places` is each case's step
+    as last recorded (step history); `earlier` the messages already sent or waiting,
+    by recipient (or a function giving them for some addresses), so that one person
     never gets the same message for two cases."""
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
-    built = build_cases(mirror, config.fields, zone, config.dolibarr.commission_rate_unit)
+    unit = config.dolibarr.commission_rate_unit
+    built = build_cases(mirror, config.fields, zone, unit, only, customers_of)
     settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
     known = places or {}
     reports = [
@@ -89,8 +104,12 @@ def plan(
     ]
     for row, exc in built.errors:
         reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
+    if callable(earlier):
+        earlier = earlier(recipients(reports))
     reports = one_email_each(reports, earlier or {})
-    return Plan(now, reports)
+    partners = {case.id: case.fields.referred_by for case in built.cases}
+    scope = None if only is None else frozenset(r.case_id for r in reports)
+    return Plan(now, reports, scope, partners)
 
 
 def _report(
@@ -113,13 +132,33 @@ def placed(case: Case, place: StepPlace | None, now: datetime) -> Case:
 
     A case syncd meets for the first time, or has only its first record of,
     has no known entry time: years-old records must not look as if they had
-    just arrived.
+    just arrived. In two processes, each process's step has its own entry
+    time, read from that process's part of the recorded steps, so a trial
+    whose customer step moves on stays as long in partner qualification.
     """
     if place is None:
         return case
-    if place.step != case.step:
-        return replace(case, step_since=now.astimezone(UTC), entered_step=True)
-    return replace(case, step_since=place.entered_at if place.moved else None)
+    tracks = []
+    for track in case.tracks:
+        since, entered = _entry(place, track.step, partial(step_in, process=track.process), now)
+        tracks.append(replace(track, step_since=since, entered_step=entered))
+    if len(tracks) == 1:
+        return case.with_tracks(tracks)
+    since, entered = _entry(place, case.step, lambda step: step, now)
+    return replace(case, tracks=tuple(tracks), step_since=since, entered_step=entered)
+
+
+def _entry(
+    place: StepPlace, step: str, part: Callable[[str], str], now: datetime
+) -> tuple[datetime | None, bool]:
+    """When `step` was entered and whether that is now; `part` reads it in each record."""
+    history = place.history
+    if part(history[-1][0]) != step:
+        return now.astimezone(UTC), True
+    start = len(history) - 1
+    while start > 0 and part(history[start - 1][0]) == step:
+        start -= 1
+    return (history[start][1] if start > 0 else None), False
 
 
 @dataclass
@@ -134,8 +173,10 @@ class Runtime:
     mirror: Mirror
     rules: list[Rule[Any]] = field(default_factory=list)
     case_errors: dict[int, str] = field(default_factory=dict)  # last logged, per case
+    case_refs: dict[int, str] = field(default_factory=dict)  # the ref of each case in error
     case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
+    planner: Planner = field(default_factory=Planner)  # what the last plans covered
     # Measures the time between reads for the poll's bookmarks (poll.Bookmarks);
     # None: the cycle's `now` does (a pinned clock, tests).
     monotonic: Callable[[], float] | None = None
@@ -185,22 +226,21 @@ def run_cycle(
         stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
         if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
             check_server(rt, now)  # its clock, and the parameters people set there
-        read(rt, now, progress)  # Dolibarr into the mirror (I/O)
+        polled = read(rt, now, progress)  # Dolibarr into the mirror (I/O)
     except Exception as exc:
         rt.store.record_failed_cycle(now, now, str(exc))
         raise
-    places, sent = rt.store.step_places(), earlier_messages(rt.store.messages())
-    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, sent)  # decide (pure)
+    result = decide(rt, now, polled)  # what changed, and what is due
     log_case_errors(rt, result)
     enqueued = queue(rt, result, now)  # new actions in, dropped ones cancelled
     if not should_stop():
-        stats.add(drain(rt.store, rt.executor, now, should_stop, waiting=in_error(result)))  # act
+        stats.add(drain(rt.store, rt.executor, now, should_stop, waiting=set(rt.case_errors)))
     rt.store.save_cycle(
-        rt.mirror, steps_of(result), now, now, cycle_stats(result, stats), bad_cases(result)
+        rt.mirror, steps_of(result), now, now, cycle_stats(rt, stats), bad_cases(rt)
     )
     logger.info(
         "cycle ok: {} cases, {} new actions, {} done, {} failed, {} held",
-        len(result.reports),
+        len(rt.mirror.thirdparties),
         enqueued,
         stats.done,
         stats.failed,
@@ -212,8 +252,47 @@ def run_cycle(
 CLOCK_TOLERANCE = timedelta(minutes=1)
 
 
-def read(rt: Runtime, now: datetime, progress: Progress | None) -> None:
-    poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress, rt.monotonic)
+def read(rt: Runtime, now: datetime, progress: Progress | None) -> PollResult:
+    return poll(rt.reader, rt.mirror, poll_settings(rt.config), now, progress, rt.monotonic)
+
+
+def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
+    """Plan the cases that changed, are linked to a change or are due (`syncd.planner`);
+    every case when that is not known."""
+    today = now.astimezone(ZoneInfo(rt.config.dolibarr.timezone)).date()
+    basis = (rt.ruleset, rt.mirror.company_currency)
+    due = rt.store.rechecks_due(rt.planner.last, now) if rt.planner.last else set()
+    scope = rt.planner.scope(
+        today, basis, polled.changed, polled.deleted, due, partner_named(rt)
+    )
+
+    def earlier(addresses: Collection[str]) -> Mapping[Identity, int]:
+        return earlier_messages(rt.store.messages(addresses))
+
+    places = rt.store.step_places(scope)
+    customers = rt.planner.customers_of
+    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers)
+    rt.planner.remember(
+        now, today, basis, result.reports, result.partners, polled.deleted, scope is None
+    )
+    return result
+
+
+def partner_named(rt: Runtime) -> Callable[[int], int | None]:
+    """The partner a case's `referred_by` names now; None when none, or unreadable."""
+    zone = ZoneInfo(rt.config.dolibarr.timezone)
+
+    def named(socid: int) -> int | None:
+        row = rt.mirror.thirdparties.get(socid)
+        if row is None:
+            return None
+        codes, unit = rt.config.fields, rt.config.dolibarr.commission_rate_unit
+        try:
+            return parse_fields(socid, row.array_options, codes, zone, unit).referred_by
+        except CaseDataError:
+            return None
+
+    return named
 
 
 def check_server(rt: Runtime, now: datetime) -> None:
@@ -227,7 +306,7 @@ def queue(rt: Runtime, result: Plan, now: datetime) -> int:
     """Enqueue the plan (asking first after a lost database) and cancel what it dropped."""
     lookback = recovery_lookback(rt.store, now)
     enqueued = rt.store.enqueue(planned_actions(result), now, lookback, steps_of(result))
-    cancel_unwanted(rt.store, still_wanted(result), now)
+    cancel_unwanted(rt.store, still_wanted(result, rt.mirror.thirdparties), now)
     return enqueued
 
 
@@ -265,6 +344,7 @@ def settle_state(rt: Runtime, now: datetime) -> None:
         return
     first = rt.store.timeline_mark() == 0
     marked = sync_timeline(rt.store, rt.executor, now)
+    rt.planner.forget()  # step history or done actions may have changed: plan everything
     if marked:
         logger.warning(
             "state database {} did not know {} action(s) Dolibarr's timeline shows done: "
@@ -282,32 +362,49 @@ def rebuild_state(rt: Runtime, now: datetime) -> int:
 
 
 def log_case_errors(rt: Runtime, result: Plan) -> None:
-    """Log a case's bad data when it appears or changes, not every cycle; and when fixed."""
+    """Log a case's bad data when it appears or changes, not every cycle; and when fixed.
+
+    The cases this plan did not cover keep what was known of them.
+    """
+    known = set(rt.case_errors) | set(rt.case_warnings)
+    covered = known if result.scope is None else set(result.scope)
+    covered |= {case_id for case_id in known if case_id not in rt.mirror.thirdparties}
     now_errors = {r.case_id: "; ".join(r.errors) for r in result.reports if r.errors}
     for case_id, error in now_errors.items():
         if rt.case_errors.get(case_id) != error:
             logger.bind(case=case_id).error("case {} skipped: {}", case_id, error)
-    for case_id in rt.case_errors.keys() - now_errors.keys():
-        logger.bind(case=case_id).info("case {} is readable again", case_id)
-    rt.case_errors = now_errors
+    for case_id in (covered & rt.case_errors.keys()) - now_errors.keys():
+        if case_id in rt.mirror.thirdparties:
+            logger.bind(case=case_id).info("case {} is readable again", case_id)
+        rt.case_errors.pop(case_id, None)
+        rt.case_refs.pop(case_id, None)
+    rt.case_errors.update(now_errors)
+    rt.case_refs.update({r.case_id: r.ref for r in result.reports if r.errors})
     warnings = {r.case_id: "; ".join(r.warnings) for r in result.reports if r.warnings}
     for case_id, warning in warnings.items():
         if rt.case_warnings.get(case_id) != warning:
             logger.bind(case=case_id).warning("case {}: {}", case_id, warning)
-    rt.case_warnings = warnings
+    for case_id in (covered & rt.case_warnings.keys()) - warnings.keys():
+        rt.case_warnings.pop(case_id, None)
+    rt.case_warnings.update(warnings)
 
 
 def sweep_due(rt: Runtime) -> bool:
     return rt.mirror.polls % rt.config.dolibarr.sweep_every == 0
 
 
-def still_wanted(result: Plan) -> Callable[[OutboxRow], str | None]:
-    """Why a waiting action is no longer wanted, from this cycle's plan; None while it is."""
+def still_wanted(result: Plan, alive: Collection[int]) -> Callable[[OutboxRow], str | None]:
+    """Why a waiting action is no longer wanted, from this cycle's plan; None while it is.
+
+    A case the plan did not cover (nothing of it changed) still wants what it wanted.
+    """
     planned = {action.key for report in result.reports for action in report.actions}
     reports = {report.case_id: report for report in result.reports}
 
     def why_not(row: OutboxRow) -> str | None:
         if row.key in planned:
+            return None
+        if result.scope is not None and row.case_id not in result.scope and row.case_id in alive:
             return None
         report = reports.get(row.case_id)
         if report is None:
@@ -326,23 +423,20 @@ def planned_actions(result: Plan) -> Iterator[tuple[int, Action]]:
             yield report.case_id, action
 
 
-def in_error(result: Plan) -> set[int]:
-    return {r.case_id for r in result.reports if r.errors}
-
-
-def bad_cases(result: Plan) -> list[tuple[int, str, str]]:
-    return [(r.case_id, r.ref, "; ".join(r.errors)) for r in result.reports if r.errors]
+def bad_cases(rt: Runtime) -> list[tuple[int, str, str]]:
+    """(id, ref, error) of every case whose data is in error now."""
+    return [(i, rt.case_refs.get(i, ""), error) for i, error in sorted(rt.case_errors.items())]
 
 
 def steps_of(result: Plan) -> list[tuple[int, str]]:
     return [(r.case_id, r.step) for r in result.reports if not r.errors]
 
 
-def cycle_stats(result: Plan, stats: DrainStats) -> dict[str, int]:
+def cycle_stats(rt: Runtime, stats: DrainStats) -> dict[str, int]:
     return {
         "ok": 1,
-        "cases": len(result.reports),
-        "planned": sum(len(r.actions) for r in result.reports),
+        "cases": len(rt.mirror.thirdparties),
+        "planned": rt.planner.planned_count(),
         "done": stats.done,
         "failed": stats.failed,
         "held": stats.held,

@@ -5,7 +5,9 @@ configured directory) go through the same door, `_check_module`, and are
 checked once at start-up: a malformed module is a `RuleError` naming its file,
 a bad `[rule:NAME]` key a `ConfigError` naming file, section and key.
 
-`evaluate` is pure: it honours `syncd_pause`, `syncd_skip_rules`,
+`evaluate` is pure: it asks the rules of each process the case is in,
+each seeing the case with its own process's step (`Case.in_process`), and
+the `any` rules. It honours `syncd_pause`, `syncd_skip_rules`,
 `enabled = no` and missing systems itself, so no rule can forget them, and a
 rule that raises becomes an error on that case, never a crashed cycle. It must
 never do I/O; with `SYNCD_TRACE_RULES=1` it logs each decision at DEBUG.
@@ -329,14 +331,14 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
     skipped: list[tuple[str, str]] = []
     errors: list[str] = []
     for entry in sorted(ruleset.rules, key=lambda e: e.name):
-        rule = entry.rule
-        if rule.process not in ("any", case.process):
+        seen = case.in_process(entry.rule.process)
+        if seen is None:
             continue
-        reason = _gate(case, entry, ruleset.systems)
+        reason = _gate(seen, entry, ruleset.systems)
         if reason:
-            skipped.append((rule.name, reason))
+            skipped.append((entry.name, reason))
         else:
-            _decide(case, now, entry, ruleset.systems, actions, skipped, errors)
+            _decide(seen, now, entry, ruleset.systems, actions, skipped, errors)
     report = _report(case, actions, skipped, errors)
     return dataclasses.replace(report, warnings=case.warnings + _steering_mistakes(case, ruleset))
 
@@ -472,6 +474,7 @@ def _report(
         errors=tuple(errors),
         step_since=case.step_since,
         entered_step=case.entered_step,
+        tracks=case.tracks,
     )
 
 

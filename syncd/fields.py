@@ -38,7 +38,10 @@ _MAX_WHOLE = 2**31 - 1
 _MAX_NUMBER_TEXT = 40
 _MAX_DIGITS = 20  # the decimal exponent a number may have, either way
 _MAX_TEXT = 255  # Dolibarr's varchar extrafields
-_STEP_WORD = re.compile(r"[\w-]{1,64}")
+# A step, or the steps of both processes joined (`welcome_call / partner_qualification`),
+# within the field's 64 characters (extrafields_list_societe.json).
+_STEP_WORDS = re.compile(r"[\w-]+(?: / [\w-]+)?")
+_MAX_STEP = 64
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, CR and LF are text
 
 
@@ -319,14 +322,17 @@ def _text(value: Any) -> str | None:
 def _own_text(value: Any) -> str | None:
     """`onboarding_step`: syncd's own output, compared, never obeyed; junk is overwritten.
 
-    Only a word-like value is kept: it goes into step_writeback's key, and so
-    into an agenda event's label (varchar 255) and a sqlfilters LIKE.
+    Only a word-like value (or two joined by " / ") is kept: it goes into
+    step_writeback's key, and so into an agenda event's label (varchar 255)
+    and a sqlfilters LIKE.
     """
     try:
         text = _text(value)
     except _Invalid:
         return None
-    return text if text and _STEP_WORD.fullmatch(text) else None
+    if not text or len(text) > _MAX_STEP or not _STEP_WORDS.fullmatch(text):
+        return None
+    return text
 
 
 def _step_name(value: Any) -> str | None:

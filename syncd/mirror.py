@@ -7,7 +7,7 @@ Dolibarr, decide anything or import the modules that use it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,6 +133,16 @@ class Mirror:
         grouped: dict[int, list[Any]] = {}
         for row in sorted(self.related[kind].values(), key=lambda row: int(row.id)):
             grouped.setdefault(row.socid, []).append(row)
+        return grouped
+
+    def related_of(self, kind: str, socids: Collection[int]) -> dict[int, list[Any]]:
+        """Rows of one kind of the cases `socids`, grouped by case, by id (one pass)."""
+        grouped: dict[int, list[Any]] = {}
+        for row in self.related[kind].values():
+            if row.socid in socids:
+                grouped.setdefault(row.socid, []).append(row)
+        for rows in grouped.values():
+            rows.sort(key=lambda row: int(row.id))
         return grouped
 
     def forget(self, socid: int) -> None:

@@ -7,7 +7,7 @@ one module of the core that rule modules may import.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -35,6 +35,13 @@ PARTNER_STEPS: tuple[str, ...] = (
 )
 ALL_STEPS: tuple[str, ...] = CUSTOMER_STEPS + PARTNER_STEPS
 NO_STEP = "none"  # a third party with no onboarding evidence at all
+# A third party can be in both processes (a trial that is also a partner prospect);
+# its step then names both, customer first: `welcome_call / partner_qualification`.
+PROCESS_STEPS: Mapping[str, tuple[str, ...]] = {
+    "customer": CUSTOMER_STEPS,
+    "partner": PARTNER_STEPS,
+}
+STEP_SEPARATOR = " / "
 
 # Logical tag names; `[tags]` in syncd.ini maps each to a Dolibarr category label.
 TAGS: tuple[str, ...] = (
@@ -179,11 +186,14 @@ class Invoice:
 
 @dataclass(frozen=True)
 class Referral:
-    """A customer whose `referred_by` names the partner holding this record."""
+    """A third party whose `referred_by` names the partner holding this record."""
 
     id: int
     ref: str
     name: str
+    # A partner only (a partner tag, no Trial, ICP-fit or Not-ICP): a partner who
+    # referred another partner has a referral, not a customer deal.
+    is_partner: bool = False
 
 
 @dataclass(frozen=True)
@@ -230,11 +240,40 @@ class Fields:
     has_opted_out: bool = False  # no marketing email (Mautic emails, segments) for this case
 
 
+def process_of(step: str) -> str:
+    """The process a step belongs to (steps are named apart); `none` for any other word."""
+    return next((p for p, steps in PROCESS_STEPS.items() if step in steps), NO_STEP)
+
+
+def join_steps(steps: Sequence[str]) -> str:
+    return STEP_SEPARATOR.join(steps) or NO_STEP
+
+
+def step_in(step: str, process: str) -> str:
+    """The step of `process` within a (possibly joined) step; `none` when it has none."""
+    parts = step.split(STEP_SEPARATOR)
+    return next((s for s in parts if process_of(s) == process), NO_STEP)
+
+
+@dataclass(frozen=True)
+class Track:
+    """Where a case stands in one process: its step there, why, and since when."""
+
+    process: str
+    step: str
+    evidence: tuple[str, ...] = ()
+    step_since: datetime | None = None  # as `Case.step_since`, for this process's step
+    entered_step: bool = False
+
+
 @dataclass(frozen=True)
 class Case:
     """An immutable snapshot of one Dolibarr third party and what hangs off it.
 
-    `step` and `evidence` are empty until `syncd.steps.infer` fills them.
+    `step` and `evidence` are empty until `syncd.steps.infer` fills them, with
+    one `Track` per process the case is in; in two, `step` joins both steps
+    (`welcome_call / partner_qualification`), and a rule sees the case
+    `in_process` of its own, with that process's step.
     """
 
     id: int
@@ -259,15 +298,59 @@ class Case:
     step_since: datetime | None = None
     # True in the one cycle that sees the case move into its step from another.
     entered_step: bool = False
+    tracks: tuple[Track, ...] = ()  # one per process the case is in, customer first
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        """The processes the case is in, customer first; empty for no onboarding at all."""
+        if self.tracks:
+            return tuple(t.process for t in self.tracks)
+        # A case whose step was set by hand (a rule's test) is in that step's process.
+        if self.step == NO_STEP:
+            return ()
+        if process_of(self.step) != NO_STEP:
+            return (process_of(self.step),)
+        return ("partner",) if self.tags & PARTNER_TAGS else ("customer",)
 
     @property
     def process(self) -> str:
-        """`partner`, `customer`, or `none` for a third party in no onboarding at all."""
-        if self.tags & PARTNER_TAGS or self.step in PARTNER_STEPS:
-            return "partner"
-        if self.step == NO_STEP:
-            return NO_STEP
-        return "customer"
+        """`customer`, `partner`, `customer + partner`, or `none`."""
+        return " + ".join(self.processes) or NO_STEP
+
+    def in_process(self, process: str) -> Case | None:
+        """The case as a rule of `process` sees it: with that process's step, evidence
+        and step history; itself for `any`; None when the case is not in `process`."""
+        if process == "any":
+            return self
+        track = next((t for t in self.tracks if t.process == process), None)
+        if track is None:
+            return self if not self.tracks and process in self.processes else None
+        if len(self.tracks) == 1:
+            return self
+        return replace(
+            self,
+            step=track.step,
+            evidence=track.evidence,
+            step_since=track.step_since,
+            entered_step=track.entered_step,
+        )
+
+    def with_tracks(self, tracks: Sequence[Track]) -> Case:
+        """The case in these processes: its step joins theirs, its evidence follows them."""
+        evidence = tuple(e for t in tracks for e in t.evidence)
+        if len(tracks) == 1:
+            only = tracks[0]
+            return replace(
+                self,
+                tracks=(only,),
+                step=only.step,
+                evidence=evidence,
+                step_since=only.step_since,
+                entered_step=only.entered_step,
+            )
+        return replace(
+            self, tracks=tuple(tracks), step=join_steps([t.step for t in tracks]), evidence=evidence
+        )
 
     @property
     def label(self) -> str:
@@ -284,6 +367,11 @@ class Case:
     @property
     def is_eu(self) -> bool:
         return self.country_code.upper() in EU_COUNTRIES
+
+    @property
+    def customer_referrals(self) -> tuple[Referral, ...]:
+        """The referred third parties that are customers: the partner's deals."""
+        return tuple(r for r in self.referrals if not r.is_partner)
 
     @property
     def has_paid_invoice(self) -> bool:
@@ -367,16 +455,22 @@ class CaseReport:
     warnings: tuple[str, ...] = ()  # a person's likely mistake in a steering field
     step_since: datetime | None = None  # Case.step_since
     entered_step: bool = False  # Case.entered_step
+    tracks: tuple[Track, ...] = ()  # Case.tracks: each process's step, evidence and age
 
     def step_age(self, now: datetime) -> str:
         """When the case entered its step, as the audit says it ("" when not known)."""
-        if self.entered_step:
-            return "entering this step now"
-        if self.step_since is None:
-            return ""
-        local = self.step_since.astimezone(now.tzinfo)
-        days = (now.date() - local.date()).days
-        return f"in this step since {local:%Y-%m-%d} (day {days})"
+        return step_age(self.step_since, self.entered_step, now)
+
+
+def step_age(since: datetime | None, entered: bool, now: datetime) -> str:
+    """`entering this step now`, `in this step since DATE (day N)`, or "" when not known."""
+    if entered:
+        return "entering this step now"
+    if since is None:
+        return ""
+    local = since.astimezone(now.tzinfo)
+    days = (now.date() - local.date()).days
+    return f"in this step since {local:%Y-%m-%d} (day {days})"
 
 
 def skip(reason: str) -> Skip:
@@ -390,17 +484,27 @@ def step_key(case_id: int, step: str, previous: str) -> str:
     """The key of writing a step into `onboarding_step`: `step_writeback:<case>:<step>:from-<was>`.
 
     Its `[syncd]` event on the timeline is also where `rebuild-state` finds
-    when a case entered each step (`step_of_key`).
+    when a case entered each step (`step_of_key`). A key ends at the first
+    space of an event's label, so both steps of a case in two processes are
+    joined by `+` there (`welcome_call+partner_qualification`).
     """
-    return f"{STEP_KEY}:{case_id}:{step}:from-{previous}"
+    return f"{STEP_KEY}:{case_id}:{_keyed(step)}:from-{_keyed(previous)}"
 
 
 def step_of_key(key: str) -> tuple[int, str] | None:
-    """(case id, step) of a `step_key`; None for any other key."""
+    """(case id, step) of a `step_key`, both steps joined as `onboarding_step` shows them;
+    None for any other key."""
     parts = key.split(":")
     if len(parts) != 4 or parts[0] != STEP_KEY or not parts[1].isdigit():
         return None
-    return int(parts[1]), parts[2]
+    return int(parts[1]), parts[2].replace(KEY_STEP_SEPARATOR, STEP_SEPARATOR)
+
+
+KEY_STEP_SEPARATOR = "+"
+
+
+def _keyed(step: str) -> str:
+    return step.replace(STEP_SEPARATOR, KEY_STEP_SEPARATOR)
 
 
 def past_window(day: int, first: int, length: int, what: str) -> Skip | None:

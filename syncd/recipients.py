@@ -48,6 +48,13 @@ def earlier_messages(
     return found
 
 
+def recipients(reports: Iterable[CaseReport]) -> set[str]:
+    """The addresses the messages in `reports` go to."""
+    return {
+        a.target for r in reports for a in r.actions if a.kind in MESSAGE_KINDS and a.target.strip()
+    }
+
+
 def one_email_each(reports: list[CaseReport], earlier: Mapping[Identity, int]) -> list[CaseReport]:
     """`reports` with every message already meant for its address by another case skipped."""
     claimed = dict(earlier)

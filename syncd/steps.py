@@ -1,9 +1,10 @@
 """Infer where a case stands in its onboarding process, and why.
 
 Role: from one immutable case snapshot and the current time, pick the most
-advanced step of the customer or partner process that the evidence supports
-(docs/design.md, "The processes as steps") and name the facts that decided
-it, in short sentences people read in the audit.
+advanced step the evidence supports in each process the case is in, customer
+and partner, each from its own evidence (docs/design.md, "The processes as
+steps"), and name the facts that decided it, in short sentences people read
+in the audit.
 
 This module must never do I/O, read the clock (the caller passes `now`, already
 in the Dolibarr server's zone), plan or take actions, or look at timers: the
@@ -17,10 +18,22 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from syncd.errors import CaseDataError, EvidenceError
-from syncd.model import ALL_STEPS, NO_STEP, ONBOARDING_TAGS, PARTNER_TAGS, TAGS, Case, Referral
+from syncd.model import (
+    ALL_STEPS,
+    NO_STEP,
+    ONBOARDING_TAGS,
+    PARTNER_TAGS,
+    PROCESS_STEPS,
+    TAGS,
+    Case,
+    Referral,
+    Track,
+    process_of,
+)
 
 CUSTOMER_TAGS: frozenset[str] = frozenset(TAGS) - PARTNER_TAGS
 OVERRIDE_FIELD = "onboarding_step_override"
+NO_PROCESS = "no onboarding tag (Trial, ICP-fit, Not-ICP or a partner tag)"
 # Tags a person cannot mean together: the case is bad data until one is removed.
 CONTRADICTIONS: tuple[tuple[str, str], ...] = (
     ("icp_fit", "not_icp"),
@@ -65,17 +78,22 @@ def infer(
     labels: Mapping[str, str] | None = None,
     settings: StepSettings = DEFAULT_SETTINGS,
 ) -> Case:
-    """Return `case` with `step` and `evidence` filled in.
+    """Return `case` with `tracks`, `step` and `evidence` filled in.
 
+    A case is in the customer process when tagged Trial, ICP-fit or Not-ICP,
+    in the partner process when it has a partner tag, in both when it has both
+    (a trial that is also a partner prospect), else in step `none`.
     `now` is aware and in the Dolibarr server's zone; today is `now.date()`.
     `labels` maps logical tag names to Dolibarr labels for the wording only.
-    Raises `CaseDataError` when `onboarding_step_override` names no known step,
+    Raises `CaseDataError` when `onboarding_step_override` cannot be read,
     and `EvidenceError` when two of the case's tags contradict each other.
     """
     words = _Words(labels or {}, settings)
     _check_contradictions(case, words)
-    step, evidence = _decide(case, now.date(), words)
-    return replace(case, step=step, evidence=evidence)
+    tracks = _overridden(case, _inferred(case, now.date(), words))
+    if not tracks:
+        return replace(case, step=NO_STEP, evidence=(NO_PROCESS,), tracks=())
+    return case.with_tracks(tracks)
 
 
 def days_since_signup(case: Case, now: datetime) -> int:
@@ -123,24 +141,60 @@ def _check_contradictions(case: Case, words: _Words) -> None:
             raise EvidenceError(case.id, f"tags {a} and {b}", "contradict each other: remove one")
 
 
-def _decide(case: Case, today: date, words: _Words) -> Found:
-    override = _override(case)
-    if override is not None:
-        return override, (f"override by {OVERRIDE_FIELD}",)
+def _inferred(case: Case, today: date, words: _Words) -> list[Track]:
+    """One track per process the case's tags put it in, each from its own evidence."""
+    tracks: list[Track] = []
+    # Only third parties tagged Trial, ICP-fit or Not-ICP are in customer onboarding:
+    # an old customer (paid invoices, maybe Customer-Active) must not be tagged and
+    # handed off on syncd's first run.
+    if case.tags & ONBOARDING_TAGS:
+        tracks.append(Track("customer", *_customer(case, today, words)))
     if case.tags & PARTNER_TAGS:
-        return _partner(case, today, words)
-    return _customer(case, today, words)
+        tracks.append(Track("partner", *_partner(case, today, words)))
+    return tracks
 
 
-def _override(case: Case) -> str | None:
+def _overridden(case: Case, tracks: list[Track]) -> list[Track]:
+    """The tracks with a person's `onboarding_step_override` applied.
+
+    An override of one process replaces that process's step when the case is
+    in it; on a case in the other process only (or in none) it is the case's
+    step, as it always was. An override naming both steps sets both.
+    """
+    forced = _override(case)
+    if len(forced) == 1 and any(t.process == forced[0].process for t in tracks):
+        tracks = [forced[0] if t.process == forced[0].process else t for t in tracks]
+    elif forced:
+        tracks = forced
+    return sorted(tracks, key=lambda t: list(PROCESS_STEPS).index(t.process))
+
+
+def _override(case: Case) -> list[Track]:
+    """`discovery_call`, `partner:discovery_call`, or both steps as `onboarding_step`
+    shows them (`welcome_call / partner_qualification`); [] when the field is empty."""
     raw = case.fields.step_override
     if raw is None or not raw.strip():
-        return None
-    step = raw.strip().lower()
+        return []
+    forced = [_forced(case.id, raw, part) for part in raw.split("/")]
+    if len({t.process for t in forced}) < len(forced):
+        raise CaseDataError(case.id, OVERRIDE_FIELD, raw, "names two steps of one process")
+    return forced
+
+
+def _forced(case_id: int, raw: str, part: str) -> Track:
+    named, colon, step = part.strip().lower().rpartition(":")
+    step = step.strip()
     if step not in ALL_STEPS:
         why = f"is not a step; valid steps: {', '.join(ALL_STEPS)}"
-        raise CaseDataError(case.id, OVERRIDE_FIELD, raw, why)
-    return step
+        raise CaseDataError(case_id, OVERRIDE_FIELD, raw, why)
+    process = named.strip() if colon else process_of(step)
+    if process not in PROCESS_STEPS:
+        why = f"names no process {named.strip()!r} (write customer: or partner: before the step)"
+        raise CaseDataError(case_id, OVERRIDE_FIELD, raw, why)
+    if process_of(step) != process:
+        why = f"names {step}, a {process_of(step)} step, not a {process} one"
+        raise CaseDataError(case_id, OVERRIDE_FIELD, raw, why)
+    return Track(process, step, (f"override by {OVERRIDE_FIELD}",))
 
 
 def _when(name: str, day: date, today: date) -> str:
@@ -189,9 +243,9 @@ def _active_partner(case: Case, today: date, words: _Words) -> Found | None:
 
 
 def _first_deal(case: Case, today: date, words: _Words) -> Found | None:
-    if not case.referrals:
+    if not case.customer_referrals:
         return None
-    return "first_deal", (_referrals(case.referrals),)
+    return "first_deal", (_referrals(case.customer_referrals),)
 
 
 def _referrals(referrals: Sequence[Referral]) -> str:
@@ -250,11 +304,6 @@ _PARTNER_CHECKS = (
 
 
 def _customer(case: Case, today: date, words: _Words) -> Found:
-    # Only third parties tagged Trial, ICP-fit or Not-ICP are in onboarding: an old
-    # customer (paid invoices, maybe Customer-Active) must not be tagged and handed
-    # off on syncd's first run.
-    if not case.tags & ONBOARDING_TAGS:
-        return NO_STEP, ("no onboarding tag (Trial, ICP-fit, Not-ICP or a partner tag)",)
     found = _first(_PAID_CHECKS, case, today, words)
     notes: Evidence = ()
     if found is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -363,6 +363,15 @@ class Store:
             changed += self.db.execute(sql.format(marks=marks), [*values, *chunk]).rowcount
         return changed
 
+    def rechecks_due(self, since: datetime, now: datetime) -> set[int]:
+        """Cases with a skipped action whose time to be asked about again came since `since`."""
+        sql = (
+            "select distinct case_id from outbox where status = ? "
+            "and next_attempt_at > ? and next_attempt_at <= ?"
+        )
+        rows = self.db.execute(sql, [Status.SKIPPED.value, _iso(since), _iso(now)]).fetchall()
+        return {int(case_id) for (case_id,) in rows}
+
     def get(self, key: str) -> OutboxRow | None:
         found = list(self.db.table("outbox").rows_where("key = ?", [key]))
         return _row(found[0]) if found else None
@@ -381,9 +390,25 @@ class Store:
         )
         return [_row(r) for r in records]
 
-    def messages(self) -> list[MessageRow]:
-        """Every message sent or waiting: (case, kind, rule, address, payload)."""
-        return _message_rows(self.db.execute(_MESSAGES_SQL).fetchall())
+    def messages(self, addresses: Collection[str] | None = None) -> list[MessageRow]:
+        """Every message sent or waiting: (case, kind, rule, address, payload); to the
+        `addresses` only (compared without case or surrounding blanks), when given."""
+        if addresses is None:
+            return _message_rows(self.db.execute(_MESSAGES_SQL).fetchall())
+        wanted = {a.strip().casefold() for a in addresses}
+        if not wanted:
+            return []
+        if not all(a.isascii() for a in wanted):  # SQLite's lower() knows ASCII only
+            rows = self.db.execute(_MESSAGES_SQL).fetchall()
+            return _message_rows(r for r in rows if str(r[3] or "").strip().casefold() in wanted)
+        found: list[Sequence[Any]] = []
+        for chunk in _chunks(sorted(wanted)):
+            marks = ", ".join("?" for _ in chunk)
+            sql = _MESSAGES_SQL.replace(
+                "order by", f"and lower(trim(target)) in ({marks}) order by"
+            )
+            found += self.db.execute(sql, chunk).fetchall()
+        return _message_rows(sorted(found, key=lambda r: (r[5], r[6])))
 
     def counts(self) -> dict[str, int]:
         sql = "select status, count(*) from outbox group by status"
@@ -540,9 +565,17 @@ class Store:
         )
         return [(r["step"], datetime.fromisoformat(r["entered_at"])) for r in records]
 
-    def step_places(self) -> dict[int, StepPlace]:
-        """Each case's latest recorded step, since when, and whether that was a move."""
-        return _places(self.db.execute(_PLACES_SQL).fetchall())
+    def step_places(self, ids: Collection[int] | None = None) -> dict[int, StepPlace]:
+        """Each case's recorded steps (its step history), oldest first; of the cases
+        `ids` only, when given."""
+        if ids is None:
+            return _places(self.db.execute(_PLACES_SQL).fetchall())
+        found: dict[int, StepPlace] = {}
+        for chunk in _chunks(sorted(ids)):
+            marks = ", ".join("?" for _ in chunk)
+            sql = _PLACES_SQL.replace(" order by", f" where case_id in ({marks}) order by")
+            found.update(_places(self.db.execute(sql, chunk).fetchall()))
+        return found
 
     def record_step_entries(self, entries: Iterable[tuple[int, str, datetime]]) -> int:
         """Write rebuilt step history for cases that have none; returns how many rows."""
@@ -574,7 +607,10 @@ class Store:
         return {r["kind"]: r["at"] for r in self.db.table("cursors").rows}
 
     def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
-        current = self.current_steps()
+        current = {
+            case_id: place.step
+            for case_id, place in self.step_places([c for c, _ in steps]).items()
+        }
         entered = [
             {"case_id": case_id, "step": step, "entered_at": _iso(at)}
             for case_id, step in steps
@@ -634,6 +670,12 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
 
 
+def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
+    """SQLite takes a bounded number of `?` per statement."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
 def _mirror_record(mirror: Mirror, kind: str, row_id: int) -> tuple[str, int, int, str]:
     if kind == "thirdparties":
         party = mirror.thirdparties[row_id]
@@ -653,26 +695,39 @@ def read_step_places(path: Path) -> dict[int, StepPlace] | None:
 
 @dataclass(frozen=True)
 class StepPlace:
-    step: str
-    entered_at: datetime
-    moved: bool  # False: the case's first record, where syncd first met it
+    """A case's recorded steps and when it entered each, oldest first.
+
+    The first record is where syncd first met the case, so its time says when
+    syncd came, not when the case got there. A case in both processes has its
+    two steps joined in one record (`welcome_call / partner_qualification`);
+    when each process's own step was entered is read from the run of records
+    that share it (`syncd.cycle.placed`).
+    """
+
+    history: tuple[tuple[str, datetime], ...]
+
+    @property
+    def step(self) -> str:
+        return self.history[-1][0]
+
+    @property
+    def entered_at(self) -> datetime:
+        return self.history[-1][1]
+
+    @property
+    def moved(self) -> bool:
+        """False while the latest record is the case's first one."""
+        return len(self.history) > 1
 
 
-# The latest row per case, and how many it has: one row is where syncd first met
-# the case, so its time says when syncd came, not when the case got there.
-_PLACES_SQL = (
-    "select case_id, step, entered_at, n from ("
-    "select case_id, step, entered_at, count(*) over (partition by case_id) as n, "
-    "row_number() over (partition by case_id order by entered_at desc) as r "
-    "from step_history) where r = 1"
-)
+_PLACES_SQL = "select case_id, step, entered_at from step_history order by case_id, entered_at"
 
 
 def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
-    return {
-        int(case_id): StepPlace(str(step), datetime.fromisoformat(str(at)), int(n) > 1)
-        for case_id, step, at, n in rows
-    }
+    history: dict[int, list[tuple[str, datetime]]] = {}
+    for case_id, step, at in rows:
+        history.setdefault(int(case_id), []).append((str(step), datetime.fromisoformat(str(at))))
+    return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 
 OutboxState = tuple[str, str | None, str | None, str | None]
@@ -694,7 +749,7 @@ def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:
 # Messages sent or still waiting to be sent (a failed or cancelled one reached nobody;
 # a skipped one waits: it is asked about again, and would be sent once the person opts in).
 _MESSAGES_SQL = (
-    "select case_id, kind, rule, target, payload from outbox "
+    "select case_id, kind, rule, target, payload, created_at, key from outbox "
     "where kind in ('mautic.send_email', 'freescout.message') "
     "and status not in ('failed', 'cancelled') order by created_at, key"
 )
@@ -704,7 +759,7 @@ MessageRow = tuple[int, str, str, str, dict[str, Any]]
 def _message_rows(rows: Iterable[Sequence[Any]]) -> list[MessageRow]:
     return [
         (int(case_id), str(kind), str(rule), str(target or ""), json.loads(payload or "{}"))
-        for case_id, kind, rule, target, payload in rows
+        for case_id, kind, rule, target, payload, *_order in rows
     ]
 
 

@@ -17,8 +17,10 @@ from connectors.fakes.freescout import FreescoutFake
 from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from syncd.cli import load
-from syncd.cycle import CycleResult, Runtime, run_cycle
+from syncd.cycle import CycleResult, Runtime, plan, run_cycle
 from syncd.daemon import build_runtime
+from syncd.model import CaseReport
+from syncd.recipients import earlier_messages
 
 RULES = """
 [rule:welcome_call_offer]
@@ -105,6 +107,24 @@ class World:
 
     def cycle(self) -> CycleResult:
         return run_cycle(self.rt, self.now)
+
+    def cycle_report(self, case_id: int) -> CaseReport:
+        """Run a cycle; the case's report from it, or as a full plan gives it when the
+        cycle had no reason to plan the case (nothing of it changed)."""
+        found = {r.case_id: r for r in self.cycle().plan.reports}
+        return found[case_id] if case_id in found else self.report(case_id)
+
+    def report(self, case_id: int) -> CaseReport:
+        """The case's report as a plan of every case would give it now (writes nothing).
+
+        A cycle plans only what changed and what is due, so its own plan may
+        not hold an unchanged case.
+        """
+        rt = self.rt
+        places = rt.store.step_places()
+        earlier = earlier_messages(rt.store.messages())
+        full = plan(rt.mirror, rt.config, rt.ruleset, self.now, places, earlier)
+        return {r.case_id: r for r in full.reports}[case_id]
 
     def syncd_events(self) -> list[str]:
         """Labels of every agenda event syncd left in Dolibarr."""

@@ -90,11 +90,14 @@ def test_dry_run_json_audits_every_case(
         "process",
         "step",
         "evidence",
+        "processes",
         "actions",
         "skipped",
         "errors",
         "warnings",
     }
+    assert [p["process"] for p in cases["Aster Labs"]["processes"]] == ["customer"]
+    assert cases["Aster Labs"]["processes"][0]["step"] == "qualification"
     kinds = {a["kind"] for a in cases["Aster Labs"]["actions"]}
     assert "matrix.notify" in kinds  # the day-2 qualification reminder, among others
     assert doc["summary"]["cases"] == 4

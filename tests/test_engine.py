@@ -17,7 +17,8 @@ import pytest
 
 from syncd.engine import RuleSet, build_params, error_report, evaluate, load_rules
 from syncd.errors import ConfigError, RuleError
-from syncd.model import Case, Decision, Rule, matrix_notify
+from syncd.model import Case, Decision, Rule, Skip, matrix_notify
+from syncd.steps import infer
 from tests.factories import NOW, make_case
 
 ALL_SYSTEMS = frozenset({"mautic", "freescout", "matrix"})
@@ -127,6 +128,37 @@ def test_rules_of_the_other_process_are_not_listed() -> None:
     assert [a.rule for a in report.actions] == ["probe"]
 
 
+def _says_step(case: Case, now: datetime, p: NoParams) -> Decision:
+    return Skip(f"sees {case.step}")
+
+
+@pytest.mark.parametrize(
+    ("process", "seen"),
+    [
+        ("customer", "sees welcome_call"),
+        ("partner", "sees partner_qualification"),
+        ("any", "sees welcome_call / partner_qualification"),
+    ],
+)
+def test_in_both_processes_each_rule_sees_the_step_of_its_own(process: str, seen: str) -> None:
+    """A trial that is also a partner prospect: `case.step` is the rule's own process's."""
+    case = infer(make_case(tags=("trial", "icp_fit", "partner_prospect")), NOW)
+    says = Rule(name="says", process=process, params=NoParams, decide=_says_step)
+    report = evaluate(case, NOW, ruleset(rules=[says]))
+    assert skipped(report) == {"says": seen}
+    assert (report.process, report.step) == (
+        "customer + partner",
+        "welcome_call / partner_qualification",
+    )
+
+
+def test_in_both_processes_the_rules_of_both_plan() -> None:
+    case = infer(make_case(tags=("trial", "icp_fit", "partner_prospect"), signup_date=None), NOW)
+    report = evaluate(case, NOW, ruleset({"welcome_call_offer": {"calendar_link": "https://c"}}))
+    rules = {a.rule for a in report.actions}
+    assert {"welcome_call_offer", "partner_qualification_reminder", "step_writeback"} <= rules
+
+
 def test_rule_that_raises_becomes_a_case_error_and_others_go_on() -> None:
     report = evaluate(make_case(), NOW, ruleset(rules=[BOOM, PROBE]))
     assert report.errors == ("rule boom failed: ZeroDivisionError: division by zero",)
@@ -199,7 +231,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from syncd.model import Case, Decision, Rule, matrix_notify
+from syncd.model import Case, Decision, Rule, Skip, matrix_notify
+from syncd.steps import infer
 
 
 @dataclass(frozen=True)

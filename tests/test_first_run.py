@@ -107,7 +107,7 @@ def test_status_lists_the_cases_whose_data_is_in_error(
     main(["--config", str(world.config_path), "status"])
     out = capsys.readouterr().out
     assert "cases with bad data in Dolibarr (1), skipped until fixed:" in out
-    report = {r.case_id: r for r in world.cycle().plan.reports}[bad]
+    report = world.report(bad)
     assert f"#{bad} {report.ref}: field signup_date: 'next tuesday'" in out
     world.advance(hours=1)
     d.serve_raw(bad, array_options={"options_signup_date": world.now.date().isoformat()})

@@ -213,7 +213,8 @@ def test_a_rate_outside_0_to_100_is_an_error_on_the_partner_and_visible_on_the_c
     world.dolibarr.add_invoice(c, "FA2612-0003", "1000.00", paid=True)
     report(world, c)
     world.advance(minutes=10)
-    by_id = {r.case_id: r for r in world.cycle().plan.reports}
+    world.cycle()
+    by_id = {case_id: world.report(case_id) for case_id in (p, c)}
     error = (  # a double extrafield comes back with eight decimals
         "field commission_rate: '150.00000000' is not between 0 and 100 (a percentage: 15 = 15 %)"
     )

@@ -13,7 +13,7 @@ import pytest
 
 from syncd.cli import main
 from syncd.cycle import plan, read
-from syncd.model import Action
+from syncd.model import Action, step_key, step_of_key
 from tests.harness import World
 
 SALES = "!sales:test"
@@ -126,3 +126,36 @@ def test_the_moment_of_entering_a_step_survives_a_crash_before_the_cycle_ends(
     assert not later.entered_step
     assert later.step_since is not None
     assert f"entering:{socid}:{later.step}:{later.step_since:%Y%m%dT%H%M%S}" == key
+
+
+@pytest.mark.parametrize(
+    ("step", "previous", "key"),
+    [
+        ("welcome_call", "empty", "step_writeback:7:welcome_call:from-empty"),
+        (
+            "welcome_call / partner_qualification",
+            "welcome_call",
+            "step_writeback:7:welcome_call+partner_qualification:from-welcome_call",
+        ),
+        (
+            "onboarding_call / partner_qualification",
+            "welcome_call / partner_qualification",
+            "step_writeback:7:onboarding_call+partner_qualification"
+            ":from-welcome_call+partner_qualification",
+        ),
+    ],
+)
+def test_a_write_back_key_gives_its_step_back_for_the_history(
+    step: str, previous: str, key: str
+) -> None:
+    """A key ends at the first space of an event's label: both steps are joined by "+"."""
+    assert step_key(7, step, previous) == key
+    assert " " not in key
+    assert step_of_key(key) == (7, step)
+
+
+@pytest.mark.parametrize(
+    "key", ["welcome_call_offer:7", "step_writeback:x:welcome_call:from-empty", "step_writeback:7"]
+)
+def test_other_keys_give_no_step(key: str) -> None:
+    assert step_of_key(key) is None

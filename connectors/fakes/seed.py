@@ -105,6 +105,8 @@ def seed_demo(fake: FakeDolibarr) -> dict[str, int]:
     add("Orbit Partners", ("Partner-Qualified",), 3)
     add("Pine Advisory", ("Partner-Declined",), 9)
     fake.add_contact(helix, "Hana", "Novak", "hana@helix.example")
+    # A trial that also wants to resell: in both processes at once.
+    add("Maple Analytics", ("Trial", "ICP-fit", "Partner-Prospect"), 1)
     return ids
 
 

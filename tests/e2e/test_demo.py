@@ -45,3 +45,9 @@ def test_demo_audits_both_processes_and_every_exception() -> None:
     assert "first_deal_note" in quartz
     assert cases["Rook Consulting"]["actions"] == []  # syncd_pause
     assert cases["Sable Works"]["errors"]  # a bad override is an error on that case only
+    maple = cases["Maple Analytics"]  # a trial that is also a partner prospect
+    assert (maple["process"], maple["step"]) == (
+        "customer + partner",
+        "welcome_call / partner_qualification",
+    )
+    assert "welcome_call_offer" in {a["rule"] for a in maple["actions"]}

@@ -353,10 +353,26 @@ def test_right_to_left_text_is_text() -> None:
     )
 
 
+def test_both_steps_in_syncd_own_step_field_are_kept() -> None:
+    shown = "welcome_call / partner_qualification"
+    assert parse({"onboarding_step": shown}).onboarding_step == shown
+
+
 def test_junk_in_syncd_own_step_field_reads_as_unset_so_it_is_overwritten() -> None:
     assert parse({"onboarding_step": "x\x00" * 500}).onboarding_step is None
 
 
-@pytest.mark.parametrize("junk", ["x') or (t.rowid:>:'0", "trial signup", "a" * 65, "50%"])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "x') or (t.rowid:>:'0",
+        "trial signup",
+        "a" * 65,
+        "50%",
+        "a / b / c",
+        "a/b",
+        f"a / {'b' * 61}",
+    ],
+)
 def test_only_a_word_in_syncd_own_step_field_is_kept(junk: str) -> None:
     assert parse({"onboarding_step": junk}).onboarding_step is None

@@ -214,17 +214,67 @@ def test_self_hosted_keeps_the_step_and_says_so(overrides: dict[str, Any], expec
     assert result.evidence[0] != "tag Self-hosted"
 
 
-@pytest.mark.parametrize("override", ["follow_up", "Handoff ", "active_partner", "nurture"])
-def test_override_wins_over_any_evidence(override: str) -> None:
-    case = make_case(
-        tags=("trial", "partner_declined"),
-        invoices=(paid_invoice(),),
-        step_override=override,
-        **ACTIVE,
-    )
+@pytest.mark.parametrize("tags", [("trial",), ("partner_declined",), ()])
+@pytest.mark.parametrize(
+    "override", ["follow_up", "Handoff ", "active_partner", "nurture", "partner:discovery_call"]
+)
+def test_override_of_a_case_in_one_process_wins_over_any_evidence(
+    tags: tuple[str, ...], override: str
+) -> None:
+    """In one process (or none), the override is the case's step, whichever process it names."""
+    case = make_case(tags=tags, invoices=(paid_invoice(),), step_override=override, **ACTIVE)
     result = infer(case, NOW)
-    assert result.step == override.strip().lower()
+    assert result.step == override.strip().lower().removeprefix("partner:")
     assert result.evidence == ("override by onboarding_step_override",)
+    assert len(result.tracks) == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "expected", "forced"),
+    [
+        ("partner:discovery_call", "welcome_call / discovery_call", ["partner"]),
+        ("discovery_call", "welcome_call / discovery_call", ["partner"]),
+        ("customer:follow_up", "follow_up / partner_qualification", ["customer"]),
+        ("Follow_Up", "follow_up / partner_qualification", ["customer"]),
+        ("nurture / partner_account", "nurture / partner_account", ["customer", "partner"]),
+        (
+            "partner:partner_account / customer:nurture",
+            "nurture / partner_account",
+            ["customer", "partner"],
+        ),
+    ],
+)
+def test_override_of_a_case_in_both_processes_replaces_the_step_it_names(
+    override: str, expected: str, forced: list[str]
+) -> None:
+    """A trial that is also a partner prospect: the override says which process it forces."""
+    case = make_case(tags=("trial", "icp_fit", "partner_prospect"), step_override=override)
+    result = infer(case, NOW, LABELS)
+    assert result.step == expected
+    overridden = ("override by onboarding_step_override",)
+    assert [t.process for t in result.tracks if t.evidence == overridden] == forced
+
+
+@pytest.mark.parametrize(
+    ("override", "why"),
+    [
+        ("partner:welcome_call", "names welcome_call, a customer step, not a partner one"),
+        ("customer:partner_account", "names partner_account, a partner step, not a customer one"),
+        ("reseller:discovery_call", "names no process 'reseller'"),
+        ("welcome_call / follow_up", "names two steps of one process"),
+        ("partner:", "is not a step; valid steps:"),
+        ("welcome_call /", "is not a step; valid steps:"),
+    ],
+)
+def test_an_override_naming_the_wrong_process_is_an_error_on_the_case(
+    override: str, why: str
+) -> None:
+    case = make_case(id=42, tags=("trial", "partner_prospect"), step_override=override)
+    with pytest.raises(CaseDataError) as caught:
+        infer(case, NOW)
+    error = caught.value
+    assert (error.case_id, error.field, error.value) == (42, "onboarding_step_override", override)
+    assert why in error.why
 
 
 @pytest.mark.parametrize("override", ["converted", "follow-up", "none", "step 3"])
@@ -370,8 +420,8 @@ PARTNER = [
     ),
     pytest.param(
         make_case(tags=("trial", "partner_prospect"), invoices=(paid_invoice(),), **ACTIVE),
-        "partner_qualification",
-        id="partner-tag-means-partner-process",
+        "subscription_active / partner_qualification",
+        id="trial-and-partner-tags-mean-both-processes",
     ),
 ]
 
@@ -521,7 +571,7 @@ def test_labels_default_to_logical_names() -> None:
 def test_infer_fills_step_and_evidence_and_keeps_the_rest() -> None:
     case = make_case(tags=("trial", "icp_fit"), step="signup", evidence=("stale",))
     result = infer(case, NOW)
-    assert replace(result, step=case.step, evidence=case.evidence) == case
+    assert replace(result, step=case.step, evidence=case.evidence, tracks=()) == case
     assert (result.step, case.step) == ("welcome_call", "signup")
 
 
