@@ -257,7 +257,9 @@ def measure(fake: FakeProcess, scenario: str, work: Callable[[], Work]) -> Sampl
 
 # The phases of `run_cycle` timed in every measured cycle, by their names in
 # `syncd.cycle` (a name that is gone is skipped), and the store's `save_cycle`.
-PHASES = ("settle_state", "recover", "check_server", "read", "plan", "queue", "drain")
+# `plan` is timed inside `decide` (what changed and what is due) where there is one.
+PHASES = ("settle_state", "recover", "check_server", "read", "decide", "plan", "queue", "drain")
+WITHIN = {"plan": "decide"}
 
 
 @dataclass
