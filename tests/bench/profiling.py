@@ -33,6 +33,7 @@ class Profile:
     total: float  # seconds of the whole profiled cycle
     phases: list[tuple[str, float]]  # run_cycle's callees, cumulative seconds, largest first
     planning: list[tuple[str, float]]  # the plan phase's callees, the same way
+    deeper: list[tuple[str, list[tuple[str, float]]]]  # the callees of planning's largest two
     cumulative: list[Entry]
     own: list[Entry]
 
@@ -48,15 +49,16 @@ def profile(scenario: str, work: Callable[[], object], top: int = 15) -> Profile
     cycle = _find(raw, "cycle.py", "run_cycle")
     plan = _find(raw, "cycle.py", "plan")
     entries = [
-        Entry(name(f), v[1], v[2], v[3])
-        for f, v in raw.items()
-        if f != cycle and not f[0].startswith(_OWN_FILES)
+        Entry(name(f), v[1], v[2], v[3]) for f, v in raw.items() if f != cycle and not _own(f)
     ]
+    root = cycle or plan
+    total = raw[root][3] if root else sum(v[2] for f, v in raw.items() if not _own(f))
     return Profile(
         scenario,
-        raw[cycle][3] if cycle else sum(v[2] for v in raw.values()),
+        total,
         callees(raw, cycle),
         callees(raw, plan),
+        deeper(raw, plan),
         sorted(entries, key=lambda e: -e.cumulative)[:top],
         sorted(entries, key=lambda e: -e.own)[:top],
     )
@@ -73,8 +75,32 @@ def callees(raw: dict[Func, Any], parent: Func | None) -> list[tuple[str, float]
     """Time each function spent when called from `parent`, largest first."""
     if parent is None:
         return []
-    found = [(name(f), v[4][parent][3]) for f, v in raw.items() if parent in v[4]]
+    found = [(_named(raw, f), v[4][parent][3]) for f, v in raw.items() if parent in v[4]]
     return sorted(found, key=lambda item: -item[1])
+
+
+def deeper(raw: dict[Func, Any], parent: Func | None) -> list[tuple[str, list[tuple[str, float]]]]:
+    """One level further down the two largest callees of `parent` (through comprehensions)."""
+    if parent is None:
+        return []
+    below = sorted(
+        ((v[4][parent][3], f) for f, v in raw.items() if parent in v[4]), key=lambda i: -i[0]
+    )
+    found = []
+    for _time, func in below[:2]:
+        if func[2].startswith("<"):  # a comprehension: look at what it calls
+            inner = [(v[4][func][3], f) for f, v in raw.items() if func in v[4]]
+            func = max(inner)[1] if inner else func
+        found.append((name(func), callees(raw, func)[:5]))
+    return found
+
+
+def _named(raw: dict[Func, Any], func: Func) -> str:
+    """A comprehension named by its main callee: `cycle.<listcomp>:101 → cycle._report`."""
+    if not func[2].startswith("<"):
+        return name(func)
+    inner = [(v[4][func][3], f) for f, v in raw.items() if func in v[4]]
+    return f"{name(func)} → {name(max(inner)[1])}" if inner else name(func)
 
 
 def name(func: Func) -> str:
@@ -86,4 +112,9 @@ def name(func: Func) -> str:
     return f"{Path(file).stem}.{function}"
 
 
-_OWN_FILES = str(Path(__file__).parent)  # the bench's own frames around the cycle
+def _own(func: Func) -> bool:
+    """The bench's own frames around the measured work."""
+    return func[0].startswith(_OWN_FILES)
+
+
+_OWN_FILES = str(Path(__file__).parent)

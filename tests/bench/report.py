@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from tests.bench.profiling import Profile
 from tests.bench.scenarios import (
     CHANGED,
+    FULL_PLAN,
     IDLE_GAP,
     PAGE_SIZE,
     PHASES,
@@ -225,7 +226,8 @@ def measured_for(results: Sequence[SizeResult], wanted: Profile) -> tuple[int, S
 
 def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
     """Where a cycle's time goes: its phases (unprofiled), its planning, its costliest functions."""
-    lines = [f"### Where the time goes: {p.scenario} cycle at {size:,}", ""]
+    what = p.scenario if p.scenario == FULL_PLAN else f"{p.scenario} cycle"
+    lines = [f"### Where the time goes: {what} at {size:,}", ""]
     if measured is not None and measured.phases:
         lines += [
             f"Measured without a profiler, the {p.scenario} cycle took {measured.cpu:.2f} s "
@@ -235,8 +237,8 @@ def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
             "",
         ]
     lines.append(
-        f"Under cProfile (wall clock, slowed by the profiler) it took {p.total:.2f} s. "
-        "By phase of `run_cycle`: " + _shares(p.phases, p.total) + "."
+        f"Under cProfile (wall clock, slowed by the profiler) it took {p.total:.2f} s."
+        + (" By phase of `run_cycle`: " + _shares(p.phases, p.total) + "." if p.phases else "")
     )
     if p.planning:
         planned = sum(t for _, t in p.planning)
@@ -246,6 +248,10 @@ def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
             + _shares(p.planning, planned)
             + ".",
         ]
+        for parent, below in p.deeper:
+            whole = sum(t for _, t in below)
+            if below:
+                lines += ["", f"Within `{parent}`: " + _shares(below, whole) + "."]
     lines += [
         "",
         "Costliest functions by own time (excluding what they call): "
@@ -445,7 +451,8 @@ def _plan_rate(results: Sequence[SizeResult]) -> Verdict:
 
 
 def _planning_split(results: Sequence[SizeResult]) -> str:
-    for p in profiles(results):
+    """Where planning every case goes, from the profile of the largest plan."""
+    for p in sorted(profiles(results), key=lambda p: -sum(t for _, t in p.planning)):
         if p.planning:
             whole = sum(t for _, t in p.planning)
             return f"; under the profiler ({p.scenario}) it splits into " + _shares(

@@ -198,7 +198,14 @@ class Bench:
         idle = self.say("profiling idle", lambda: profile("idle", self._run))
         self.change(rounds)
         changed = self.say("profiling 1 % changed", lambda: profile("1 % changed", self._run))
-        return [idle, changed]
+        everything = self.say(
+            "profiling a plan of every case", lambda: profile(FULL_PLAN, self._plan)
+        )
+        return [idle, changed, everything]
+
+    def _plan(self) -> None:
+        """The local work alone: every case planned from the mirror (no I/O, nothing kept)."""
+        cycle.plan(self.rt.mirror, self.rt.config, self.rt.ruleset, self.now)
 
     def _run(self) -> None:
         run_cycle(self.rt, self.now)
@@ -260,6 +267,7 @@ def measure(fake: FakeProcess, scenario: str, work: Callable[[], Work]) -> Sampl
 # `plan` is timed inside `decide` (what changed and what is due) where there is one.
 PHASES = ("settle_state", "recover", "check_server", "read", "decide", "plan", "queue", "drain")
 WITHIN = {"plan": "decide"}
+FULL_PLAN = "plan of every case"  # the profile of the local work alone
 
 
 @dataclass
