@@ -178,17 +178,22 @@ class Bench:
         done = self.rt.store.with_status(Status.DONE)
         return dict(Counter(row.rule for row in done if row.updated_at == self.now))
 
-    def settle(self, most: int = 5) -> None:
-        """Unmeasured cycles until one acts on nothing, then the time to the next cycle.
+    def settle(self, most: int = 8) -> None:
+        """Unmeasured cycles until two in a row act on nothing, then the time to the next.
 
-        A cycle reads back from where the previous one began, less the overlap:
-        after a cycle that wrote, the next one reads those writes. After one that
-        wrote nothing, the next one is idle.
+        A cycle reads from where the previous read began, less the overlap, in
+        Dolibarr's clock as syncd knows it: from the newest modification time it
+        has seen. After a cycle that wrote, the next one reads those writes back,
+        and so does the one after it (the newest row it had seen was older than
+        its read); after two quiet cycles, nothing is left to read.
         """
+        quiet = 0
         for _ in range(most):
             self.advance(IDLE_GAP)
             stats = run_cycle(self.rt, self.now).stats
-            if not (stats.done or stats.failed or stats.held or stats.skipped):
+            acted = stats.done or stats.failed or stats.held or stats.skipped
+            quiet = 0 if acted else quiet + 1
+            if quiet == 2:
                 break
         self.advance(IDLE_GAP)
 

@@ -164,7 +164,6 @@ def _serve(conn: Connection, now: float) -> None:
         "seed": lambda count: world.seed(fake, count),
         "change": lambda fraction, round_no: world.change(fake, fraction, round_no),
         "advance": fake.advance,
-        "now": lambda: fake.now,
         "requests": lambda: _take_log(fake),
         "bytes": lambda: fake.bytes_out,
         "cpu": time.process_time,
@@ -239,9 +238,6 @@ class FakeProcess:
 
     def advance(self, seconds: float) -> None:
         self._call("advance", seconds)
-
-    def now(self) -> float:
-        return float(self._call("now"))
 
     def requests(self) -> dict[str, int]:
         """Requests since the last call, by endpoint; the log is cleared."""
