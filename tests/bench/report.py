@@ -120,7 +120,8 @@ def setup_text(results: Sequence[SizeResult], rounds: int) -> str:
             "- *syncd CPU*: the cycle's own thread (`time.thread_time`). *peak RSS*: the "
             "process's high-water mark during the scenario (the naive poller runs in the bench "
             "process: its memory is not shown). *plan cases/s*: cases planned by the cycle's "
-            "planning phase (`cycle.plan`) per CPU second: the local work. The id sweep that "
+            "planning phase (`cycle.plan`) per CPU second: the local work; *planned cases* is "
+            "how many cases the cycle planned (empty: none). The id sweep that "
             "finds deleted third parties (every `sweep_every` = 60 cycles, one page per "
             f"{PAGE_SIZE} ids) falls in none of these cycles.",
         ]

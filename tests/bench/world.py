@@ -37,7 +37,7 @@ _PARTNER_TAGS: tuple[tuple[str, ...], ...] = (
     ("Partner-Declined",),
 )
 
-CHANGE_KINDS = ("field edit", "extrafield edit", "tag added", "tag removed", "new invoice")
+CHANGE_KINDS = ("field edits", "extrafield edits", "tags added", "tags removed", "new invoices")
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def change(fake: FakeDolibarr, fraction: float, round_no: int) -> dict[str, int]
     taken: set[int] = set()
     done: dict[str, int] = {}
     for kind in CHANGE_KINDS:
-        pool = sorted((tagged if kind == "tag removed" else set(fake.thirdparties)) - taken)
+        pool = sorted((tagged if kind == "tags removed" else set(fake.thirdparties)) - taken)
         picked = rng.sample(pool, min(per_kind, len(pool)))
         for i, socid in enumerate(picked):
             _apply(fake, kind, socid, round_no, i)
@@ -143,14 +143,14 @@ def tags_of(fake: FakeDolibarr, socid: int) -> list[str]:
 
 
 def _apply(fake: FakeDolibarr, kind: str, socid: int, round_no: int, i: int) -> None:
-    if kind == "field edit":
+    if kind == "field edits":
         fake.update_thirdparty(socid, phone=f"+33 1 00 {round_no:02} {i:04}")
-    elif kind == "extrafield edit":
+    elif kind == "extrafield edits":
         fake.set_fields(socid, logins_count=10 + round_no)
-    elif kind == "tag added":
+    elif kind == "tags added":
         has = tags_of(fake, socid)
         fake.tag(socid, next(t for t in _ADDED if t not in has))
-    elif kind == "tag removed":
+    elif kind == "tags removed":
         fake.untag(socid, tags_of(fake, socid)[-1])
     else:
         fake.add_invoice(socid, f"FA2612-{round_no:02}{i:05}", "900.00", paid=i % 2 == 0)
