@@ -148,7 +148,9 @@ def _apply(fake: FakeDolibarr, kind: str, socid: int, round_no: int, i: int) -> 
     elif kind == "extrafield edits":
         fake.set_fields(socid, logins_count=10 + round_no)
     elif kind == "tags added":
-        has = tags_of(fake, socid)
+        has = set(tags_of(fake, socid))
+        if "Not-ICP" in has:  # qualified both ways would be a contradiction, not a change
+            has.add("ICP-fit")
         fake.tag(socid, next(t for t in _ADDED if t not in has))
     elif kind == "tags removed":
         fake.untag(socid, tags_of(fake, socid)[-1])
