@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint demo bench chaos clean
+.PHONY: test test-integration lint demo bench chaos clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,21 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; [ $$rc -eq 0 ]
 	$(MAKE) lint
+
+# syncd's real process against a real Synapse on 127.0.0.1 (tests/integration/).
+# Synapse gets its own venv, cached under .cache/ (gitignored); the first run installs it.
+SYNAPSE_VERSION := 1.163.2
+SYNAPSE_VENV := .cache/synapse-$(SYNAPSE_VERSION)
+SYNAPSE_STAMP := $(SYNAPSE_VENV)/.installed
+
+$(SYNAPSE_STAMP):
+	$(PY) -m venv $(SYNAPSE_VENV)
+	$(SYNAPSE_VENV)/bin/pip install -q 'matrix-synapse==$(SYNAPSE_VERSION)'
+	touch $(SYNAPSE_STAMP)
+
+test-integration: $(STAMP) $(SYNAPSE_STAMP)
+	SYNCD_SYNAPSE=$(abspath $(SYNAPSE_VENV))/bin/python $(BIN)/pytest tests/integration; \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "no integration tests collected"; exit 1; fi; [ $$rc -eq 0 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check syncd connectors rules tests
@@ -35,4 +50,4 @@ chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos --runs 200 --state-loss --report docs/reliability-state-loss.md $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .cache

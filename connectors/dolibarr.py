@@ -316,6 +316,65 @@ class DolibarrClient:
             return {}
         return {k: str(v) for k, v in body.items() if k.startswith(prefix)}
 
+    # -- setup: what `syncd check` reads and `--fix-dolibarr` creates ---------------------
+
+    def thirdparty_extrafields(self) -> dict[str, str]:
+        """Third-party extrafield codes and their types (extrafields_list_societe.json)."""
+        try:
+            body = self._get("/setup/extrafields", {"elementtype": "societe"})
+        except NotFoundError:
+            return {}
+        defs = body.get("societe") if isinstance(body, dict) else None
+        if not isinstance(defs, dict):
+            return {}
+        return {
+            str(code): str(d.get("type") or "") for code, d in defs.items() if isinstance(d, dict)
+        }
+
+    def create_extrafield(self, code: str, label: str, kind: str, size: str, pos: int) -> None:
+        """POST /setup/extrafields/societe/{code}, admin only; an existing code is a 409
+        (extrafield_create_onboarding_step.json, extrafield_create_duplicate_409.json)."""
+        param: Any = (
+            {"options": {"Societe:societe/class/societe.class.php": None}} if kind == "link" else ""
+        )
+        body = {
+            "label": label,
+            "type": kind,
+            "size": size,
+            "param": param,
+            "pos": pos,
+            "alwayseditable": 1,
+            "list": "1",
+            "required": 0,
+            "unique": 0,
+            "printable": 0,
+            "totalizable": 0,
+            "default": "",
+            "computed": "",
+            "perms": "",
+            "langfile": "",
+            "help": "",
+        }
+        self._write("POST", f"/setup/extrafields/societe/{code}", body)
+
+    def create_category(self, label: str, description: str = "") -> int:
+        """POST /categories as a third-party tag; answers the new id (category_create.json)."""
+        body = {"label": label, "type": "customer", "description": description}
+        return _int(self._write("POST", "/categories", body))
+
+    def can_read(self, path: str) -> bool:
+        """Whether this key may list `path`: a 403 says the user lacks the right
+        (auth_no_permission_403.json); an empty list (a 404 for third parties) is fine."""
+        try:
+            self._get(path, {"limit": 1})
+        except NotFoundError:
+            return True
+        except AuthError as exc:
+            if exc.status == 403:
+                return False
+            raise
+        return True
+
     # -- plumbing ----------------------------------------------------------------------
 
     def local_literal(self, moment: datetime) -> str:

@@ -119,6 +119,10 @@ class FreescoutClient:
         """GET /api/mailboxes: the cheapest call that proves URL and key (01_)."""
         self._call("GET", "/api/mailboxes")
 
+    def mailbox_ids(self) -> set[int]:
+        """The ids of the mailboxes this key sees (01_)."""
+        return {int(m["id"]) for m in self._pages("/api/mailboxes", "mailboxes", {})}
+
     # -- plumbing ----------------------------------------------------------------------
 
     def _call(

@@ -1,6 +1,8 @@
 """Matrix Client-Server client: the only module that speaks Matrix's protocol.
 
-It posts bot notices into rooms and answers who the bot is, following
+It posts bot notices (and digests of several) into rooms, resolves room
+aliases, finds its own notices in a room's history and answers who the bot
+is and on which device (transaction ids dedupe per device, §3), following
 docs/contracts/matrix.md (cited as §n). A notice is a PUT keyed by a
 transaction id that the homeserver dedupes (§3), so it is safe to retry with
 the same id; that id is derived from our action key by `txn_id_for`, never
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,6 +45,7 @@ _STATUS_ERRCODES = {
 }
 _TXN_SLUG_MAX = 40
 MARKER_KEY = "org.syncd.key"  # §8: custom content key carrying the action key
+ITEMS_KEY = "org.syncd.keys"  # §8: a digest's content lists the keys of its items
 _HISTORY_PAGES = 50  # of 100 events each: our own notices in one room, far back enough
 _UNSAFE = re.compile(r"[^A-Za-z0-9._~-]+")
 
@@ -78,24 +81,29 @@ class MatrixClient:
         *,
         html: str | None = None,
         marker: str | None = None,
+        items: Sequence[str] = (),
     ) -> str:
         """Post a notice once and return its event id; the same txn_id never posts twice.
 
         Retried (same txnId, §3/§6) on timeouts, lost connections, 5xx and 429.
         The dedupe lasts 24 h on Synapse (§3): later, `find_notice` looks for the
-        `marker` the content carries (§8). `html`, if given, must be escaped (§7).
+        `marker` the content carries (§8), or one of the `items` a digest lists.
+        `html`, if given, must be escaped (§7).
         """
         path = send_path(room_id, txn_id)
         operation = f"PUT {path}"
         content = notice_content(text, html)
         if marker is not None:
             content[MARKER_KEY] = marker
+        if items:
+            content[ITEMS_KEY] = list(items)
         response = self.http.request("PUT", path, body=content, retry_write=True)
         # A garbled 200 raises TransientError here: resending the same txnId is safe.
         return parse_event_id(self.http.decode(response, operation), operation)
 
     def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None:
-        """The event id of our own notice carrying `marker`, posted at or after `since` (§8).
+        """The event id of our own notice carrying `marker` (itself, or as an item of a
+        digest), posted at or after `since` (§8).
 
         Reads the room's history backwards, only our bot's messages, a page at a
         time, until it is older than `since`. Too long a history to read is an
@@ -114,7 +122,7 @@ class MatrixClient:
             chunk = body.get("chunk") if isinstance(body, dict) else None
             for event in chunk if isinstance(chunk, list) else []:
                 content = event.get("content") if isinstance(event, dict) else None
-                if isinstance(content, dict) and content.get(MARKER_KEY) == marker:
+                if isinstance(content, dict) and _carries(content, marker):
                     return str(event.get("event_id") or "")
                 if _stamp(event) < cutoff:
                     return None
@@ -123,6 +131,18 @@ class MatrixClient:
                 return None  # the start of the room
             query["from"] = end
         raise PermanentError(SYSTEM, f"GET {path}", f"more than {_HISTORY_PAGES} pages to read")
+
+    def resolve_alias(self, alias: str) -> str:
+        """The room id a room alias (`#sales:example.org`) names (§1, §7: the directory).
+
+        404 M_NOT_FOUND: no such alias; an error, never a guess.
+        """
+        path = f"{CLIENT_API}/directory/room/{quote(alias, safe='')}"
+        body = self.http.get_json(path)
+        room_id = body.get("room_id") if isinstance(body, dict) else None
+        if not isinstance(room_id, str) or not room_id.startswith("!"):
+            raise PermanentError(SYSTEM, f"GET {path}", f"answer has no room_id: {body!r:.200}")
+        return room_id
 
     def _user_id(self) -> str:
         if self._me is None:
@@ -162,7 +182,7 @@ class MatrixClient:
 def send_path(room_id: str, txn_id: str) -> str:
     """The request path of a message send (§1); also what `--dry-run` shows."""
     if not room_id.startswith("!"):
-        # §1/§7: an alias must be resolved to a room id first; this client does not.
+        # §1/§7: an alias is resolved to a room id first (`resolve_alias`), never sent to.
         raise PermanentError(SYSTEM, "PUT send", f"{room_id!r} is not a room id (must start '!')")
     if not txn_id:
         raise ValueError("txn_id must not be empty")
@@ -205,6 +225,11 @@ def rate_limit_wait(response: requests.Response, body: Mapping[str, Any]) -> flo
     if isinstance(millis, int | float) and not isinstance(millis, bool) and millis >= 0:
         return float(millis) / 1000.0
     return None
+
+
+def _carries(content: Mapping[str, Any], marker: str) -> bool:
+    items = content.get(ITEMS_KEY)
+    return content.get(MARKER_KEY) == marker or (isinstance(items, list) and marker in items)
 
 
 def _stamp(event: Any) -> float:

@@ -86,6 +86,22 @@ class _Token:
     refresh_at: float  # on the client's clock
 
 
+@dataclass(frozen=True)
+class MauticEmail:
+    id: int
+    name: str
+    is_published: bool
+    type: str  # "template" can be sent to one contact; "list" is a segment email (38-)
+
+
+@dataclass(frozen=True)
+class MauticSegment:
+    id: int
+    name: str
+    is_published: bool
+    is_global: bool  # §10: an unpublished or private segment refuses adds with a 403
+
+
 class MauticClient:
     """Contacts, template sends, segments and send reconciliation over Mautic's REST API."""
 
@@ -149,6 +165,36 @@ class MauticClient:
         except NotFoundError:
             return None
         return parse_contact(_entity(body, "contact", f"GET {path}"))
+
+    def email(self, email_id: int) -> MauticEmail | None:
+        """An email by id, or None: `syncd check` asks whether a template can be sent."""
+        path = f"/api/emails/{email_id}"
+        try:
+            body = self._call("GET", path)
+        except NotFoundError:
+            return None
+        row = _entity(body, "email", f"GET {path}")
+        return MauticEmail(
+            int(row.get("id") or email_id),
+            str(row.get("name") or ""),
+            bool(row.get("isPublished")),
+            str(row.get("emailType") or ""),
+        )
+
+    def segment(self, segment_id: int) -> MauticSegment | None:
+        """A segment by id, or None (Mautic still calls it a "list" in answers)."""
+        path = f"/api/segments/{segment_id}"
+        try:
+            body = self._call("GET", path)
+        except NotFoundError:
+            return None
+        row = _entity(body, "list", f"GET {path}")
+        return MauticSegment(
+            int(row.get("id") or segment_id),
+            str(row.get("name") or ""),
+            bool(row.get("isPublished")),
+            bool(row.get("isGlobal", True)),
+        )
 
     def upsert_contact(
         self, email: str, firstname: str = "", lastname: str = "", company: str = ""

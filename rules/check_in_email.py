@@ -19,10 +19,12 @@ DONE_STEPS = ("subscription_active", "handoff")
 class Params:
     day: int = 7
     window_days: int = 3  # sent on days 7–9 only
-    template_id: int = 1
+    template_id: int = 0  # none until configured: never whatever #1 is
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if not p.template_id:
+        return skip("no Mautic email template chosen: set [rule:check_in_email] template_id")
     why_not = _not_trialling(case)
     if why_not:
         return skip(why_not)
@@ -58,4 +60,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"mautic"}),
+    required_with=(("mautic", "template_id"),),
 )

@@ -12,21 +12,13 @@ from datetime import datetime
 
 from syncd.model import Case, Decision, Rule, fill_message, freescout_message, skip
 
-BODY = (
-    "Hello {name},\n\n"
-    "thank you for your interest in the Unicis partner programme. As a next step "
-    "we would like to learn about your business, expected deal volume and "
-    "integration needs in a 30-minute discovery call.\n\n"
-    "Book a time that suits you here: {calendar_link}\n\n"
-    "Best regards"
-)
-
 
 @dataclass(frozen=True)
 class Params:
     mailbox_id: int = 1
-    subject: str = "Unicis partner programme: discovery call"
-    body: str = BODY
+    # From syncd/templates/discovery_call_offer.txt or [company] templates_dir (syncd/messages.py).
+    subject: str = ""
+    body: str = ""
     calendar_link: str = ""
 
 

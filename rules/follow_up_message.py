@@ -29,7 +29,7 @@ class Params:
     mailbox_id: int = 1
     subject: str = "Thank you for the onboarding call"
     summary_prompt: str = SUMMARY_PROMPT
-    docs_link: str = "https://www.unicis.tech/docs/"
+    docs_link: str = ""
     community_link: str = ""
 
 

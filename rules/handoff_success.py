@@ -26,13 +26,6 @@ from syncd.model import (
     skip,
 )
 
-BODY = (
-    "Hello {name},\n\n"
-    "welcome aboard, and thank you for choosing Unicis. For questions, tips and "
-    "news, join our customer support channel: {support_link}\n\n"
-    "Best regards"
-)
-
 
 @dataclass(frozen=True)
 class Params:
@@ -40,8 +33,9 @@ class Params:
     success_owner_id: int = 2
     support_link: str = ""  # the Matrix or Discord channel customers are invited to
     mailbox_id: int = 1
-    subject: str = "Your Unicis support channel"
-    body: str = BODY
+    # From syncd/templates/handoff_success.txt or [company] templates_dir (syncd/messages.py).
+    subject: str = ""
+    body: str = ""
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:

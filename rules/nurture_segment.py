@@ -15,10 +15,12 @@ from syncd.model import Case, Decision, Rule, mautic_segment, skip
 
 @dataclass(frozen=True)
 class Params:
-    segment_id: int = 1
+    segment_id: int = 0  # none until configured: never whatever #1 is
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if not p.segment_id:
+        return skip("no Mautic segment chosen: set [rule:nurture_segment] segment_id")
     if case.step != "nurture":
         return skip(f"step is {case.step}, not nurture")
     if not case.contact_email:
@@ -34,4 +36,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"mautic"}),
+    required_with=(("mautic", "segment_id"),),
 )

@@ -10,21 +10,13 @@ from datetime import datetime
 
 from syncd.model import Case, Decision, Rule, fill_message, freescout_message, skip
 
-BODY = (
-    "Hello {name},\n\n"
-    "thank you for your interest in the Unicis partner programme and for the time "
-    "you took to tell us about your business. After careful review we have decided "
-    "not to move forward with a partnership at this time.\n\n"
-    "We wish you every success and would be glad to stay in touch.\n\n"
-    "Best regards"
-)
-
 
 @dataclass(frozen=True)
 class Params:
     mailbox_id: int = 1
-    subject: str = "Your interest in the Unicis partner programme"
-    body: str = BODY
+    # From syncd/templates/partner_decline.txt or [company] templates_dir (syncd/messages.py).
+    subject: str = ""
+    body: str = ""
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:

@@ -16,10 +16,12 @@ FROM_STEP = PARTNER_STEPS.index("partner_account")
 
 @dataclass(frozen=True)
 class Params:
-    template_id: int = 2
+    template_id: int = 0  # none until configured: never whatever #1 is
 
 
 def decide(case: Case, now: datetime, p: Params) -> Decision:
+    if not p.template_id:
+        return skip("no Mautic email template chosen: set [rule:partner_welcome_email] template_id")
     if case.step not in PARTNER_STEPS[FROM_STEP:]:
         return skip(f"step is {case.step}, before partner_account")
     call = case.fields.discovery_call_date
@@ -39,4 +41,5 @@ RULE = Rule(
     params=Params,
     decide=decide,
     needs=frozenset({"mautic"}),
+    required_with=(("mautic", "template_id"),),
 )

@@ -13,21 +13,13 @@ from datetime import datetime
 
 from syncd.model import Case, Decision, Rule, fill_message, freescout_message, skip
 
-BODY = (
-    "Hello {name},\n\n"
-    "thank you for trying Unicis. I would like to offer you a free 30-minute "
-    "onboarding call: we look at your main compliance need, pick the framework "
-    "to start with, and show you how to import controls and invite your team.\n\n"
-    "Book a time that suits you here: {calendar_link}\n\n"
-    "Best regards"
-)
-
 
 @dataclass(frozen=True)
 class Params:
     mailbox_id: int = 1
-    subject: str = "Your 30-minute Unicis onboarding call"
-    body: str = BODY
+    # From syncd/templates/welcome_call_offer.txt or [company] templates_dir (syncd/messages.py).
+    subject: str = ""
+    body: str = ""
     calendar_link: str = ""
 
 

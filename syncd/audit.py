@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from syncd.model import Action, CaseReport, Track, step_age
-from syncd.store import OutboxState
 
+# An action's (status, updated_at, next_attempt_at, last_error), as the state
+# database keeps it (`syncd.store.read_outbox_states`).
+OutboxState = tuple[str, str | None, str | None, str | None]
 
 @dataclass(frozen=True)
 class Ledger:
@@ -70,9 +72,7 @@ def summary(reports: Iterable[CaseReport], ledger: Ledger | None = None) -> dict
     return data
 
 
-def to_json(
-    generated_at: datetime, reports: list[CaseReport], ledger: Ledger | None = None
-) -> str:
+def to_json(generated_at: datetime, reports: list[CaseReport], ledger: Ledger | None = None) -> str:
     document = {
         "generated_at": generated_at.isoformat(),
         "cases": [case_json(r, ledger) for r in reports],
@@ -124,6 +124,9 @@ def action_json(action: Action, ledger: Ledger | None = None) -> dict[str, Any]:
     return document
 
 
+EXPLAIN_HINT = "syncd explain {id}"
+
+
 def to_text(
     generated_at: datetime,
     reports: list[CaseReport],
@@ -131,15 +134,24 @@ def to_text(
     full: bool = False,
     skips: bool = True,
     ledger: Ledger | None = None,
+    hint: str = EXPLAIN_HINT,
+    total: int | None = None,
 ) -> str:
+    """The summary first, then each case; `hint` is the command that shows one case in
+    full (`{id}` filled in), `total` the number of cases before a filter."""
     lines = [f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)"]
     if ledger is not None:
         lines.append(ledger.note())
+    lines += summary_text(summary(reports, ledger))
+    if total is not None and total != len(reports):
+        lines.append(f"  shown: {len(reports)} of {total} cases (filtered)")
     lines.append("")
     for report in reports:
-        lines += [*case_text(report, full=full, skips=skips, ledger=ledger, now=generated_at), ""]
-    lines += summary_text(summary(reports, ledger))
-    return "\n".join(lines)
+        lines += [
+            *case_text(report, full=full, skips=skips, ledger=ledger, now=generated_at, hint=hint),
+            "",
+        ]
+    return "\n".join(lines).rstrip("\n")
 
 
 def case_text(
@@ -149,6 +161,7 @@ def case_text(
     skips: bool = True,
     ledger: Ledger | None = None,
     now: datetime | None = None,
+    hint: str = EXPLAIN_HINT,
 ) -> list[str]:
     step = "ERROR" if report.errors else report.step
     ref = f" [{report.ref}]" if report.ref and report.ref != report.name else ""
@@ -170,7 +183,9 @@ def case_text(
     if skips:
         lines += [f"  · skip {rule}: {reason}" for rule, reason in report.skipped]
     elif report.skipped:
-        lines.append(f"  · {len(report.skipped)} rules skipped (syncd explain {report.case_id})")
+        n = len(report.skipped)
+        shown = hint.format(id=report.case_id)
+        lines.append(f"  · {n} rule{'s' if n != 1 else ''} skipped (shown by: {shown})")
     lines += [f"  ! error: {error}" for error in report.errors]
     lines += [f"  ! warning: {warning}" for warning in report.warnings]
     return lines

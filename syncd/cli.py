@@ -1,104 +1,153 @@
 """The `syncd` command: argument parsing, error sentences and exit codes.
 
 Exit codes: 0 success, 1 Dolibarr could not be read (or the cycle was stopped
-by a guard), 2 bad configuration or rule modules, or a state database that
-cannot be used. This is the one place where errors become sentences for people.
+by a guard, or a system refused syncd's credentials), 2 bad configuration or
+rule modules, or a state database that cannot be used. This is the one place
+where errors become sentences for people.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from importlib import metadata
 
 from syncd import audit, cycle, daemon
 from syncd.config import Config
 from syncd.cycle import Plan
 from syncd.daemon import load, load_masked
 from syncd.errors import ConfigError, RemoteError, RuleError, StateError, SyncdError
+from syncd.invocation import command_name
 from syncd.lock import InstanceLock, LockError, running_pid
 from syncd.logs import mask
-from syncd.model import CaseReport
-from syncd.status import status_report
+from syncd.model import ALL_STEPS, NO_STEP, STEP_SEPARATOR, CaseReport
+from syncd.status import SYSTEM_NAMES, refused_sentence, row_data, status_data, status_report
 from syncd.store import Status, Store, read_outbox_states, read_step_history
 
 EXIT_OK, EXIT_REMOTE, EXIT_CONFIG = 0, 1, 2
-SYSTEM_NAMES = {
-    "dolibarr": "Dolibarr",
-    "mautic": "Mautic",
-    "freescout": "FreeScout",
-    "matrix": "Matrix",
-}
+
+
+FORMATS = ("text", "json")
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command ended by SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """`--config` and `--format` are accepted before or after the command."""
     parser = argparse.ArgumentParser(
         prog="syncd",
         description="Keep customer and partner onboarding running out of Dolibarr.",
     )
-    parser.add_argument(
-        "--config",
-        default=os.environ.get("SYNCD_CONFIG", "syncd.ini"),
-        help="path of the ini file (default: $SYNCD_CONFIG or ./syncd.ini)",
-    )
+    parser.add_argument("--version", action="version", version=f"syncd {version()}")
+    _shared_options(parser, argparse.SUPPRESS)
+    parser.set_defaults(config=os.environ.get("SYNCD_CONFIG", "syncd.ini"), format="text")
     parser.add_argument(
         "--dry-run",
         action="store_true",
         help="audit: show every case, its step, evidence and planned actions; touch nothing",
     )
-    parser.add_argument(
-        "--format", choices=("text", "json"), default="text", help="audit output format"
-    )
+    _audit_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo_parser = commands.add_parser(
-        "demo", help="run syncd against built-in local fakes seeded with sample cases"
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        _shared_options(sub, argparse.SUPPRESS)
+        return sub
+
+    demo = command("demo", "run syncd against built-in local fakes seeded with sample cases")
+    demo.add_argument(
+        "--explain", metavar="ID_OR_REF", help="show one of the demo's cases in full, then stop"
     )
-    explain = commands.add_parser(
-        "explain", help="show one case in full: step, evidence, actions, skips"
-    )
+    explain = command("explain", "show one case in full: step, evidence, actions, skips")
     explain.add_argument("case", metavar="ID_OR_REF", help="third-party id or ref")
-    explain.add_argument(
-        "--format", choices=("text", "json"), default=argparse.SUPPRESS, help="output format"
-    )
-    demo_parser.add_argument(
-        "--format", choices=("text", "json"), default=argparse.SUPPRESS, help="audit output format"
-    )
-    run = commands.add_parser("run", help="run the daemon: poll, plan and act every poll_interval")
+    run = command("run", "run the daemon: poll, plan and act every poll_interval")
     run.add_argument("--once", action="store_true", help="run one cycle and exit")
-    actions = commands.add_parser("actions", help="list the outbox (what syncd did or will do)")
+    actions = command("actions", "list the outbox (what syncd did or will do)")
     actions.add_argument(
         "--status", choices=[s.value for s in Status], help="only actions with this status"
     )
-    retry = commands.add_parser("retry", help="send a failed or held action again")
+    retry = command("retry", "send a failed or held action again")
     retry.add_argument("key", help="the action's key")
-    release = commands.add_parser(
-        "release", help="mark a held or failed action done (a person checked it was sent)"
-    )
+    release = command("release", "mark a held or failed action done (a person checked it was sent)")
     release.add_argument("key", help="the action's key")
-    commands.add_parser(
-        "status",
-        help="daemon, cursors, last cycles, steps, outbox; exit 1 when a person is needed",
-    )
-    commands.add_parser(
+    command("status", "daemon, cursors, last cycles, steps, outbox; exit 1 when a person is needed")
+    command(
         "rebuild-state",
-        help="rebuild a lost state database from the [syncd] events on Dolibarr's timeline",
+        "rebuild a lost state database from the [syncd] events on Dolibarr's timeline",
+    )
+    check = command(
+        "check",
+        "check the config, then Dolibarr (key, rights, tags, extrafields, clock) and the "
+        "other configured systems; one line per problem",
+    )
+    check.add_argument(
+        "--fix-dolibarr",
+        action="store_true",
+        help="create the missing extrafields and tags in Dolibarr (after listing them)",
     )
     return parser
 
 
+def _shared_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        default=default,
+        help="path of the ini file (default: $SYNCD_CONFIG or ./syncd.ini)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default=default, help="output format")
+
+
+def _audit_options(parser: argparse.ArgumentParser) -> None:
+    audit_group = parser.add_argument_group("audit (with --dry-run)")
+    audit_group.add_argument(
+        "--skips", action="store_true", help="list each rule skipped and why (default: a count)"
+    )
+    audit_group.add_argument(
+        "--case", action="append", metavar="ID_OR_REF", help="only this case (repeatable)"
+    )
+    audit_group.add_argument(
+        "--step", action="append", metavar="STEP", help="only cases in this step (repeatable)"
+    )
+    audit_group.add_argument(
+        "--rule", action="append", metavar="RULE", help="only this rule's actions (repeatable)"
+    )
+
+
+def version() -> str:
+    try:
+        return metadata.version("syncd")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The entry point; a reader that stops early (`| head`) ends it quietly."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.dry_run and args.command:
+            return _usage(f"--dry-run is the audit on its own; it does not apply to {args.command}")
         if args.command == "demo":
             from syncd.demo import run_demo
 
-            return run_demo(args.format)
-        if args.command == "explain":
-            return explain(args.config, args.case, args.format)
+            return run_demo(args.format, args.explain, skips=args.skips)
         if args.dry_run:
-            return dry_run(args.config, args.format)
+            return dry_run(args)
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
     except (ConfigError, RuleError, LockError) as exc:
@@ -114,6 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CONFIG
 
 
+def _usage(sentence: str) -> int:
+    print(f"syncd: {sentence}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def print_json(document: object) -> None:
+    print(mask(json.dumps(document, indent=2, ensure_ascii=False, default=str)))
+
+
 def run(args: argparse.Namespace) -> int:
     config, ruleset = load(args.config)
     with InstanceLock(config.daemon.state_db):
@@ -124,22 +182,42 @@ def run(args: argparse.Namespace) -> int:
             return EXIT_OK
         result = daemon.run_once(daemon.build_runtime(config, ruleset))
     stats = result.stats
-    say(
-        f"cycle ok: {len(result.plan.reports)} cases, {result.enqueued} new actions, "
-        f"{stats.done} done, {stats.failed} failed, {stats.held} held, "
-        f"{stats.retrying} to retry" + (f", {stats.skipped} skipped" if stats.skipped else "")
-    )
+    if args.format == "json":
+        print_json(
+            {
+                "cases": len(result.plan.reports),
+                "new_actions": result.enqueued,
+                "done": stats.done,
+                "failed": stats.failed,
+                "held": stats.held,
+                "retrying": stats.retrying,
+                "skipped": stats.skipped,
+                "problems": list(stats.problems),
+                "refused": [refused_sentence(system) for system in sorted(stats.refused)],
+            }
+        )
+        return EXIT_REMOTE if stats.refused else EXIT_OK
+    say(cycle.cycle_line(len(result.plan.reports), result.enqueued, stats))
     for problem in stats.problems:
         say(f"  ! {problem}")
-    return EXIT_OK
+    for system in sorted(stats.refused):
+        say(f"  ! {refused_sentence(system)}")
+    return EXIT_REMOTE if stats.refused else EXIT_OK
 
 
 def status(args: argparse.Namespace) -> int:
-    """What a sysadmin or a monitoring check asks; non-zero when a person is needed."""
-    config = load_masked(args.config)
+    """What a sysadmin or a monitoring check asks; non-zero when a person is needed.
+
+    Reads only the state database: no credential is needed.
+    """
+    config = load_masked(args.config, local=True)
     pid = running_pid(config.daemon.state_db)
-    print(f"daemon: running (PID {pid})" if pid else "daemon: not running")
     store = Store.open_readonly(config.daemon.state_db)
+    if args.format == "json":
+        data = status_data(store) if store is not None else {"healthy": False}
+        print_json({"daemon_pid": pid, "state_db": str(config.daemon.state_db), **data})
+        return EXIT_OK if data["healthy"] else EXIT_REMOTE
+    print(f"daemon: running (PID {pid})" if pid else "daemon: not running")
     if store is None:
         print(f"state: no database at {config.daemon.state_db} yet")
         return EXIT_REMOTE
@@ -151,11 +229,14 @@ def status(args: argparse.Namespace) -> int:
 def list_actions(args: argparse.Namespace) -> int:
     store = _existing_store(args.config)
     rows = store.with_status(Status(args.status)) if args.status else store.with_status(*Status)
+    counts = store.counts()
+    if args.format == "json":
+        print_json({"actions": [row_data(row) for row in rows], "total": counts})
+        return EXIT_OK
     for row in rows:
         line = f"{row.status:8} {row.key}  {row.kind} → {row.target}"
         detail = row.result if row.status is Status.DONE else row.last_error
         say(line + (f"\n         {detail}" if detail else ""))
-    counts = store.counts()
     print("total: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"))
     return EXIT_OK
 
@@ -184,7 +265,10 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
         else {"result": "released by a person"}
     )
     store.move(row, to, now, **extra)
-    print(f"{row.key}: {said}")
+    if args.format == "json":
+        print_json({"key": row.key, "status": to.value})
+    else:
+        print(f"{row.key}: {said}")
     return EXIT_OK
 
 
@@ -194,35 +278,77 @@ def rebuild_state(args: argparse.Namespace) -> int:
         rt = daemon.build_runtime(config, ruleset)
         changed = cycle.rebuild_state(rt, daemon.clock(config))
         rt.store.close()
-    print(f"rebuilt from Dolibarr's timeline: {changed} actions marked done")
+    if args.format == "json":
+        print_json({"marked_done": changed})
+    else:
+        print(f"rebuilt from Dolibarr's timeline: {changed} actions marked done")
     return EXIT_OK
 
 
+def check(args: argparse.Namespace) -> int:
+    from syncd.check import run_check
+
+    return run_check(args.config, fmt=args.format, fix=args.fix_dolibarr)
+
+
 def _existing_store(config_path: str) -> Store:
-    config = load_masked(config_path)
+    config = load_masked(config_path, local=True)
     store = Store.open_readonly(config.daemon.state_db)
     if store is None:
         raise SyncdError(f"no state database at {config.daemon.state_db} (run syncd first)")
     return store
 
 
-def dry_run(config_path: str, fmt: str) -> int:
-    config, ruleset = load(config_path)
+def dry_run(args: argparse.Namespace) -> int:
+    config, ruleset = load(args.config)
+    unknown = sorted(set(args.rule or ()) - set(ruleset.names()))
+    unknown += sorted(set(args.step or ()) - {*ALL_STEPS, NO_STEP, "unknown"})
+    if unknown:
+        return _usage(f"no rule or step named {', '.join(unknown)}")
     plan = daemon.audit_plan(config, ruleset, _progress)
-    write_audit(plan, fmt, ledger=ledger_of(config, plan))
+    chosen = select(plan.reports, args)
+    hint = f"{command_name()} --config {shlex.quote(args.config)} explain {{id}}"
+    write_audit(
+        Plan(plan.generated_at, chosen),
+        args.format,
+        ledger=ledger_of(config, plan),
+        skips=args.skips,
+        hint=hint,
+        total=len(plan.reports),
+    )
     return EXIT_OK
 
 
-def explain(config_path: str, wanted: str, fmt: str) -> int:
-    config, ruleset = load(config_path)
+def select(reports: Sequence[CaseReport], args: argparse.Namespace) -> list[CaseReport]:
+    """The reports the audit's filters keep; `--rule` keeps only that rule's lines."""
+    chosen = []
+    for report in reports:
+        if args.case and not any(find_case([report], wanted) for wanted in args.case):
+            continue
+        if args.step and not set(args.step) & {report.step, *report.step.split(STEP_SEPARATOR)}:
+            continue  # a case in both processes has a joined step: either part matches
+        if args.rule:
+            report = replace(
+                report,
+                actions=tuple(a for a in report.actions if a.rule in args.rule),
+                skipped=tuple(s for s in report.skipped if s[0] in args.rule),
+            )
+            if not report.actions and not (args.skips and report.skipped):
+                continue
+        chosen.append(report)
+    return chosen
+
+
+def explain(args: argparse.Namespace) -> int:
+    config, ruleset = load(args.config)
     plan = daemon.audit_plan(config, ruleset, _progress)
-    report = find_case(plan.reports, wanted)
+    report = find_case(plan.reports, args.case)
     if report is None:
-        print(f"syncd: no case with id or ref {wanted!r}", file=sys.stderr)
+        print(f"syncd: no case with id or ref {args.case!r}", file=sys.stderr)
         return EXIT_REMOTE
     ledger = ledger_of(config, plan)
-    write_audit(Plan(plan.generated_at, [report]), fmt, full=True, ledger=ledger)
-    if fmt == "text":
+    write_audit(Plan(plan.generated_at, [report]), args.format, full=True, ledger=ledger)
+    if args.format == "text":
         print(history_text(read_step_history(config.daemon.state_db, report.case_id)))
     return EXIT_OK
 
@@ -254,12 +380,28 @@ def ledger_of(config: Config, plan: Plan) -> audit.Ledger:
 
 
 def write_audit(
-    plan: Plan, fmt: str, *, full: bool = False, ledger: audit.Ledger | None = None
+    plan: Plan,
+    fmt: str,
+    *,
+    full: bool = False,
+    ledger: audit.Ledger | None = None,
+    skips: bool = True,
+    hint: str = audit.EXPLAIN_HINT,
+    total: int | None = None,
 ) -> None:
     if fmt == "json":
         print(audit.to_json(plan.generated_at, plan.reports, ledger))
-    else:
-        print(audit.to_text(plan.generated_at, plan.reports, full=full, ledger=ledger))
+        return
+    text = audit.to_text(
+        plan.generated_at,
+        plan.reports,
+        full=full,
+        skips=skips or full,
+        ledger=ledger,
+        hint=hint,
+        total=total,
+    )
+    print(text)
 
 
 def say(text: str) -> None:
@@ -278,6 +420,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "retry": retry_action,
     "release": release_action,
     "rebuild-state": rebuild_state,
+    "check": check,
+    "explain": explain,
 }
 
 

@@ -14,10 +14,11 @@ clock, or put a secret into a message or a `repr`.
 from __future__ import annotations
 
 import configparser
+import difflib
 import os
 import re
 import stat
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from syncd.envfile import EnvFileError, read_env_file
 from syncd.errors import ConfigError
 from syncd.logs import Masker
 from syncd.model import FIELDS, TAGS
@@ -59,6 +61,13 @@ SECRET_KEYS: Mapping[str, frozenset[str]] = MappingProxyType(
         "matrix": frozenset({"access_token"}),
     }
 )
+# A value left as shipped in an example file: a configuration error, never sent anywhere.
+PLACEHOLDERS = frozenset({"change-me", "changeme"})
+PLACEHOLDER_PROBLEM = "still the example's placeholder: set it"
+ENV_FILE_NAME = "syncd.env"
+STATE_DB_NAME = "syncd.db"
+# Variables syncd reads that are no [section] key.
+OTHER_VARIABLES = frozenset({"SYNCD_CONFIG", "SYNCD_TRACE_RULES"})
 # configparser's [DEFAULT] would leak its keys into every section; we have none.
 _NO_DEFAULT_SECTION = " no default section "
 
@@ -90,10 +99,11 @@ class DaemonConfig:
     """Paths are absolute: relative ones are taken from the config file's directory."""
 
     poll_interval: int = 60
-    state_db: Path = Path("syncd.db")
+    state_db: Path = Path(STATE_DB_NAME)
     log_level: str = "INFO"
     log_format: str = "text"
     rules_dir: Path | None = None
+    env_file: Path | None = None
     now: datetime | None = None  # pinned clock (aware, UTC), for tests and the demo
 
 
@@ -126,6 +136,16 @@ class MatrixConfig:
     access_token: str = field(repr=False)
     room_sales: str
     room_success: str
+    # More notices than this for one room in one drain go out as one digest; 0: never.
+    digest_after: int = 3
+
+
+@dataclass(frozen=True)
+class CompanyConfig:
+    """Who the messages speak for: `{company}` in a template is `name`."""
+
+    name: str = ""
+    templates_dir: Path | None = None  # a <rule>.txt here replaces syncd's default
 
 
 @dataclass(frozen=True)
@@ -135,10 +155,14 @@ class Config:
     daemon: DaemonConfig
     tags: Mapping[str, str]
     fields: Mapping[str, str]
+    company: CompanyConfig = CompanyConfig()
     mautic: MauticConfig | None = None
     freescout: FreescoutConfig | None = None
     matrix: MatrixConfig | None = None
     rules: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The environment the values were read with: the process's, over the env file's.
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def systems(self) -> frozenset[str]:
@@ -166,6 +190,11 @@ class Config:
     def rules_source(self, name: str) -> str:
         """Where a rule's keys come from, as the prefix of a message about them."""
         return f"{self.path}: [{RULE_PREFIX}{name}]"
+
+    def rule_origin(self, name: str, key: str) -> str:
+        """Where a `[rule:NAME]` value came from, when not the file: " (from SYNCD_RULE_…)"."""
+        var = env_name(RULE_PREFIX + name, key)
+        return f" (from {var})" if self.environ.get(var, "").strip() else ""
 
 
 class _Invalid(ValueError):
@@ -264,10 +293,13 @@ def _extrafield_code(raw: str) -> str:
     return raw
 
 
-def _room_id(raw: str) -> str:
-    if not re.fullmatch(r"![^:\s]+:\S+", raw):
-        raise _Invalid("is not a room id (like !abc:example.org)")
-    return raw
+def _room(raw: str) -> str:
+    """A room id, `!` then opaque text (`!abc:example.org`; since room version 12 a hash
+    with no server, `!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw`), or a room alias
+    (`#sales:example.org`), which syncd resolves at start."""
+    if re.fullmatch(r"![^\s/]+", raw) or re.fullmatch(r"#[^:\s/]+:[^\s/]+", raw):
+        return raw
+    raise _Invalid("is not a room id or alias (like !abc:example.org or #sales:example.org)")
 
 
 DOLIBARR_KEYS: Mapping[str, Key] = {
@@ -282,11 +314,16 @@ DOLIBARR_KEYS: Mapping[str, Key] = {
 }
 DAEMON_KEYS: Mapping[str, Key] = {
     "poll_interval": Key(_whole(1), 60),
-    "state_db": Key(_path, Path("syncd.db")),
+    "state_db": Key(_path),
     "log_level": Key(_choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"),
     "log_format": Key(_choice("text", "json"), "text"),
     "rules_dir": Key(_path),
+    "env_file": Key(_path),
     "now": Key(_aware_datetime),
+}
+COMPANY_KEYS: Mapping[str, Key] = {
+    "name": Key(_text, ""),
+    "templates_dir": Key(_path),
 }
 TAG_KEYS: Mapping[str, Key] = {tag: Key(_text, DEFAULT_TAG_LABELS[tag]) for tag in TAGS}
 FIELD_KEYS: Mapping[str, Key] = {name: Key(_extrafield_code, name) for name in FIELDS}
@@ -306,12 +343,14 @@ FREESCOUT_KEYS: Mapping[str, Key] = {
 MATRIX_KEYS: Mapping[str, Key] = {
     "homeserver": Key(_url, required=True),
     "access_token": Key(_text, required=True),
-    "room_sales": Key(_room_id, required=True),
-    "room_success": Key(_room_id),
+    "room_sales": Key(_room, required=True),
+    "room_success": Key(_room),
+    "digest_after": Key(_whole(0), 3),
 }
 SECTIONS: Mapping[str, Mapping[str, Key]] = {
     "dolibarr": DOLIBARR_KEYS,
     "daemon": DAEMON_KEYS,
+    "company": COMPANY_KEYS,
     "tags": TAG_KEYS,
     "fields": FIELD_KEYS,
     "mautic": MAUTIC_KEYS,
@@ -329,11 +368,16 @@ class _Reader:
     """The parsed file plus the environment, collecting problems as sections are read."""
 
     def __init__(
-        self, path: Path, parser: configparser.ConfigParser, environ: Mapping[str, str]
+        self,
+        path: Path,
+        parser: configparser.ConfigParser,
+        environ: Mapping[str, str],
+        local: bool = False,
     ) -> None:
         self.path = path
         self.parser = parser
         self.environ = environ
+        self.local = local  # only the state database is used: credentials may be absent
         self.problems: list[str] = []
 
     def has(self, section: str) -> bool:
@@ -361,11 +405,17 @@ class _Reader:
         result: dict[str, Any] = {}
         for key, spec in table.items():
             result[key] = spec.default
+            # A local command reads a credential only to mask it: it may be absent.
+            optional = self.local and key in SECRET_KEYS.get(section, ())
             if key not in given:
-                if spec.required:
+                if spec.required and not optional:
                     self.problem(section, key, "required")
                 continue
             raw, origin = given[key]
+            if raw.lower() in PLACEHOLDERS:
+                if not optional:
+                    self.problem(section, key, PLACEHOLDER_PROBLEM + origin)
+                continue
             try:
                 result[key] = spec.parse(raw)
             except _Invalid as why:
@@ -389,12 +439,31 @@ def _dolibarr(r: _Reader) -> DolibarrConfig:
 
 def _daemon(r: _Reader) -> DaemonConfig:
     v = r.values("daemon", DAEMON_KEYS)
-    v["state_db"] = r.absolute(v["state_db"])
+    v["state_db"] = r.absolute(v["state_db"]) if v["state_db"] else default_state_db(r)
+    v["env_file"] = r.absolute(v["env_file"]) if v["env_file"] else None
     if v["rules_dir"] is not None:
         v["rules_dir"] = r.absolute(v["rules_dir"])
         if not v["rules_dir"].is_dir():
             r.problem("daemon", "rules_dir", f"{str(v['rules_dir'])!r} is not a directory")
     return DaemonConfig(**v)
+
+
+def default_state_db(r: _Reader) -> Path:
+    """Under systemd (`StateDirectory=`), in the state directory; else next to the config."""
+    state_dirs = r.environ.get("STATE_DIRECTORY", "").strip()
+    if state_dirs:
+        return Path(state_dirs.split(":")[0]) / STATE_DB_NAME
+    return r.absolute(Path(STATE_DB_NAME))
+
+
+def _company(r: _Reader) -> CompanyConfig:
+    v = r.values("company", COMPANY_KEYS)
+    if v["templates_dir"] is not None:
+        v["templates_dir"] = r.absolute(v["templates_dir"])
+        if not v["templates_dir"].is_dir():
+            where = str(v["templates_dir"])
+            r.problem("company", "templates_dir", f"{where!r} is not a directory")
+    return CompanyConfig(**v)
 
 
 def _tags(r: _Reader) -> Mapping[str, str]:
@@ -409,6 +478,8 @@ def _mautic(r: _Reader) -> MauticConfig | None:
     if not r.has("mautic"):
         return None
     v = r.values("mautic", MAUTIC_KEYS)
+    if r.local:
+        return MauticConfig(**v)
     for a, b in (("username", "password"), ("client_id", "client_secret")):
         if bool(v[a]) != bool(v[b]):
             missing, present = (b, a) if v[a] else (a, b)
@@ -442,8 +513,15 @@ def _rules(r: _Reader) -> Mapping[str, Mapping[str, str]]:
     for name in names:
         if not name.isidentifier():
             r.problems.append(f"{r.path}: [{RULE_PREFIX}{name}]: {name!r} is not a rule name")
-        values = {k: v.strip() for k, v in r.parser.items(RULE_PREFIX + name)}
-        rules[name] = MappingProxyType(values | overrides.get(name, {}))
+        # An empty value means the default, as in every other section.
+        values = {k: v.strip() for k, v in r.parser.items(RULE_PREFIX + name) if v.strip()}
+        values |= {k: v for k, v in overrides.get(name, {}).items() if v}
+        for key, value in values.items():
+            if value.lower() in PLACEHOLDERS:
+                var = env_name(RULE_PREFIX + name, key)
+                where = f" (from {var})" if r.environ.get(var, "").strip() else ""
+                r.problem(RULE_PREFIX + name, key, PLACEHOLDER_PROBLEM + where)
+        rules[name] = MappingProxyType(values)
     return MappingProxyType(rules)
 
 
@@ -524,8 +602,12 @@ def _given_secrets(parser: configparser.ConfigParser, environ: Mapping[str, str]
 
 
 def _check_private(path: Path, parser: configparser.ConfigParser) -> None:
-    if not _given_secrets(parser, {}):
-        return
+    if _given_secrets(parser, {}):
+        _refuse_loose(path)
+
+
+def _refuse_loose(path: Path) -> None:
+    """A file holding secrets that others could read or change is refused, with the fix."""
     st = path.stat()
     loose = loose_bits(st.st_mode, st.st_uid)
     if loose:
@@ -534,26 +616,100 @@ def _check_private(path: Path, parser: configparser.ConfigParser) -> None:
         raise ConfigError([f"{path} holds secrets and is {what}: chmod {fix} {path}"])
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+def env_file_path(
+    path: Path, parser: configparser.ConfigParser, environ: Mapping[str, str]
+) -> tuple[Path | None, bool]:
+    """The env file to read, and whether it was named (else `syncd.env` next to the config)."""
+    named = environ.get(env_name("daemon", "env_file"), "").strip()
+    named = named or parser.get("daemon", "env_file", fallback="").strip()
+    folder = path.absolute().parent
+    if named:
+        return folder / Path(named).expanduser(), True
+    default = folder / ENV_FILE_NAME
+    return (default, False) if default.exists() else (None, False)
+
+
+def _with_env_file(
+    path: Path, parser: configparser.ConfigParser, environ: Mapping[str, str], local: bool
+) -> dict[str, str]:
+    """The environment with the env file's variables beneath it: the real environment wins.
+
+    A local command (one that reads only the state database) goes on without an
+    env file it may not read: a monitoring user needs no secrets.
+    """
+    env_file, named = env_file_path(path, parser, environ)
+    if env_file is None:
+        return dict(environ)
+    try:
+        if named and not env_file.exists():
+            raise ConfigError([f"{path}: [daemon] env_file: {str(env_file)!r} does not exist"])
+        _refuse_loose(env_file)
+        found = read_env_file(env_file)
+    except EnvFileError as error:
+        raise ConfigError([str(error)]) from None
+    except OSError as error:
+        if local:
+            return dict(environ)
+        raise ConfigError([f"{env_file}: cannot be read ({error.strerror})"]) from None
+    return found | dict(environ)
+
+
+def unknown_variables(
+    environ: Mapping[str, str],
+    rule_keys: Mapping[str, Collection[str]],
+    file_rules: Collection[str],
+) -> list[str]:
+    """A warning for each `SYNCD_*` variable that sets nothing, naming the nearest valid one."""
+    sections = {env_name(s, k) for s, table in SECTIONS.items() for k in table}
+    rules = {
+        env_name(RULE_PREFIX + rule, key): rule
+        for rule, keys in rule_keys.items()
+        for key in [*keys, "enabled"]
+    }
+    valid = sorted(sections | set(rules) | OTHER_VARIABLES)
+    warnings = []
+    for var in sorted(environ):
+        if not var.startswith("SYNCD_") or var.startswith("SYNCD_TEST_") or var in valid:
+            if var in rules and rules[var] not in file_rules:
+                warnings.append(
+                    f"environment variable {var} is ignored: the config has no "
+                    f"[{RULE_PREFIX}{rules[var]}] section for it to override"
+                )
+            continue
+        nearest = difflib.get_close_matches(var, valid, n=1, cutoff=0.6)
+        hint = f" (did you mean {nearest[0]}?)" if nearest else ""
+        warnings.append(f"environment variable {var} is not a syncd setting{hint}")
+    return warnings
+
+
+def load_config(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, local: bool = False
+) -> Config:
     """Read, override from the environment, validate; one `ConfigError` lists every problem.
 
-    A file holding a secret that others could read or change is refused first.
+    The environment is the process's over the env file's (`[daemon] env_file`, else
+    `syncd.env` next to the config when present). A file holding a secret that others
+    could read or change is refused first. `local`: for commands that use only the
+    state database, credentials are not required.
     """
     path = Path(path)
     parser = _read(path)
     _check_private(path, parser)
-    r = _Reader(path, parser, os.environ if environ is None else environ)
+    env = _with_env_file(path, parser, os.environ if environ is None else environ, local)
+    r = _Reader(path, parser, env, local)
     _unknown_sections(r)
     config = Config(
         path=r.path,
         dolibarr=_dolibarr(r),
         daemon=_daemon(r),
+        company=_company(r),
         tags=_tags(r),
         fields=_fields(r),
         mautic=_mautic(r),
         freescout=_freescout(r),
         matrix=_matrix(r),
         rules=_rules(r),
+        environ=MappingProxyType(env),
     )
     if r.problems:
         mask = Masker(_given_secrets(parser, r.environ))

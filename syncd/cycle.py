@@ -22,7 +22,7 @@ from syncd.casebuild import build_cases
 from syncd.config import Config
 from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
-from syncd.errors import CaseDataError, ConfigError, shown_text
+from syncd.errors import AuthError, CaseDataError, ConfigError, RemoteError, shown_text
 from syncd.executor import Executor
 from syncd.fields import parse_fields
 from syncd.mirror import Mirror
@@ -180,6 +180,7 @@ class Runtime:
     # Measures the time between reads for the poll's bookmarks (poll.Bookmarks);
     # None: the cycle's `now` does (a pinned clock, tests).
     monotonic: Callable[[], float] | None = None
+    started: bool = False  # its first cycle ran (the start-up checks are done)
 
 
 def refresh_constants(rt: Runtime, environ: Mapping[str, str]) -> None:
@@ -221,9 +222,12 @@ def run_cycle(
     progress: Progress | None = None,
 ) -> CycleResult:
     """One cycle, phase by phase; a RemoteError while reading is recorded and re-raised."""
+    stats = DrainStats()
     try:
+        if not rt.started:
+            start(rt, now, stats)  # credentials maybe mended, room aliases, the Matrix device
         settle_state(rt, now)  # the database is the one we had and knows what was done
-        stats = recover(rt.store, rt.executor, now)  # settle what a stop left in flight
+        stats.add(recover(rt.store, rt.executor, now))  # settle what a stop left in flight
         if rt.constants is None or sweep_due(rt):  # at start, then with each id sweep
             check_server(rt, now)  # its clock, and the parameters people set there
         polled = read(rt, now, progress)  # Dolibarr into the mirror (I/O)
@@ -238,15 +242,42 @@ def run_cycle(
     rt.store.save_cycle(
         rt.mirror, steps_of(result), now, now, cycle_stats(rt, stats), bad_cases(rt)
     )
-    logger.info(
-        "cycle ok: {} cases, {} new actions, {} done, {} failed, {} held",
-        len(rt.mirror.thirdparties),
-        enqueued,
-        stats.done,
-        stats.failed,
-        stats.held,
-    )
+    line = cycle_line(len(rt.mirror.thirdparties), enqueued, stats)
+    (logger.error if stats.refused else logger.info)(line)
     return CycleResult(result, enqueued, stats)
+
+
+def cycle_line(cases: int, enqueued: int, stats: DrainStats) -> str:
+    """`cycle ok: …`, or `cycle degraded: … 4 failed (mautic: 401 credentials refused) …`."""
+    failed = f"{stats.failed} failed"
+    if stats.refused:
+        failed += f" ({stats.refusals()})"
+    head = "cycle degraded" if stats.refused else "cycle ok"
+    return (
+        f"{head}: {cases} cases, {enqueued} new actions, {stats.done} done, {failed}, "
+        f"{stats.held} held, {stats.retrying} to retry"
+        + (f", {stats.skipped} skipped" if stats.skipped else "")
+    )
+
+
+def start(rt: Runtime, now: datetime, stats: DrainStats) -> None:
+    """Once per runtime (a start or a reload): what a new configuration may have changed.
+
+    Actions failed on refused credentials are planned again (a person mended them,
+    then restarted or reloaded); the executor resolves room aliases and learns
+    which Matrix device its token is.
+    """
+    replanned = rt.store.replan_refused(now)
+    if replanned:
+        logger.info("{} action(s) failed on refused credentials are planned again", replanned)
+    rt.started = True
+    try:
+        rt.executor.prepare()
+    except AuthError as exc:
+        logger.error("{} refused syncd's credentials at start: {}", exc.system, exc)
+        stats.refused[exc.system] = f"{exc.status or ''} credentials refused".strip()
+    except RemoteError as exc:
+        logger.warning("{} not ready at start (asked again when needed): {}", exc.system, exc)
 
 
 CLOCK_TOLERANCE = timedelta(minutes=1)
@@ -299,7 +330,7 @@ def check_server(rt: Runtime, now: datetime) -> None:
     """At start and with each id sweep: Dolibarr's clock, then its SYNCD_* constants."""
     check_clock(rt.reader, now)
     if rt.rules:
-        refresh_constants(rt, os.environ)
+        refresh_constants(rt, rt.config.environ or os.environ)
 
 
 def queue(rt: Runtime, result: Plan, now: datetime) -> int:
@@ -432,7 +463,7 @@ def steps_of(result: Plan) -> list[tuple[int, str]]:
     return [(r.case_id, r.step) for r in result.reports if not r.errors]
 
 
-def cycle_stats(rt: Runtime, stats: DrainStats) -> dict[str, int]:
+def cycle_stats(rt: Runtime, stats: DrainStats) -> dict[str, int | str | None]:
     return {
         "ok": 1,
         "cases": len(rt.mirror.thirdparties),
@@ -440,4 +471,5 @@ def cycle_stats(rt: Runtime, stats: DrainStats) -> dict[str, int]:
         "done": stats.done,
         "failed": stats.failed,
         "held": stats.held,
+        "refused": stats.refusals() or None,
     }

@@ -8,12 +8,14 @@ fault. This and `cli.py` are the only places that read the real clock.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 
 import schedule
 from loguru import logger
@@ -23,17 +25,20 @@ from connectors.freescout import FreescoutClient, FreescoutSettings
 from connectors.http import RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
-from syncd.config import Config, load_config
+from syncd.config import Config, load_config, unknown_variables
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
-from syncd.errors import SyncdError
+from syncd.errors import SyncdError, TransientError
 from syncd.executor import Executor, Targets
 from syncd.logs import mask_secrets, setup_logging
+from syncd.messages import with_templates
 from syncd.mirror import Mirror
 from syncd.poll import Progress
 from syncd.recipients import earlier_messages
 from syncd.store import Store, read_messages, read_step_places
 from syncd.systemd import Notifier
+
+WAIT_SLICE = 1.0  # seconds: how often a long wait checks the stop flag and pings the watchdog
 
 
 def clock(config: Config) -> datetime:
@@ -73,6 +78,7 @@ def build_executor(
         category_ids=category_ids,
         rooms=rooms,
         freescout_user_id=f.user_id if f else None,
+        digest_after=x.digest_after if x else 0,
     )
     return Executor(
         dolibarr, targets, mautic=mautic, freescout=freescout, matrix=matrix, txn_id=txn_id_for
@@ -160,9 +166,10 @@ class Daemon:
             self.notifier.status(f"cycle {self.cycles} failed: {exc}"[:200])
             return
         stats = result.stats
+        said = f"degraded ({stats.refusals()})" if stats.refused else "ok"
         self.notifier.status(
-            f"cycle {self.cycles} ok: {stats.done} actions, {stats.held} held, "
-            f"{stats.failed} failed"
+            f"cycle {self.cycles} {said}: {stats.done} actions, {stats.held} held, "
+            f"{stats.failed} failed"[:200]
         )
 
     def should_stop(self) -> bool:
@@ -209,7 +216,18 @@ class Daemon:
             self._last_ping = now
 
     def _backoff(self, seconds: float) -> None:
-        self.stop_event.wait(seconds)
+        """Every wait a retry asks for (a 429's Retry-After of up to 300 s, a back-off).
+
+        In slices that keep pinging the watchdog (WatchdogSec is shorter than the
+        longest wait), and cut short by SIGTERM: the call then ends as unsettled,
+        without the attempts left, and the outbox asks before sending it again.
+        """
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self.stop_event.is_set():
+            self._ping()
+            self.stop_event.wait(min(left, WAIT_SLICE))
+        if self.stop_event.is_set():
+            raise TransientError("syncd", "wait", f"stopping: a {seconds:.0f} s wait was cut short")
 
     def _on_stop(self, signum: int, _frame: object) -> None:
         logger.info(
@@ -223,19 +241,38 @@ class Daemon:
         self.reload_requested = True
 
 
-def load_masked(config_path: str) -> Config:
-    """The configuration, its secrets masked from now on wherever `mask` is used."""
-    config = load_config(config_path)
+def load_masked(config_path: str, *, local: bool = False) -> Config:
+    """The configuration, its secrets masked from now on wherever `mask` is used.
+
+    `local`: for commands that use only the state database; credentials may be absent.
+    """
+    config = load_config(config_path, local=local)
     mask_secrets(config.secrets)
     return config
 
 
 def load(config_path: str) -> tuple[Config, RuleSet]:
-    """Config and rules, with logging set up from the config."""
+    """Config and rules, with logging set up from the config; unknown `SYNCD_*` are warned of."""
     config = load_masked(config_path)
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
-    ruleset = RuleSet.build(rules, config.rules, config.rules_source, config.systems)
+    keys = {rule.name: [f.name for f in dataclasses.fields(rule.params)] for rule in rules}
+    warnings = unknown_variables(config.environ, keys, config.rules)
+    company = config.company
+    sections = with_templates(
+        rules,
+        config.rules,
+        company.templates_dir,
+        company.name,
+        config.systems,
+        f"{config.path}: [company] name",
+    )
+    config = dataclasses.replace(config, rules=MappingProxyType(sections))
+    ruleset = RuleSet.build(
+        rules, config.rules, config.rules_source, config.systems, config.rule_origin
+    )
+    for warning in warnings:
+        logger.warning(warning)
     return config, ruleset
 
 
@@ -250,3 +287,33 @@ def audit_plan(config: Config, ruleset: RuleSet, progress: Progress | None = Non
     earlier = earlier_messages(read_messages(config.daemon.state_db) or [])
     reader = dolibarr_client(config)
     return read_and_plan(reader, Mirror(), config, ruleset, now, progress, places, earlier)
+
+
+# For a one-off question (`syncd check`): one attempt, the answer as it is.
+SINGLE_ATTEMPT = RetryPolicy(attempts=1)
+
+
+def mautic_client(config: Config, policy: RetryPolicy | None = None) -> MauticClient | None:
+    m = config.mautic
+    if m is None:
+        return None
+    settings = MauticSettings(
+        m.url, m.username, m.password, m.client_id, m.client_secret, config.dolibarr.timeout
+    )
+    return MauticClient(settings, policy)
+
+
+def freescout_client(config: Config, policy: RetryPolicy | None = None) -> FreescoutClient | None:
+    f = config.freescout
+    if f is None:
+        return None
+    settings = FreescoutSettings(f.url, f.api_key, config.dolibarr.timeout)
+    return FreescoutClient(settings, policy)
+
+
+def matrix_client(config: Config, policy: RetryPolicy | None = None) -> MatrixClient | None:
+    x = config.matrix
+    if x is None:
+        return None
+    settings = MatrixSettings(x.homeserver, x.access_token, config.dolibarr.timeout)
+    return MatrixClient(settings, policy)

@@ -24,11 +24,15 @@ from connectors.fakes.seed import seed_demo, seed_systems
 from connectors.fakes.web import serve
 from syncd import audit
 from syncd.cycle import run_cycle
+from syncd.invocation import command_name
+from syncd.model import CaseReport
 
 DAYS = 14
 CYCLES_PER_DAY = 2
 
 DEMO_RULES = """
+[company]
+name = Demo Company
 [rule:welcome_call_offer]
 calendar_link = https://cloud.example.com/apps/calendar/p/demo
 
@@ -39,11 +43,17 @@ calendar_link = https://cloud.example.com/apps/calendar/p/partners
 docs_link = https://docs.example.com
 community_link = https://discord.example.com/invite
 
+[rule:check_in_email]
+template_id = 1
+
 [rule:handoff_success]
 support_link = https://matrix.to/#/#customers:demo.local
 
 [rule:partner_welcome_email]
 template_id = 2
+
+[rule:nurture_segment]
+segment_id = 1
 """
 
 
@@ -80,7 +90,8 @@ def write_config(folder: Path, urls: dict[str, str], api_key: str, now: datetime
     return path
 
 
-def run_demo(fmt: str = "text") -> int:
+def run_demo(fmt: str = "text", explain: str | None = None, *, skips: bool = False) -> int:
+    """The demo; `explain`: show that one case in full and stop (the audit's hints)."""
     from syncd.daemon import audit_plan, build_runtime, load
 
     start = datetime.now(UTC).replace(microsecond=0)
@@ -100,11 +111,14 @@ def run_demo(fmt: str = "text") -> int:
         )
         config, ruleset = load(str(config_path))
         plan = audit_plan(config, ruleset)
+        if explain is not None:
+            return explain_case(plan.generated_at, plan.reports, explain, fmt)
         if fmt == "json":
             print(audit.to_json(plan.generated_at, plan.reports))
             return 0
         say("\n== 1. The dry-run audit: what syncd would do today, and why ==\n")
-        print(audit.to_text(plan.generated_at, plan.reports, skips=False))
+        hint = f"{command_name()} demo --explain {{id}}"
+        print(audit.to_text(plan.generated_at, plan.reports, skips=skips, hint=hint))
         rt = build_runtime(config, ruleset)
         say(f"\n== 2. Running for real: {DAYS} simulated days, {CYCLES_PER_DAY} cycles a day ==\n")
         step = timedelta(days=1) / CYCLES_PER_DAY
@@ -123,6 +137,20 @@ def run_demo(fmt: str = "text") -> int:
         print("\noutbox: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         rt.store.close()
     say("\nsyncd demo: all fakes stopped.")
+    return 0
+
+
+def explain_case(at: datetime, reports: list[CaseReport], wanted: str, fmt: str) -> int:
+    report = next(
+        (r for r in reports if wanted in (str(r.case_id), r.ref) or r.name == wanted), None
+    )
+    if report is None:
+        print(f"syncd: the demo has no case with id or ref {wanted!r}", file=sys.stderr)
+        return 1
+    if fmt == "json":
+        print(audit.to_json(at, [report]))
+    else:
+        print(audit.to_text(at, [report], full=True))
     return 0
 
 

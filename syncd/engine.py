@@ -166,8 +166,16 @@ def _field_problem(f: dataclasses.Field[Any], hint: Any) -> str:
 # -- parameters ------------------------------------------------------------
 
 
-def build_params(rule: Rule[Any], section: Mapping[str, str], source: str) -> tuple[Any, bool]:
-    """The rule's Params from ini strings, and its `enabled` flag (default yes)."""
+def build_params(
+    rule: Rule[Any],
+    section: Mapping[str, str],
+    source: str,
+    origin: Callable[[str], str] = lambda _key: "",
+) -> tuple[Any, bool]:
+    """The rule's Params from ini strings, and its `enabled` flag (default yes).
+
+    `origin(key)` completes a problem with where the value came from (" (from SYNCD_…)").
+    """
     hints = typing.get_type_hints(rule.params)
     known = ", ".join(sorted([*hints, "enabled"]))
     values: dict[str, Any] = {}
@@ -182,7 +190,7 @@ def build_params(rule: Rule[Any], section: Mapping[str, str], source: str) -> tu
             else:
                 problems.append(f"{source} {key}: unknown key (known: {known})")
         except ValueError as exc:
-            problems.append(f"{source} {key}: {exc}")
+            problems.append(f"{source} {key}: {exc}{origin(key)}")
     if problems:
         raise ConfigError(problems)
     try:
@@ -271,6 +279,7 @@ class RuleSet:
         sections: Mapping[str, Mapping[str, str]],
         source_of: Callable[[str], str],
         systems: frozenset[str],
+        origin_of: Callable[[str, str], str] = lambda _name, _key: "",
     ) -> RuleSet:
         """Build every rule's Params from its section (keyed by rule name; a
         leading "rule:" is tolerated). All problems are collected into one
@@ -287,7 +296,10 @@ class RuleSet:
         for rule in sorted(rules, key=lambda r: r.name):
             try:
                 params, enabled = build_params(
-                    rule, by_name.get(rule.name, {}), source_of(rule.name)
+                    rule,
+                    by_name.get(rule.name, {}),
+                    source_of(rule.name),
+                    lambda key, name=rule.name: origin_of(name, key),  # type: ignore[misc]
                 )
                 loaded.append(LoadedRule(rule, params, enabled))
             except ConfigError as exc:
@@ -314,8 +326,13 @@ def _unset_required(
     return [
         f"{source} {key}: required when [{system}] is configured (set it, or write enabled = no)"
         for system, key in rule.required_with
-        if system in systems and not str(getattr(params, key)).strip()
+        if system in systems and _unset(getattr(params, key))
     ]
+
+
+def _unset(value: object) -> bool:
+    """An empty text, or an id of 0 (Mautic ids start at 1: 0 is "none chosen")."""
+    return not (value.strip() if isinstance(value, str) else value)
 
 
 def _section_rule_name(name: str) -> str:
@@ -330,17 +347,22 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
     actions: list[Action] = []
     skipped: list[tuple[str, str]] = []
     errors: list[str] = []
-    for entry in sorted(ruleset.rules, key=lambda e: e.name):
-        seen = case.in_process(entry.rule.process)
+    views: dict[str, Case | None] = {}  # the case as each process's rules see it
+    trace = os.environ.get("SYNCD_TRACE_RULES") == "1"
+    for entry in ruleset.rules:  # in name order
+        process = entry.rule.process
+        if process not in views:
+            views[process] = case.in_process(process)
+        seen = views[process]
         if seen is None:
             continue
         reason = _gate(seen, entry, ruleset.systems)
         if reason:
             skipped.append((entry.name, reason))
         else:
-            _decide(seen, now, entry, ruleset.systems, actions, skipped, errors)
-    report = _report(case, actions, skipped, errors)
-    return dataclasses.replace(report, warnings=case.warnings + _steering_mistakes(case, ruleset))
+            _decide(seen, now, entry, ruleset.systems, actions, skipped, errors, trace)
+    warnings = case.warnings + _steering_mistakes(case, ruleset)
+    return _report(case, actions, skipped, errors, warnings)
 
 
 def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
@@ -416,8 +438,11 @@ def _decide(
     actions: list[Action],
     skipped: list[tuple[str, str]],
     errors: list[str],
+    trace: bool = False,
 ) -> None:
-    """Ask the rule and file its answer; a rule that raises or misbehaves is a case error."""
+    """Ask the rule and file its answer; a rule that raises or misbehaves is a case error.
+
+    `trace` (`SYNCD_TRACE_RULES=1`): log each rule's answer at DEBUG."""
     name = entry.name
     try:
         decision = entry.rule.decide(case, now, entry.params)
@@ -426,7 +451,8 @@ def _decide(
         errors.append(f"rule {name} failed: {type(exc).__name__}: {exc}")
         return
     if isinstance(decision, Skip):
-        _trace(case, name, f"skip: {decision.reason}")
+        if trace:
+            _trace(case, name, f"skip: {decision.reason}")
         skipped.append((name, decision.reason))
         return
     planned, problem = _stamp(name, decision, frozenset(a.key for a in actions))
@@ -438,7 +464,7 @@ def _decide(
     planned = _drop_unconfigured(name, planned, systems, skipped)
     if case.fields.has_opted_out:
         planned = _drop_marketing(name, planned, skipped)
-    for action in planned:
+    for action in planned if trace else ():
         _trace(case, name, f"plan {action.kind} {action.key}: {action.because}")
     actions.extend(planned)
 
@@ -460,7 +486,11 @@ def _stamp(name: str, decision: object, taken: frozenset[str]) -> tuple[list[Act
 
 
 def _report(
-    case: Case, actions: list[Action], skipped: list[tuple[str, str]], errors: list[str]
+    case: Case,
+    actions: list[Action],
+    skipped: list[tuple[str, str]],
+    errors: list[str],
+    warnings: tuple[str, ...] = (),
 ) -> CaseReport:
     return CaseReport(
         case_id=case.id,
@@ -472,6 +502,7 @@ def _report(
         actions=tuple(actions),
         skipped=tuple(skipped),
         errors=tuple(errors),
+        warnings=warnings,
         step_since=case.step_since,
         entered_step=case.entered_step,
         tracks=case.tracks,
@@ -486,5 +517,4 @@ def error_report(case_id: int, ref: str, name: str, message: str) -> CaseReport:
 
 
 def _trace(case: Case, rule: str, what: str) -> None:
-    if os.environ.get("SYNCD_TRACE_RULES") == "1":
-        logger.bind(case=case.id, rule=rule).debug("case {} rule {}: {}", case.id, rule, what)
+    logger.bind(case=case.id, rule=rule).debug("case {} rule {}: {}", case.id, rule, what)

@@ -3,7 +3,8 @@
 Role: map an action kind to remote calls (`execute`), leave the action's key on
 the case's Dolibarr timeline (`record`), and, after a crash, ask the remote side
 whether an action whose outcome is unknown happened (`reconcile`). It decides
-nothing about *whether* to act: rules did that. The one exception is the remote
+nothing about *whether* to act: rules did that; only *how*, as when many
+Matrix notices for one room go out as one digest. The one exception is the remote
 side's own word that a person may not be reached: a Mautic contact on the email
 Do-Not-Contact list (or whose state Mautic did not give) gets no email and joins
 no segment, and `execute` reports `Skipped` instead of a result. It sees the
@@ -12,18 +13,24 @@ connectors through the small protocols below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from loguru import logger
+
 from syncd.errors import PermanentError, RemoteError
+from syncd.model import step_of_key
 from syncd.store import OutboxRow
 
 EVENT_PREFIX = "[syncd] "
 MATRIX_TXN_MEMORY = timedelta(hours=23)  # Synapse forgets a txnId after 24 h (matrix.md §3)
 RECONCILE_SKEW = timedelta(minutes=5)
+DIGEST_MAX = 50  # items in one digest: a Matrix event must stay under 64 KiB
+DIGEST_ITEM_MAX = 300  # characters of one notice's text in a digest
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,20 @@ class Recorded:
     event_id: int
     key: str
     at: datetime | None  # the event's time, when Dolibarr gave one
+
+
+# Actions whose effect in Dolibarr is visible and idempotent (a field set, a tag
+# added): done twice, nothing changes, so they need no `[syncd]` event to be done
+# once, and cost one write. The step write-back keeps its event all the same:
+# the timeline is where `rebuild-state` finds when each case entered each step.
+SELF_EVIDENT_KINDS = frozenset({"dolibarr.set_fields", "dolibarr.tag"})
+
+
+def needs_record(kind: str, key: str) -> bool:
+    """Whether carrying out an action is followed by a `[syncd] KEY` agenda event."""
+    if kind == "dolibarr.agenda_event":
+        return False  # the action's own event carries the key
+    return kind not in SELF_EVIDENT_KINDS or step_of_key(key) is not None
 
 
 class Outcome(StrEnum):
@@ -101,9 +122,17 @@ class FreescoutSender(Protocol):
 
 class MatrixSender(Protocol):
     def send_notice(
-        self, room_id: str, text: str, txn_id: str, *, marker: str | None = None
+        self,
+        room_id: str,
+        text: str,
+        txn_id: str,
+        *,
+        marker: str | None = None,
+        items: Sequence[str] = (),
     ) -> str: ...
     def find_notice(self, room_id: str, marker: str, since: datetime) -> str | None: ...
+    def whoami(self) -> tuple[str, str]: ...
+    def resolve_alias(self, alias: str) -> str: ...
 
 
 @dataclass
@@ -115,6 +144,7 @@ class Targets:
     rooms: Mapping[str, str] = field(default_factory=dict)
     freescout_user_id: int | None = None
     default_owner_id: int = 1
+    digest_after: int = 0  # more notices than this for one room go out as a digest; 0: never
 
 
 class Executor:
@@ -136,6 +166,8 @@ class Executor:
         self.freescout = freescout
         self.matrix = matrix
         self.txn_id = txn_id
+        self._device: str | None = None  # the Matrix device of the access token, once asked
+        self._aliases: dict[str, str] = {}  # room alias → room id, resolved once
         self._handlers: dict[str, Callable[[OutboxRow, datetime], str | Skipped]] = {
             "dolibarr.agenda_event": self._agenda_event,
             "dolibarr.note": self._note,
@@ -148,6 +180,34 @@ class Executor:
             "matrix.notify": self._matrix_notify,
         }
 
+    # -- starting --------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """At start: resolve room aliases and learn the Matrix device, logging both.
+
+        Raises the `RemoteError` that stopped it; each is asked again when an
+        action needs it, and fails that action then.
+        """
+        if self.matrix is None:
+            return
+        for room in sorted(set(self.targets.rooms.values())):
+            self._resolve(room)
+        logger.info("Matrix: sending as device {}", self.matrix_device() or "(none)")
+
+    def matrix_device(self) -> str:
+        """The device of the Matrix access token (whoami), asked once.
+
+        Transaction ids dedupe per device (matrix.md §3): each claimed notice
+        stores it, so a resend after a token change looks in the room first.
+        """
+        if self._device is None:
+            self._device = self._need(self.matrix, "matrix").whoami()[1]
+        return self._device
+
+    def device_for(self, row: OutboxRow) -> str | None:
+        """What to store with the claim of `row`: the Matrix device for a notice."""
+        return self.matrix_device() if row.kind == "matrix.notify" else None
+
     # -- doing ---------------------------------------------------------------------------
 
     def execute(self, row: OutboxRow, now: datetime) -> str | Skipped:
@@ -159,8 +219,8 @@ class Executor:
 
     def record(self, row: OutboxRow, now: datetime) -> None:
         """Leave the key on the case's timeline (an agenda event labelled `[syncd] KEY`)."""
-        if row.kind == "dolibarr.agenda_event":
-            return  # the action's own event carries the key
+        if not needs_record(row.kind, row.key):
+            return  # its own event carries the key, or doing it again changes nothing
         note = f"{row.because}\n{row.result or ''}".strip()
         self.dolibarr.create_agenda_event(
             socid=row.case_id,
@@ -171,6 +231,8 @@ class Executor:
         )
 
     def is_recorded(self, row: OutboxRow) -> bool:
+        if not needs_record(row.kind, row.key) and row.kind != "dolibarr.agenda_event":
+            return False  # never recorded: carried out again, it changes nothing
         return any(
             _key_of(event.label) == row.key
             for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
@@ -184,6 +246,55 @@ class Executor:
             key = _key_of(event.label)
             if key:
                 yield Recorded(int(event.id), key, event.at)
+
+    # -- digests ----------------------------------------------------------------------------
+
+    def digest_room(self, row: OutboxRow) -> str | None:
+        """The room a notice would share a digest in, or None when it is sent alone."""
+        if row.kind != "matrix.notify" or self.matrix is None or not self.targets.digest_after:
+            return None
+        room = str(row.payload["room"])
+        return self.targets.rooms.get(room, room)
+
+    def digests(self, rows: Sequence[OutboxRow], now: datetime) -> list[list[OutboxRow]]:
+        """The notices among `rows` that may go out as digests: more than `digest_after`
+        for one room, at most DIGEST_MAX in each.
+
+        Never one whose earlier attempt relies on its own transaction id to dedupe
+        (`resend_dedupes`): it is resent alone, under that id. Others an attempt may
+        have posted (`claimed_at`) are asked about before they join (`outbox.drain`).
+        """
+        rooms: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            room = self.digest_room(row)
+            if room is not None and (row.claimed_at is None or not self.resend_dedupes(row, now)):
+                rooms.setdefault(room, []).append(row)
+        groups = [g for g in rooms.values() if len(g) > self.targets.digest_after]
+        return [g[i : i + DIGEST_MAX] for g in groups for i in range(0, len(g), DIGEST_MAX)]
+
+    @staticmethod
+    def digest_key(rows: Sequence[OutboxRow]) -> str:
+        """The digest's own key (its txnId and `org.syncd.key`): one set of items, one key,
+        so the same digest resent dedupes and a different one never takes its place."""
+        keys = "\n".join(sorted(row.key for row in rows))
+        room = str(rows[0].payload["room"])
+        return f"digest:{room}:{hashlib.sha256(keys.encode()).hexdigest()[:16]}"
+
+    def send_digest(self, rows: Sequence[OutboxRow], digest: str) -> str:
+        """One notice listing every item with its case and key (`org.syncd.keys`), so
+        each can be found in the room's history like a notice of its own."""
+        matrix = self._need(self.matrix, "matrix")
+        room_id = self._room_id(rows[0])
+        lines = [f"{len(rows)} notices:"]
+        lines += [f"• {_cut(str(r.payload['text']))} (case {r.case_id}, {r.key})" for r in rows]
+        event_id = matrix.send_notice(
+            room_id,
+            "\n".join(lines),
+            self.txn_id(digest),
+            marker=digest,
+            items=[row.key for row in rows],
+        )
+        return f"Matrix event {event_id} in {room_id}, a digest of {len(rows)} notices"
 
     # -- finding out -------------------------------------------------------------------------
 
@@ -212,10 +323,10 @@ class Executor:
         if row.kind == "matrix.notify":
             if self.matrix is None:
                 return Outcome.UNKNOWN
-            first = row.claimed_at or row.created_at
-            if row.attempts and now - first < MATRIX_TXN_MEMORY:
+            if self.resend_dedupes(row, now):
                 return Outcome.NOT_DONE  # a resend with the same txnId is deduplicated
-            # Past the homeserver's memory (or tried by a lost run): the room's history says.
+            # Another device, a digest, past the homeserver's memory or tried by a lost
+            # run: the room's history says (our notices carry their key, matrix.md §8).
             event = self.matrix.find_notice(self._room_id(row), row.key, since)
             return Outcome.DONE if event else Outcome.NOT_DONE
         if row.kind == "dolibarr.agenda_event":
@@ -223,6 +334,22 @@ class Executor:
         # Notes carry a marker, fields and tags are set, segments and contacts upserted:
         # doing them again is harmless.
         return Outcome.NOT_DONE
+
+    def resend_dedupes(self, row: OutboxRow, now: datetime) -> bool:
+        """Whether resending the notice with its own txnId cannot post it twice.
+
+        Only on the device that claimed it (a new access token is a new device,
+        matrix.md §3), within the homeserver's memory of the transaction, and
+        when it was sent alone (a digest had another txnId).
+        """
+        first = row.claimed_at or row.created_at
+        return (
+            bool(row.attempts)
+            and row.digest is None
+            and row.device is not None
+            and row.device == self.matrix_device()
+            and now - first < MATRIX_TXN_MEMORY
+        )
 
     # -- one handler per kind ------------------------------------------------------------------
 
@@ -338,7 +465,17 @@ class Executor:
 
     def _room_id(self, row: OutboxRow) -> str:
         room = str(row.payload["room"])
-        return self.targets.rooms.get(room, room)
+        return self._resolve(self.targets.rooms.get(room, room))
+
+    def _resolve(self, room: str) -> str:
+        """A room id as it is; an alias (`#sales:example.org`) through the directory, once."""
+        if not room.startswith("#"):
+            return room
+        if room not in self._aliases:
+            room_id = self._need(self.matrix, "matrix").resolve_alias(room)
+            logger.info("Matrix room alias {} is room {}", room, room_id)
+            self._aliases[room] = room_id
+        return self._aliases[room]
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -367,6 +504,11 @@ def _key_of(label: str) -> str:
     return label[len(EVENT_PREFIX) :].split(" ", 1)[0]
 
 
+def _cut(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= DIGEST_ITEM_MAX else line[: DIGEST_ITEM_MAX - 1] + "…"
+
+
 def _email(row: OutboxRow) -> str:
     email = str(row.payload.get("email") or row.target or "")
     if "@" not in email:
@@ -378,4 +520,13 @@ def _names(row: OutboxRow) -> dict[str, str]:
     return {"company": str(row.payload.get("name") or "")}
 
 
-__all__ = ["EVENT_PREFIX", "Executor", "Outcome", "RemoteError", "Skipped", "Targets"]
+__all__ = [
+    "EVENT_PREFIX",
+    "SELF_EVIDENT_KINDS",
+    "Executor",
+    "Outcome",
+    "RemoteError",
+    "Skipped",
+    "Targets",
+    "needs_record",
+]

@@ -15,7 +15,7 @@ from typing import Any
 RELATED_KINDS = ("contacts", "proposals", "invoices")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PartyRow:
     """A third party as the mirror keeps it: raw extrafields and raw dates, read by casebuild."""
 
@@ -29,7 +29,7 @@ class PartyRow:
     array_options: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactRow:
     id: int
     socid: int
@@ -37,7 +37,7 @@ class ContactRow:
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProposalRow:
     id: int
     socid: int
@@ -45,7 +45,7 @@ class ProposalRow:
     status: Any  # `statut` as Dolibarr sent it; casebuild reads it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvoiceRow:
     """An invoice's raw values as Dolibarr sent them; casebuild reads and judges them.
 

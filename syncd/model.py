@@ -132,14 +132,14 @@ ACTION_KINDS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Contact:
     id: int
     name: str
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Proposal:
     id: int
     ref: str
@@ -156,7 +156,7 @@ INVOICE_KINDS: Mapping[int, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invoice:
     """An invoice as the customer process and the money rules see it.
 
@@ -184,7 +184,7 @@ class Invoice:
         return self.kind == "standard" and self.is_settled
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Referral:
     """A third party whose `referred_by` names the partner holding this record."""
 
@@ -196,7 +196,7 @@ class Referral:
     is_partner: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Referrer:
     """The partner named in a customer's `referred_by`."""
 
@@ -217,7 +217,7 @@ class Referrer:
         return ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fields:
     """The extrafields of a case, parsed and typed (see `syncd.casebuild`)."""
 
@@ -255,7 +255,7 @@ def step_in(step: str, process: str) -> str:
     return next((s for s in parts if process_of(s) == process), NO_STEP)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Track:
     """Where a case stands in one process: its step there, why, and since when."""
 
@@ -266,7 +266,7 @@ class Track:
     entered_step: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     """An immutable snapshot of one Dolibarr third party and what hangs off it.
 
@@ -391,7 +391,7 @@ class Case:
         return next((c.email for c in self.contacts if c.email), "")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     """One thing syncd plans to do, identified forever by its key.
 
@@ -407,7 +407,7 @@ class Action:
     rule: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
 
@@ -417,7 +417,7 @@ Decision = Sequence[Action] | Skip
 P = TypeVar("P")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule(Generic[P]):
     """A rule module's contract: a name, a process, typed parameters, one pure function.
 
@@ -439,7 +439,7 @@ class Rule(Generic[P]):
     required_with: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseReport:
     """What one cycle concluded about one case: the audit's unit."""
 

@@ -22,7 +22,7 @@ resent blindly. This module decides nothing about what to send.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -58,6 +58,8 @@ class DrainStats:
     retrying: int = 0
     skipped: int = 0
     problems: list[str] = field(default_factory=list)
+    # system → what it said, e.g. "matrix" → "401 credentials refused"
+    refused: dict[str, str] = field(default_factory=dict)
 
     def add(self, other: DrainStats) -> None:
         self.done += other.done
@@ -66,6 +68,11 @@ class DrainStats:
         self.retrying += other.retrying
         self.skipped += other.skipped
         self.problems += other.problems
+        self.refused |= other.refused
+
+    def refusals(self) -> str:
+        """`mautic: 401 credentials refused; matrix: …`, or "" when none."""
+        return "; ".join(f"{system}: {said}" for system, said in sorted(self.refused.items()))
 
 
 def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
@@ -81,6 +88,8 @@ def recover(store: Store, executor: Executor, now: datetime) -> DrainStats:
             _recover_one(store, executor, row, now, stats)
         except TransientError as exc:
             log.warning("action {} still unsettled ({}); next cycle tries again", row.key, exc)
+        except AuthError as exc:
+            _refused(store, row, now, stats, exc, row.claimed_at)
         except RemoteError as exc:
             store.move(row, Status.HELD, now, last_error=f"could not reconcile: {exc}")
             stats.held += 1
@@ -167,9 +176,7 @@ def recovery_lookback(store: Store, now: datetime) -> datetime | None:
     return recovered - RECOVERY_LOOKBACK
 
 
-def cancel_unwanted(
-    store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime
-) -> int:
+def cancel_unwanted(store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime) -> int:
     """Cancel every waiting action its case no longer wants; returns how many.
 
     An action waits for its retry, or was put back by recovery: it is sent
@@ -205,13 +212,113 @@ def drain(
     """
     policy = policy or OutboxPolicy()
     stats = DrainStats()
-    for row in store.due(now):
+    due = [row for row in store.due(now) if row.case_id not in waiting]
+    digests, gathered = _gather(store, executor, due, now, stats)
+    for row in due:
         if should_stop():
             break
-        if row.case_id in waiting:
-            continue
-        send_one(store, executor, row, now, policy, stats)
+        if row.key in digests:
+            send_digest(store, executor, digests[row.key], now, policy, stats)
+        elif row.key not in gathered:
+            send_one(store, executor, row, now, policy, stats)
     return stats
+
+
+def _gather(
+    store: Store, executor: Executor, due: Sequence[OutboxRow], now: datetime, stats: DrainStats
+) -> tuple[dict[str, list[OutboxRow]], set[str]]:
+    """The digests to send, by their first row's key, and every key they took care of.
+
+    A notice an earlier attempt (or a lost run, on a database's first day) may have
+    posted is asked about first; found done or held, it leaves the digest.
+    """
+    digests: dict[str, list[OutboxRow]] = {}
+    gathered: set[str] = set()
+    try:
+        groups = executor.digests(due, now)
+    except RemoteError as exc:  # the Matrix device cannot be told: each notice goes alone
+        logger.warning("no digest this time: {}", exc)
+        return digests, gathered
+    for group in groups:
+        kept = [
+            row
+            for row in group
+            if row.claimed_at is None or _clear_to_resend(store, executor, row, now, stats)
+        ]
+        settled = {row.key for row in group} - {row.key for row in kept}
+        if len(kept) > 1:
+            digests[kept[0].key] = kept
+            gathered |= {row.key for row in kept}
+        gathered |= settled
+    return digests, gathered
+
+
+def send_digest(
+    store: Store,
+    executor: Executor,
+    rows: Sequence[OutboxRow],
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+) -> None:
+    """Several notices for one room as one Matrix notice, each still its own action.
+
+    The same four steps as `send_one`, each committed for all the rows at once:
+    1. claim them together, each row naming the digest it goes out in;
+    2. send the digest (its own transaction id, listing every item's key);
+    3.–4. store `sent_at` on all of them, then record and mark each.
+    After a crash between 1 and 3, each row is looked for in the room's history
+    (its key is among the digest's items); it is never resent as part of another
+    digest, whose transaction id would differ (`Executor.digests`).
+    """
+    digest = executor.digest_key(rows)
+    before = {row.key: row.claimed_at for row in rows}  # an earlier attempt that may have landed
+    device = _device(store, executor, rows[0], now, stats)
+    if device is False:
+        return
+    rows = store.move_all(  # 1.
+        rows,
+        Status.SENDING,
+        now,
+        lambda r: {
+            "claimed_at": now,
+            "attempts": r.attempts + 1,
+            "device": device,
+            "digest": digest,
+        },
+    )
+    try:
+        with logger.contextualize(key=digest):
+            result = executor.send_digest(rows, digest)  # 2.
+    except RemoteError as exc:
+        _digest_not_sent(store, rows, before, now, policy, stats, exc)
+        return
+    rows = store.move_all(rows, Status.SENDING, now, lambda _r: {"sent_at": now, "result": result})
+    for row in rows:
+        _record_and_mark(store, executor, row, now, stats)  # 3., 4.
+    logger.bind(key=digest).info("digest {} done: {}", digest, result)
+
+
+def _digest_not_sent(
+    store: Store,
+    rows: Sequence[OutboxRow],
+    before: Mapping[str, datetime | None],
+    now: datetime,
+    policy: OutboxPolicy,
+    stats: DrainStats,
+    exc: RemoteError,
+) -> None:
+    """Each item as `send_one` would treat its own error. A 429 did not land (`before`:
+    what an earlier attempt left); anything else transient may have."""
+    for row in rows:
+        if isinstance(exc, AuthError):
+            _refused(store, row, now, stats, exc, before[row.key])
+        elif isinstance(exc, PermanentError):
+            _fail(store, row, now, stats, str(exc))
+        else:
+            wait = exc.retry_after if isinstance(exc, TransientError) else None
+            landed = before[row.key] if exc.status == 429 else row.claimed_at
+            _retry_later(store, row, now, policy, stats, str(exc), wait, landed)
 
 
 def send_one(
@@ -226,8 +333,17 @@ def send_one(
     landed_since = row.claimed_at  # set: an earlier attempt may have reached the remote
     if landed_since is not None and not _clear_to_resend(store, executor, row, now, stats):
         return
+    device = _device(store, executor, row, now, stats)
+    if device is False:
+        return
     row = store.move(  # 1.
-        row, Status.SENDING, now, claimed_at=landed_since or now, attempts=row.attempts + 1
+        row,
+        Status.SENDING,
+        now,
+        claimed_at=landed_since or now,
+        attempts=row.attempts + 1,
+        device=device,
+        digest=None,
     )
     try:
         # Connectors' own log lines (a Mautic lookup's) carry the action's case and key.
@@ -243,14 +359,10 @@ def send_one(
         _retry_later(store, row, now, policy, stats, str(exc), exc.retry_after, landed)
         return
     except AuthError as exc:
-        # Credentials get fixed by a person; the action waits for that, it is not lost.
-        _retry_later(store, row, now, policy, stats, str(exc), None, landed_since)
+        _refused(store, row, now, stats, exc, landed_since)
         return
     except PermanentError as exc:
-        store.move(row, Status.FAILED, now, last_error=str(exc))
-        stats.failed += 1
-        stats.problems.append(f"{row.key}: {exc}")
-        log.error("action {} failed: {}", row.key, exc)
+        _fail(store, row, now, stats, str(exc))
         return
     if isinstance(result, Skipped):
         _skip(store, row, now, policy, stats, result.reason, landed_since)
@@ -258,6 +370,22 @@ def send_one(
     row = store.move(row, Status.SENDING, now, sent_at=now, result=result)
     _record_and_mark(store, executor, row, now, stats)
     log.info("action {} done: {}", row.key, result)
+
+
+def _device(
+    store: Store, executor: Executor, row: OutboxRow, now: datetime, stats: DrainStats
+) -> str | bool | None:
+    """The device to claim `row` with (a Matrix notice's), None for other kinds, or False
+    when it cannot be known now: nothing is claimed, the action waits or fails."""
+    try:
+        return executor.device_for(row)
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
+    except RemoteError as exc:
+        logger.bind(case=row.case_id, rule=row.rule, key=row.key).warning(
+            "action {} waits: cannot tell the Matrix device ({})", row.key, exc
+        )
+    return False
 
 
 def _skip(
@@ -307,6 +435,9 @@ def _clear_to_resend(
         outcome = executor.reconcile(row, now)
     except TransientError as exc:
         log.warning("action {} waits: cannot ask whether it was done ({})", row.key, exc)
+        return False
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
         return False
     except RemoteError as exc:
         outcome, reason = Outcome.UNKNOWN, f"could not reconcile: {exc}"
@@ -366,6 +497,9 @@ def _settle_unknown(
         # The remote cannot be asked now: the row stays `sending`; recover() asks again.
         logger.bind(key=row.key).warning("action {} unsettled: {}", row.key, exc)
         return
+    except AuthError as exc:
+        _refused(store, row, now, stats, exc, row.claimed_at)
+        return
     except RemoteError as exc:
         outcome = Outcome.UNKNOWN
         error = f"{error}; reconciliation failed: {exc}"
@@ -378,6 +512,45 @@ def _settle_unknown(
         store.move(row, Status.HELD, now, last_error=f"outcome unknown: {error}")
         stats.held += 1
         stats.problems.append(f"{row.key}: held, outcome unknown")
+
+
+def _fail(store: Store, row: OutboxRow, now: datetime, stats: DrainStats, error: str) -> None:
+    store.move(row, Status.FAILED, now, last_error=error)
+    stats.failed += 1
+    stats.problems.append(f"{row.key}: {error}")
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).error(
+        "action {} failed: {}", row.key, error
+    )
+
+
+def _refused(
+    store: Store,
+    row: OutboxRow,
+    now: datetime,
+    stats: DrainStats,
+    exc: AuthError,
+    landed_since: datetime | None,
+) -> None:
+    """A system refused syncd's credentials: a configuration error, not worth retrying.
+
+    The action fails at once (no back-off for hours against a wrong password) and is
+    planned again when syncd starts or reloads with, presumably, mended credentials.
+    `claimed_at` keeps an earlier attempt that may have landed, so it is asked about
+    then (`landed_since`); this attempt itself was refused before anything ran.
+    """
+    store.move(
+        row, Status.FAILED, now, last_error=str(exc), refused=exc.system, claimed_at=landed_since
+    )
+    stats.failed += 1
+    stats.refused[exc.system] = f"{exc.status or ''} credentials refused".strip()
+    stats.problems.append(f"{row.key}: {exc}")
+    logger.bind(case=row.case_id, rule=row.rule, key=row.key).error(
+        "action {} failed: {} refused syncd's credentials ({}); planned again once syncd "
+        "restarts or reloads",
+        row.key,
+        exc.system,
+        exc,
+    )
 
 
 def _retry_later(

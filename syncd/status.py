@@ -1,16 +1,41 @@
 """`syncd status`: what the state database says, for a person or a monitoring check.
 
 Read-only: it never writes to the database and never contacts a remote system.
-Unhealthy means a person is needed: the last cycle failed, or actions are held
-or failed.
+Unhealthy means a person is needed: the last cycle failed or was refused
+credentials by a system (named, with the settings to check), or actions are
+held or failed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
-from syncd.store import Status, Store
+from syncd.store import OutboxRow, Status, Store
+
+SYSTEM_NAMES = {
+    "dolibarr": "Dolibarr",
+    "mautic": "Mautic",
+    "freescout": "FreeScout",
+    "matrix": "Matrix",
+}
+# What to check when a system refuses syncd's credentials (a 401 or 403).
+CREDENTIALS = {
+    "dolibarr": "[dolibarr] api_key",
+    "mautic": "[mautic] username and password (or client_id and client_secret)",
+    "freescout": "[freescout] api_key",
+    "matrix": "[matrix] access_token",
+}
+
+
+def refused_sentence(system: str) -> str:
+    name = SYSTEM_NAMES.get(system, system)
+    what = CREDENTIALS.get(system, f"the [{system}] credentials")
+    return (
+        f"{name} refused syncd's credentials: check {what}, then restart or reload syncd "
+        f"(the actions it refused are then sent)"
+    )
 
 
 @dataclass(frozen=True)
@@ -24,14 +49,51 @@ def status_report(store: Store) -> StatusReport:
     counts = store.counts()
     attention = store.with_status(Status.HELD, Status.FAILED)
     lines = [*_cycles(cycles), *_cursors(store), *_steps(store), *_bad_cases(store)]
+    refused = _refused(cycles)
+    lines += [f"! {refused_sentence(system)}" for system in refused]
     lines += _outbox(counts)
     for row in attention:
         lines.append(f"  {row.status:6} {row.key}  {row.kind} → {row.target}")
         lines.append(f"         {row.last_error or ''}")
     last_failed = bool(cycles) and not cycles[0]["ok"]
-    healthy = not last_failed and not attention
+    healthy = not last_failed and not attention and not refused
     lines.append("health: ok" if healthy else "health: needs attention")
     return StatusReport("\n".join(lines), healthy)
+
+
+def status_data(store: Store) -> dict[str, Any]:
+    """The same report for machines (`syncd status --format json`)."""
+    cycles = store.last_cycles(5)
+    attention = store.with_status(Status.HELD, Status.FAILED)
+    refused = _refused(cycles)
+    return {
+        "last_cycles": cycles,
+        "refused": [refused_sentence(system) for system in refused],
+        "cursors": store.cursor_positions(),
+        "cases_per_step": dict(sorted(Counter(store.current_steps().values()).items())),
+        "bad_cases": [
+            {"id": case_id, "ref": ref, "error": error}
+            for case_id, ref, error in store.case_errors()
+        ],
+        "outbox": dict(sorted(store.counts().items())),
+        "attention": [row_data(row) for row in attention],
+        "healthy": not (bool(cycles) and not cycles[0]["ok"]) and not attention and not refused,
+    }
+
+
+def row_data(row: OutboxRow) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "status": row.status.value,
+        "rule": row.rule,
+        "case": row.case_id,
+        "kind": row.kind,
+        "target": row.target,
+        "attempts": row.attempts,
+        "last_error": row.last_error,
+        "result": row.result,
+        "created_at": row.created_at.isoformat(),
+    }
 
 
 def _cycles(cycles: list[dict[str, object]]) -> list[str]:
@@ -40,13 +102,21 @@ def _cycles(cycles: list[dict[str, object]]) -> list[str]:
     lines = ["last cycles:"]
     for c in cycles:
         if c["ok"]:
+            failed = f"{c['failed']} failed" + (f" ({c['refused']})" if c.get("refused") else "")
+            said = "degraded" if c.get("refused") else "ok"
             lines.append(
-                f"  {c['started_at']} ok: {c['cases']} cases, {c['planned']} planned, "
-                f"{c['done']} done, {c['failed']} failed, {c['held']} held"
+                f"  {c['started_at']} {said}: {c['cases']} cases, {c['planned']} planned, "
+                f"{c['done']} done, {failed}, {c['held']} held"
             )
         else:
             lines.append(f"  {c['started_at']} FAILED: {c['error']}")
     return lines
+
+
+def _refused(cycles: list[dict[str, object]]) -> list[str]:
+    """The systems that refused syncd's credentials in the last cycle."""
+    text = str(cycles[0].get("refused") or "") if cycles else ""
+    return sorted({part.split(":", 1)[0].strip() for part in text.split(";") if part.strip()})
 
 
 def _cursors(store: Store) -> list[str]:

@@ -112,6 +112,19 @@ def m004_invoice_types(db: Database) -> None:
     db.execute("delete from cursors where kind = 'invoices'")
 
 
+@migrations()
+def m005_claims_and_refusals(db: Database) -> None:
+    # `device`: the Matrix device (of the access token) that claimed the action; a
+    # transaction id dedupes per device only, so a new token must look in the room.
+    # `digest`: the key of the digest notice it went out in, to find that again.
+    # `refused`: the system that refused syncd's credentials; tried again at start.
+    db.table("outbox").add_column("device", str)
+    db.table("outbox").add_column("digest", str)
+    db.table("outbox").add_column("refused", str)
+    # The systems that refused credentials in a cycle, for `status`.
+    db.table("cycles").add_column("refused", str)
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"
@@ -126,7 +139,10 @@ class Status(StrEnum):
 
 # The one place that says which status may follow which.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
-    Status.PLANNED: frozenset({Status.SENDING, Status.DONE, Status.HELD, Status.CANCELLED}),
+    # → failed: its earlier attempt cannot be asked about, the credentials being refused.
+    Status.PLANNED: frozenset(
+        {Status.SENDING, Status.DONE, Status.HELD, Status.CANCELLED, Status.FAILED}
+    ),
     Status.SENDING: frozenset(
         {Status.SENDING, Status.DONE, Status.PLANNED, Status.FAILED, Status.HELD, Status.SKIPPED}
     ),
@@ -160,6 +176,9 @@ class OutboxRow:
     next_attempt_at: datetime | None
     claimed_at: datetime | None
     sent_at: datetime | None
+    device: str | None = None  # the Matrix device that claimed it (txnIds dedupe per device)
+    digest: str | None = None  # the digest notice it was last sent in
+    refused: str | None = None  # the system that refused syncd's credentials
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -188,6 +207,9 @@ def _row(record: dict[str, Any]) -> OutboxRow:
         next_attempt_at=_dt(record["next_attempt_at"]),
         claimed_at=_dt(record["claimed_at"]),
         sent_at=_dt(record["sent_at"]),
+        device=record.get("device"),
+        digest=record.get("digest"),
+        refused=record.get("refused"),
     )
 
 
@@ -414,6 +436,21 @@ class Store:
         sql = "select status, count(*) from outbox group by status"
         return {status: count for status, count in self.db.execute(sql).fetchall()}
 
+    def replan_refused(self, now: datetime) -> int:
+        """Actions failed because a system refused syncd's credentials are planned again.
+
+        Called when a configuration is (re)loaded: a person fixed the credentials
+        and restarted or reloaded syncd. `claimed_at` stays, so an attempt that
+        may have landed is still asked about first. Returns how many.
+        """
+        sql = (
+            "update outbox set status = ?, updated_at = ?, next_attempt_at = ?, attempts = 0, "
+            "refused = null where status = ? and refused is not null"
+        )
+        with self.db.atomic():
+            values = [Status.PLANNED.value, _iso(now), _iso(now), Status.FAILED.value]
+            return self.db.execute(sql, values).rowcount
+
     def move(self, row: OutboxRow, to: Status, now: datetime, **changes: Any) -> OutboxRow:
         """Change a row's status if the transition is allowed and nobody moved it meanwhile.
 
@@ -438,6 +475,18 @@ class Store:
         moved = self.get(row.key)
         assert moved is not None
         return moved
+
+    def move_all(
+        self,
+        rows: Sequence[OutboxRow],
+        to: Status,
+        now: datetime,
+        changes: Callable[[OutboxRow], dict[str, Any]] = lambda _row: {},
+    ) -> list[OutboxRow]:
+        """`move` for several rows (each with its `changes`) in one transaction: all
+        move, or none does."""
+        with self.db.atomic():
+            return [self.move(row, to, now, **changes(row)) for row in rows]
 
     def mark_done_from_remote(self, keys: Iterable[str], now: datetime) -> int:
         """Rebuild: actions Dolibarr's timeline proves done (inserted or moved to done)."""
@@ -730,7 +779,7 @@ def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
     return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 
-OutboxState = tuple[str, str | None, str | None, str | None]
+OutboxState = tuple[str, str | None, str | None, str | None]  # as syncd.audit reads it
 
 
 def read_outbox_states(path: Path) -> dict[str, OutboxState] | None:

@@ -23,6 +23,8 @@ from syncd.model import CaseReport
 from syncd.recipients import earlier_messages
 
 RULES = """
+[company]
+name = Acme
 [rule:welcome_call_offer]
 calendar_link = https://cloud.example.com/apps/calendar/p/demo
 
@@ -40,6 +42,9 @@ support_link = https://matrix.to/#/#customers:example.com
 
 [rule:partner_welcome_email]
 template_id = 2
+
+[rule:nurture_segment]
+segment_id = 1
 """
 
 

@@ -39,7 +39,7 @@ def problems_of(path: Path, environ: dict[str, str] | None = None) -> list[str]:
 def test_example_loads_with_every_section() -> None:
     config = load_config(EXAMPLE, EXAMPLE_SECRETS)
     assert config.dolibarr.api_url == "https://erp.example.com/api/index.php"
-    assert config.systems == frozenset({"mautic", "freescout", "matrix"})
+    assert config.systems == frozenset()  # optional systems are commented out as shipped
     assert set(config.rules) == {
         "check_in_email",
         "welcome_call_offer",
@@ -49,9 +49,27 @@ def test_example_loads_with_every_section() -> None:
         "qualification_reminder",
         "partner_commission_note",
     }
-    assert config.rules["check_in_email"] == {"enabled": "yes", "template_id": "3", "day": "7"}
+    assert config.rules["check_in_email"] == {"enabled": "yes", "day": "7"}
     assert config.rules_source("check_in_email") == f"{EXAMPLE}: [rule:check_in_email]"
-    assert config.secrets == ("k1", "k2", "k3", "k4")
+    assert config.secrets == ("k1",)
+
+
+def test_example_works_as_shipped_with_only_the_dolibarr_key() -> None:
+    from syncd.engine import RuleSet, load_rules
+
+    config = load_config(EXAMPLE, {"SYNCD_DOLIBARR_API_KEY": "k1"})
+    ruleset = RuleSet.build(load_rules(), config.rules, config.rules_source, config.systems)
+    check_in = next(e for e in ruleset.rules if e.name == "check_in_email")
+    assert check_in.params.template_id == 0  # no made-up template: the rule sends nothing
+
+
+def test_a_placeholder_is_a_configuration_error(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "[rule:welcome_call_offer]\ncalendar_link = change-me\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {})
+    assert caught.value.problems == [
+        f"{path}: [rule:welcome_call_offer] calendar_link: still the example's placeholder: set it"
+    ]
 
 
 def test_example_documents_every_key_with_a_comment() -> None:
@@ -100,6 +118,20 @@ def test_values_are_typed_and_paths_taken_from_the_config_directory(tmp_path: Pa
     assert config.matrix is not None and config.matrix.homeserver == "https://m.example.org"
     assert config.matrix.room_success == "!s:example.org"
     assert config.systems == frozenset({"matrix"})
+
+
+@pytest.mark.parametrize(
+    "room",
+    [
+        "!s:example.org",
+        "!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw",  # room version 12: no server part
+        "#sales:example.org",
+    ],
+)
+def test_a_room_is_an_id_of_any_room_version_or_an_alias(tmp_path: Path, room: str) -> None:
+    text = MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
+    config = load_config(write(tmp_path, text + f"room_sales = {room}\n"), {})
+    assert config.matrix is not None and config.matrix.room_sales == room
 
 
 def test_environment_overrides_api_key_and_rule_keys(tmp_path: Path) -> None:
@@ -197,7 +229,8 @@ def test_a_bad_environment_value_names_its_variable(tmp_path: Path) -> None:
         (
             MINIMAL + "[matrix]\nhomeserver = https://m.example.org\naccess_token = t\n"
             "room_sales = sales\n",
-            "[matrix] room_sales: the value is not a room id (like !abc:example.org)",
+            "[matrix] room_sales: the value is not a room id or alias "
+            "(like !abc:example.org or #sales:example.org)",
         ),
         (MINIMAL + "api_key = again\n", "[dolibarr] api_key: set twice (line 4)"),
         ("url = https://erp.example.com\n", "line 1: text before the first [section]"),

@@ -177,7 +177,7 @@ def test_handoff_invites_the_customer_to_the_support_channel_once(world: World) 
 
     invites = [m for m in world.freescout.messages_to("it@maple.example") if SUPPORT in m.text]
     assert len(invites) == 1
-    assert invites[0].subject == "Your Unicis support channel"
+    assert invites[0].subject == "Your Acme support channel"  # [company] name = Acme
     assert any("Maple GmbH" in m for m in world.matrix.messages(SUCCESS))
 
 

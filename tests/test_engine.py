@@ -30,9 +30,13 @@ def source_of(name: str) -> str:
 
 
 # The links the customer's messages cannot go without once FreeScout is configured.
+# ... and the Mautic ids, which have no default.
 LINKS: Mapping[str, Mapping[str, str]] = {
     "follow_up_message": {"community_link": "https://discord.example.com/invite/unicis"},
     "handoff_success": {"support_link": "https://matrix.to/#/#customers:example.com"},
+    "check_in_email": {"template_id": "1"},
+    "partner_welcome_email": {"template_id": "2"},
+    "nurture_segment": {"segment_id": "1"},
 }
 
 
@@ -331,7 +335,7 @@ def test_unset_support_and_community_links_are_config_errors_with_freescout() ->
     """Page: hand-off gives "a support channel"; the follow-up a "community Discord invite"."""
     with pytest.raises(ConfigError) as err:
         RuleSet.build(load_rules(), {}, source_of, ALL_SYSTEMS)
-    assert err.value.problems == [
+    assert [p for p in err.value.problems if "[freescout]" in p] == [
         "syncd.ini: [rule:follow_up_message] community_link: required when [freescout] "
         "is configured (set it, or write enabled = no)",
         "syncd.ini: [rule:handoff_success] support_link: required when [freescout] "
@@ -339,10 +343,24 @@ def test_unset_support_and_community_links_are_config_errors_with_freescout() ->
     ]
 
 
+def test_mautic_ids_have_no_default_and_are_config_errors_with_mautic() -> None:
+    """A user who leaves them out must not send whatever email #1 is."""
+    with pytest.raises(ConfigError) as err:
+        RuleSet.build(load_rules(), {}, source_of, frozenset({"mautic"}))
+    assert err.value.problems == [
+        "syncd.ini: [rule:check_in_email] template_id: required when [mautic] "
+        "is configured (set it, or write enabled = no)",
+        "syncd.ini: [rule:nurture_segment] segment_id: required when [mautic] "
+        "is configured (set it, or write enabled = no)",
+        "syncd.ini: [rule:partner_welcome_email] template_id: required when [mautic] "
+        "is configured (set it, or write enabled = no)",
+    ]
+
+
 def test_unset_links_are_fine_without_freescout_or_with_the_rule_disabled() -> None:
-    RuleSet.build(load_rules(), {}, source_of, frozenset({"mautic", "matrix"}))
+    RuleSet.build(load_rules(), {}, source_of, frozenset({"matrix"}))
     disabled = {"follow_up_message": {"enabled": "no"}, "handoff_success": {"enabled": "no"}}
-    RuleSet.build(load_rules(), disabled, source_of, ALL_SYSTEMS)
+    RuleSet.build(load_rules(), disabled, source_of, frozenset({"freescout", "matrix"}))
 
 
 def test_handoff_without_freescout_leaves_out_only_the_invitation() -> None:

@@ -68,9 +68,8 @@ def test_a_prospect_first_met_years_old_is_not_reminded_as_new(world: World) -> 
     )
 
 
-def test_rebuild_state_restores_step_history_from_the_timeline(
-    world: World, capsys: pytest.CaptureFixture[str]
-) -> None:
+def trial_qualified_a_day_later(world: World) -> int:
+    """Aster Labs signs up (a cycle sees it), and is tagged ICP-fit a day later."""
     d = world.dolibarr
     socid = d.add_thirdparty(
         "Aster Labs",
@@ -81,6 +80,13 @@ def test_rebuild_state_restores_step_history_from_the_timeline(
     world.cycle()
     world.advance(days=1)
     d.tag(socid, "ICP-fit")
+    return socid
+
+
+def test_rebuild_state_restores_step_history_from_the_timeline(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    socid = trial_qualified_a_day_later(world)
     world.cycle()
     entered = world.now
     world.rt.store.close()
@@ -100,16 +106,7 @@ def test_the_moment_of_entering_a_step_survives_a_crash_before_the_cycle_ends(
     world: World,
 ) -> None:
     """An action keyed on the moment of entering is planned with the same key after a crash."""
-    d = world.dolibarr
-    socid = d.add_thirdparty(
-        "Aster Labs",
-        email="jane@aster.example",
-        tags=("Trial",),
-        array_options={"signup_date": world.now.astimezone(d.tz).date()},
-    )
-    world.cycle()
-    world.advance(days=1)
-    d.tag(socid, "ICP-fit")
+    socid = trial_qualified_a_day_later(world)
     world.advance(minutes=1)
     rt = world.rt
     read(rt, world.now, None)

@@ -200,7 +200,10 @@ def test_unit_file_runs_a_hardened_notify_service() -> None:
     assert service["StateDirectory"] == "syncd"
     assert service["ProtectSystem"] == "strict"
     assert service["NoNewPrivileges"] == "true"
-    assert service["EnvironmentFile"].lstrip("-") == "/etc/syncd/syncd.env"
+    # One place for each setting: syncd reads syncd.env and the state path from its config.
+    assert "EnvironmentFile" not in service
+    assert not [v for v in unit["Service"].get("Environment", []) if v.startswith("SYNCD_")]
+    assert service["RestartPreventExitStatus"] == "2"  # a bad config is not restarted forever
     assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
     assert service["ExecStart"].endswith(" run")
     assert "network-online.target" in unit["Unit"]["After"][-1]

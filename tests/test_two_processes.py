@@ -169,7 +169,7 @@ def test_a_trial_tagged_partner_prospect_gets_the_welcome_call_the_check_in_and_
     run_days(world, 8)
 
     offers = world.freescout.messages_to("ops@birch.example")
-    assert [m.subject for m in offers] == ["Your 30-minute Unicis onboarding call"]
+    assert [m.subject for m in offers] == ["Your 30-minute onboarding call with Acme"]
     assert len(world.mautic.sent(email_id=1, to="ops@birch.example")) == 1  # "How is it going?"
     assert undecided(world, "Birch Data") == [
         "Partner prospect Birch Data is still undecided after 5 days."
@@ -307,7 +307,7 @@ def test_an_override_names_the_process_it_forces(world: World) -> None:
         "names welcome_call, a customer step, not a partner one",
     )
     subjects = sorted(m.subject for m in world.freescout.messages_to("it@elm.example"))
-    assert len(subjects) == 2 and "Your 30-minute Unicis onboarding call" in subjects
+    assert len(subjects) == 2 and "Your 30-minute onboarding call with Acme" in subjects
     assert world.freescout.messages_to("it@fir.example") == []
 
 

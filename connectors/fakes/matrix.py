@@ -44,6 +44,7 @@ class Event:
     content: Mapping[str, Any]
     origin_server_ts: int  # milliseconds on the fake clock
     txn_id: str | None = None
+    device_id: str | None = None  # the sender's device: only it is told the txn id (§9)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class FakeMatrix(FakeBase):
         self.now = now  # seconds since the epoch, moved only by `advance`
         self.tokens: dict[str, Device] = {}
         self.rooms: dict[str, Room] = {}
+        self.aliases: dict[str, str] = {}  # `#name:server` → room id
         self.txns: dict[tuple[str, str, str], tuple[str, float]] = {}
         self._limit: _RateLimit | None = None
         self._next_event = 1
@@ -87,6 +89,9 @@ class FakeMatrix(FakeBase):
         room = Room(room_id, set(members))
         self.rooms[room_id] = room
         return room
+
+    def add_alias(self, alias: str, room_id: str) -> None:
+        self.aliases[alias] = room_id
 
     def events(self, room_id: str) -> list[Event]:
         return list(self.rooms[room_id].events)
@@ -121,6 +126,8 @@ class FakeMatrix(FakeBase):
             return self._whoami(req) if req.method == "GET" else self._unrecognized(405)
         if len(parts) == 5 and parts[0] == "rooms" and parts[2] == "send":
             return self._send(req, parts[1], parts[3], parts[4])
+        if len(parts) == 3 and parts[:2] == ["directory", "room"]:
+            return self._alias(req, parts[2]) if req.method == "GET" else self._unrecognized(405)
         if len(parts) == 3 and parts[0] == "rooms" and parts[2] == "messages":
             return self._messages(req, parts[1]) if req.method == "GET" else self._unrecognized(405)
         return self._unrecognized(404)
@@ -130,7 +137,8 @@ class FakeMatrix(FakeBase):
         device = self._authenticate(req)
         if isinstance(device, tuple):
             return device
-        return self._json(200, {"user_id": device.user_id, "device_id": device.device_id})
+        body = {"user_id": device.user_id, "is_guest": False, "device_id": device.device_id}
+        return self._json(200, body)
 
     def _send(self, req: Request, room_id: str, event_type: str, txn_id: str) -> Response:
         if req.method != "PUT":
@@ -148,9 +156,20 @@ class FakeMatrix(FakeBase):
         refused = self._refuse_send(room_id, device)
         if refused is not None:
             return refused  # §5: a refusal (429 too) is not cached, so a retry runs anew
-        event = self._post(room_id, event_type, device.user_id, content, txn_id)
+        event = self._post(room_id, event_type, device.user_id, content, txn_id, device.device_id)
         self.txns[key] = (event.event_id, self.now)
         return self._json(200, {"event_id": event.event_id})
+
+    def _alias(self, req: Request, alias: str) -> Response:
+        """The room directory: `{"room_id", "servers"}`, or 404 M_NOT_FOUND."""
+        device = self._authenticate(req)
+        if isinstance(device, tuple):
+            return device
+        room_id = self.aliases.get(alias)
+        if room_id is None:
+            text = f"Room alias {alias} not found"
+            return 404, dict(self.json_headers), _error("M_NOT_FOUND", text)
+        return self._json(200, {"room_id": room_id, "servers": [self.server_name]})
 
     def _messages(self, req: Request, room_id: str) -> Response:
         """§8: a page of the room's timeline, newest first with `dir=b`, filtered.
@@ -164,7 +183,7 @@ class FakeMatrix(FakeBase):
             return device
         room = self.rooms.get(room_id)
         if room is None or device.user_id not in room.members:
-            text = f"User {device.user_id} not in room {room_id}"
+            text = f"User {device.user_id} not in room {room_id}, and room previews are disabled"
             return 403, dict(self.json_headers), _error("M_FORBIDDEN", text)
         try:
             limit = min(max(int(req.query.get("limit", "10")), 1), 1000)
@@ -184,7 +203,7 @@ class FakeMatrix(FakeBase):
             window = room.events[low : low + limit]
             next_at = low + limit
             more = next_at < end
-        chunk = [_client_event(e) for e in window if _matches(e, wanted)]
+        chunk = [self._client_event(e, device) for e in window if _matches(e, wanted)]
         body: dict[str, Any] = {"chunk": chunk, "start": f"t{top if backwards else low}"}
         if more:
             body["end"] = f"t{next_at}"
@@ -234,13 +253,36 @@ class FakeMatrix(FakeBase):
         return event_id
 
     def _post(
-        self, room_id: str, event_type: str, sender: str, content: dict[str, Any], txn_id: str
+        self,
+        room_id: str,
+        event_type: str,
+        sender: str,
+        content: dict[str, Any],
+        txn_id: str,
+        device_id: str | None = None,
     ) -> Event:
         event_id = f"$event{self._next_event}:{self.server_name}"
         self._next_event += 1
-        event = Event(event_id, room_id, event_type, sender, content, int(self.now * 1000), txn_id)
+        stamp = int(self.now * 1000)
+        event = Event(event_id, room_id, event_type, sender, content, stamp, txn_id, device_id)
         self.rooms[room_id].events.append(event)
         return event
+
+    def _client_event(self, event: Event, reader: Device) -> dict[str, Any]:
+        """An event as /messages gives it; `unsigned.transaction_id` only to the device
+        that sent it, as Synapse does (§9)."""
+        unsigned: dict[str, Any] = {"age": max(0, int(self.now * 1000) - event.origin_server_ts)}
+        if event.txn_id and (event.sender, event.device_id) == (reader.user_id, reader.device_id):
+            unsigned["transaction_id"] = event.txn_id
+        return {
+            "event_id": event.event_id,
+            "room_id": event.room_id,
+            "type": event.type,
+            "sender": event.sender,
+            "content": dict(event.content),
+            "origin_server_ts": event.origin_server_ts,
+            "unsigned": unsigned,
+        }
 
     def _json(self, status: int, body: Any) -> Response:
         return status, dict(self.json_headers), json.dumps(body).encode()
@@ -249,23 +291,10 @@ class FakeMatrix(FakeBase):
         return status, dict(self.json_headers), _error("M_UNRECOGNIZED", "Unrecognized request")
 
 
-def _client_event(event: Event) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "room_id": event.room_id,
-        "type": event.type,
-        "sender": event.sender,
-        "content": dict(event.content),
-        "origin_server_ts": event.origin_server_ts,
-    }
-
-
 def _matches(event: Event, wanted: Mapping[str, Any]) -> bool:
     """A RoomEventFilter's `senders` and `types` (the parts syncd uses)."""
     senders, types = wanted.get("senders"), wanted.get("types")
-    return (senders is None or event.sender in senders) and (
-        types is None or event.type in types
-    )
+    return (senders is None or event.sender in senders) and (types is None or event.type in types)
 
 
 def _error(errcode: str, text: str, **extra: Any) -> bytes:

@@ -253,6 +253,8 @@ class FakeMautic(FakeBase):
             (("POST",), rf"/api/contacts/{num}/dnc/(?P<channel>\w+)/add", self._dnc_add),
             (("POST",), rf"/api/contacts/{num}/dnc/(?P<channel>\w+)/remove", self._dnc_remove),
             (("POST",), rf"/api/emails/{num}/contact/(?P<cid>\d+)/send", self._send),
+            (("GET",), f"/api/emails/{num}", self._get_email),
+            (("GET",), f"/api/segments/{num}", self._get_segment),
             (("POST",), rf"/api/segments/{num}/contact/(?P<cid>\d+)/add", self._segment_add),
             (("GET",), r"/api/stats/(?P<table>\w+)", self._stats),
         ]
@@ -382,6 +384,32 @@ class FakeMautic(FakeBase):
         return _ok({"recordFound": found, "contact": flat_body(contact)})
 
     # ------------------------------------------------------------------ email send (§8)
+    def _get_email(self, _req: Request, m: re.Match[str]) -> Response:
+        """[infer] Mautic's `{"email": {...}}`; the fake's emails are published templates."""
+        email_id = int(m["id"])
+        if email_id not in self.emails:
+            raise MauticError(404, _NOT_FOUND)
+        name = self.emails[email_id]
+        return _ok(
+            {"email": {"id": email_id, "name": name, "isPublished": True, "emailType": "template"}}
+        )
+
+    def _get_segment(self, _req: Request, m: re.Match[str]) -> Response:
+        """[infer] Mautic answers a segment as `{"list": {...}}` (its old name)."""
+        segment = self.segments.get(int(m["id"]))
+        if segment is None:
+            raise MauticError(404, _NOT_FOUND)
+        return _ok(
+            {
+                "list": {
+                    "id": segment.id,
+                    "name": segment.name,
+                    "isPublished": segment.is_published,
+                    "isGlobal": segment.is_global,
+                }
+            }
+        )
+
     def _send(self, req: Request, m: re.Match[str]) -> Response:
         email_id = int(m["id"])
         contact = self._contact_or_404(m["cid"], _NO_CONTACT)  # 37: the contact is read first

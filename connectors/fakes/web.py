@@ -19,11 +19,13 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
-import responses
+
+if TYPE_CHECKING:  # a test-only package: `syncd demo` runs without it (serve only)
+    import responses
 
 from connectors.fakes.base import ConnectionLost, CutShort, TimedOut
 

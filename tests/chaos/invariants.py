@@ -1,8 +1,8 @@
 """ "Nothing sent twice, nothing lost", judged from the fakes' own records.
 
 Role: count every effect each fake holds, per the key it carries (Mautic emails per
-contact and template, FreeScout conversations per marker, Matrix events per txnId,
-Dolibarr agenda events per `[syncd] KEY` label, private-note lines per `[KEY]`
+contact and template, FreeScout conversations per marker, Matrix notices per key, a
+digest's per item, Dolibarr agenda events per `[syncd] KEY` label, private-note lines per `[KEY]`
 marker); then hold the state database's outbox against those counts. It reads the
 state database with plain `sqlite3` and never writes to it or to a fake.
 """
@@ -13,6 +13,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,8 @@ from connectors.fakes.dolibarr import FakeDolibarr
 from connectors.fakes.freescout import FreescoutFake
 from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
-from connectors.matrix import txn_id_for
 from syncd.config import DEFAULT_TAG_LABELS
+from syncd.executor import needs_record
 
 EVENT_PREFIX = "[syncd] "
 _FREESCOUT_MARKER = re.compile(r"<!-- syncd:(.*?) -->")
@@ -35,7 +36,7 @@ class Effects:
 
     emails: Counter[tuple[str, int]] = field(default_factory=Counter)  # (address, template)
     conversations: Counter[str] = field(default_factory=Counter)  # marker
-    matrix: Counter[str] = field(default_factory=Counter)  # txnId
+    matrix: Counter[str] = field(default_factory=Counter)  # action key (a digest's: each item's)
     events: Counter[str] = field(default_factory=Counter)  # key in `[syncd] KEY …`
     notes: Counter[tuple[int, str]] = field(default_factory=Counter)  # (socid, marker)
 
@@ -59,7 +60,8 @@ def effects(
         markers = {m for t in conv.threads for m in _FREESCOUT_MARKER.findall(t.body)}
         e.conversations.update(markers)
     for room in matrix.rooms.values():
-        e.matrix.update(ev.txn_id or ev.event_id for ev in room.events)
+        for ev in room.events:
+            e.matrix.update(_notice_keys(ev.content) or [ev.txn_id or ev.event_id])
     for event in dolibarr.events.values():
         if event.label.startswith(EVENT_PREFIX):
             e.events[event.label[len(EVENT_PREFIX) :].split(" ", 1)[0]] += 1
@@ -69,6 +71,15 @@ def effects(
             if marker:
                 e.notes[(tp.id, marker[1])] += 1
     return e
+
+
+def _notice_keys(content: Mapping[str, Any]) -> list[str]:
+    """The action keys a notice carries: its own, or a digest's items (matrix.md §8)."""
+    items = content.get("org.syncd.keys")
+    if isinstance(items, list):
+        return [str(key) for key in items]
+    key = content.get("org.syncd.key")
+    return [str(key)] if key else []
 
 
 @dataclass(frozen=True)
@@ -100,7 +111,7 @@ def integrity(db: Path) -> str:
 
 def missing_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | None:
     """Why a `done` row's effect is not in the fakes, or None when it is there."""
-    if row.kind != "dolibarr.agenda_event" and e.events[row.key] == 0:
+    if needs_record(row.kind, row.key) and e.events[row.key] == 0:
         return "done, but no [syncd] agenda event carries its key"
     return missing_own_effect(row, e, dolibarr)
 
@@ -110,7 +121,7 @@ def missing_own_effect(row: Row, e: Effects, dolibarr: FakeDolibarr) -> str | No
     if row.kind == "dolibarr.agenda_event":
         return None if e.events[row.key] else "no agenda event with its label"
     if row.kind == "matrix.notify":
-        return None if e.matrix[txn_id_for(row.key)] else "no Matrix event with its txnId"
+        return None if e.matrix[row.key] else "no Matrix notice carrying its key"
     if row.kind == "freescout.message":
         return None if e.conversations[row.key] else "no FreeScout conversation with its marker"
     if row.kind == "dolibarr.note":
@@ -151,6 +162,7 @@ class Verdict:
     held_on_timeline: int  # held rows whose key is on the timeline all the same
     held_done: list[str]  # held, yet it was done (its effect or its key is in the fakes)
     mismatches: list[str]  # on the timeline, but the outbox says neither done nor held
+    unrecorded_done: int = 0  # done, and by design never on the timeline (a field, a tag)
 
     @property
     def ok(self) -> bool:
@@ -190,6 +202,21 @@ def judge(
         if status.get(key) not in ("done", "held")
     ]
     by_kind = Counter((r.kind, r.status) for r in rows)
+    unrecorded = sum(
+        1
+        for r in rows
+        if r.status == "done"
+        and r.kind != "dolibarr.agenda_event"
+        and not needs_record(r.kind, r.key)
+    )
     return Verdict(
-        e.duplicates(), lost, counts, by_kind, len(on_timeline), held_on_timeline, held_done, odd
+        e.duplicates(),
+        lost,
+        counts,
+        by_kind,
+        len(on_timeline),
+        held_on_timeline,
+        held_done,
+        odd,
+        unrecorded,
     )

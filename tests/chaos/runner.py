@@ -68,7 +68,8 @@ class Report:
         Not checked after a state loss: the new database forgot what the old one did.
         """
         v = self.verdict
-        return self.state_loss or self.status_done == v.recorded - v.held_on_timeline
+        recorded = v.recorded - v.held_on_timeline + v.unrecorded_done
+        return self.state_loss or self.status_done == recorded
 
     @property
     def ok(self) -> bool:

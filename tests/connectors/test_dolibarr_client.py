@@ -210,3 +210,46 @@ def test_an_integer_too_long_for_python_stays_text_and_spoils_only_its_field(
     first, second = list(client.iter_thirdparties())
     assert first.array_options["logins_count"] == digits
     assert second.id == int(rows[1]["id"])
+
+
+# -- setup, for `syncd check` --------------------------------------------------------
+
+
+@responses.activate
+def test_extrafield_creation_sends_the_recorded_body(client: DolibarrClient) -> None:
+    recorded = fixture("extrafield_create_onboarding_step.json")
+    status, body = answer("extrafield_create_onboarding_step.json")
+    route = responses.post(
+        f"{API}/setup/extrafields/societe/onboarding_step", status=status, json=body
+    )
+    client.create_extrafield("onboarding_step", "Onboarding step", "varchar", "64", 10)
+    sent = json.loads(route.calls[0].request.body or b"{}")
+    assert sent == {k: v for k, v in recorded["request"]["body"].items()}
+
+
+@responses.activate
+def test_an_existing_extrafield_is_a_permanent_409(client: DolibarrClient) -> None:
+    status, body = answer("extrafield_create_duplicate_409.json")
+    responses.post(f"{API}/setup/extrafields/societe/onboarding_step", status=status, json=body)
+    with pytest.raises(PermanentError, match="Duplicate extrafield"):
+        client.create_extrafield("onboarding_step", "x", "varchar", "64", 10)
+
+
+@responses.activate
+def test_extrafield_types_and_a_new_tag(client: DolibarrClient) -> None:
+    status, body = answer("extrafields_list_societe.json")
+    responses.get(f"{API}/setup/extrafields", status=status, json=body)
+    kinds = client.thirdparty_extrafields()
+    assert kinds["signup_date"] == "date" and kinds["referred_by"] == "link"
+    status, body = answer("category_create.json")
+    responses.post(f"{API}/categories", status=status, json=body)
+    assert client.create_category("Trial") == 1
+
+
+@responses.activate
+def test_can_read_is_false_on_a_403_only(client: DolibarrClient) -> None:
+    status, body = answer("auth_no_permission_403.json")
+    responses.get(f"{API}/invoices", status=status, json=body)
+    responses.get(f"{API}/thirdparties", status=404, json=answer("thirdparties_list_empty.json")[1])
+    assert client.can_read("/invoices") is False
+    assert client.can_read("/thirdparties") is True  # an empty list is a 404 there

@@ -7,6 +7,7 @@ never mock call arguments. § refers to docs/contracts/matrix.md.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from connectors.fakes.matrix import TXN_RETENTION_SECONDS, FakeMatrix
 from connectors.fakes.web import serve, use_responses
 from connectors.http import RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, send_path, txn_id_for
-from syncd.errors import AuthError, PermanentError, TransientError
+from syncd.errors import AuthError, NotFoundError, PermanentError, TransientError
 
 SALES = "!sales:test"
 SEND_PREFIX = "/_matrix/client/v3/rooms"
@@ -351,3 +352,34 @@ def test_find_notice_in_a_room_the_bot_left_is_an_error_not_a_no(
     matrix.rooms[SALES].members.clear()
     with pytest.raises(PermanentError, match="not in the room"):
         client.find_notice(SALES, "x:1", since=datetime.fromtimestamp(matrix.now, UTC))
+
+
+def test_an_alias_resolves_through_the_directory_and_an_unknown_one_is_not_found(
+    client: MatrixClient, matrix: FakeMatrix
+) -> None:
+    matrix.add_alias("#sales:test", "!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw")
+    assert client.resolve_alias("#sales:test") == "!uA-eA0pemxSuAlDzV6g3DhfTrIjozhQiWlrZ-klSNdw"
+    with pytest.raises(NotFoundError, match="Room alias #nope:test not found"):
+        client.resolve_alias("#nope:test")
+
+
+def test_a_new_login_is_a_new_transaction_scope_and_only_the_sender_sees_its_txn_id(
+    matrix_url: str, matrix: FakeMatrix, sleeps: Sleeps
+) -> None:
+    # §3, §9 (as Synapse 1.163 does): same txnId, other device → a second event.
+    matrix.add_user("@syncd:test", "second-token", "OTHERDEVICE")
+    first, second = make_client(matrix_url, sleeps), make_client(matrix_url, sleeps, "second-token")
+    assert second.whoami() == ("@syncd:test", "OTHERDEVICE")
+    first.send_notice(SALES, "hello", "txn-1")
+    second.send_notice(SALES, "hello", "txn-1")
+    assert matrix.messages(SALES) == ["hello", "hello"]
+    path = "/_matrix/client/v3/rooms/%21sales%3Atest/messages"
+    seen = [e["unsigned"].get("transaction_id") for e in first.http.get_json(path)["chunk"]]
+    assert seen == ["txn-1", None]
+
+
+def test_a_digest_is_found_by_any_of_its_items(client: MatrixClient, matrix: FakeMatrix) -> None:
+    client.send_notice(SALES, "2 notices", "digest-1", marker="digest:1", items=["a:1", "b:2"])
+    since = datetime.fromtimestamp(matrix.now - 60, UTC)
+    assert client.find_notice(SALES, "b:2", since) == client.find_notice(SALES, "digest:1", since)
+    assert client.find_notice(SALES, "c:3", since) is None

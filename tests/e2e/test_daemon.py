@@ -12,6 +12,7 @@ import signal
 import socket
 from collections import Counter
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,8 @@ def test_sigterm_mid_cycle_then_restart_loses_and_doubles_nothing(tmp_path: Path
                 array_options={"signup_date": w.now.date()},
             )
         log = tmp_path / "daemon.log"
-        proc = w.start("run", stderr=log, SYNCD_DAEMON_LOG_LEVEL="INFO")
+        alone = {"SYNCD_MATRIX_DIGEST_AFTER": "0"}  # one notice at a time, to stop between
+        proc = w.start("run", stderr=log, SYNCD_DAEMON_LOG_LEVEL="INFO", **alone)
         wait_for(lambda: len(w.matrix.messages(SALES)) >= 2, what="a few notices sent")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -74,7 +76,7 @@ def test_sigterm_mid_cycle_then_restart_loses_and_doubles_nothing(tmp_path: Path
         assert rows(db, "select count(*) from outbox where status = 'sending'") == [(0,)]
         sent_before = len(w.matrix.messages(SALES))
         assert sent_before < 8  # it stopped mid-cycle
-        assert w.syncd("run", "--once").returncode == 0
+        assert w.syncd("run", "--once", **alone).returncode == 0
         messages = w.matrix.messages(SALES)
         assert len(messages) == 8 and len(set(messages)) == 8
         assert "SIGTERM received" in text(log)
@@ -211,3 +213,41 @@ def test_sigterm_does_not_wait_out_a_long_retry_after(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
         assert time.monotonic() - began < 10
+
+
+def test_a_long_rate_limit_wait_keeps_the_watchdog_fed_and_yields_to_sigterm(
+    tmp_path: Path,
+) -> None:
+    import time
+
+    path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(20)
+    with served(tmp_path) as w:
+        w.dolibarr.add_thirdparty(
+            "Aster", email="a@x.example", tags=("Trial",), array_options={"signup_date": w.now}
+        )
+        w.matrix.rate_limit(1, retry_after_ms=60_000)  # Synapse asks for up to 300 s
+        proc = w.start(
+            "run", stderr=tmp_path / "daemon.log", NOTIFY_SOCKET=str(path), WATCHDOG_USEC="2000000"
+        )
+        try:
+            wait_for(lambda: w.matrix.count("PUT") >= 1, what="the 429")
+            pings: list[float] = []
+            began = time.monotonic()
+            while time.monotonic() - began < 5:
+                if "WATCHDOG=1" in sock.recv(4096).decode().splitlines():
+                    pings.append(time.monotonic())
+            assert len(pings) >= 4
+            assert max(b - a for a, b in pairwise(pings)) < 2.0
+            assert w.matrix.count("PUT") == 1  # still waiting, not hammering
+        finally:
+            stopped = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        assert time.monotonic() - stopped < 5
+        assert w.matrix.messages(SALES) == []
+        w.advance(minutes=5)
+        assert w.syncd("run", "--once").returncode == 0
+        assert len(w.matrix.messages(SALES)) == 1

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from syncd.messages import parse_template, read_template, templated
 from syncd.model import ACTION_KINDS, Action, Case, Invoice, Referrer, Rule, Skip
 from tests.factories import NOW, make_case, paid_invoice, proposal, referral
 
@@ -28,9 +29,30 @@ def rule(name: str) -> Rule[Any]:
     return found
 
 
+# Mautic ids have no default: a deployment names its own templates and segment.
+CONFIGURED: dict[str, dict[str, Any]] = {
+    "check_in_email": {"template_id": 1},
+    "partner_welcome_email": {"template_id": 2},
+    "nurture_segment": {"segment_id": 1},
+}
+
+
+def template(name: str) -> dict[str, Any]:
+    """The shipped subject and body of a rule that writes to a person, for "Acme"."""
+    if not templated(rule(name)):
+        return {}
+    where, text = read_template(name, None)
+    subject, body = parse_template(text, where)
+    return {
+        "subject": subject.replace("{company}", "Acme"),
+        "body": body.replace("{company}", "Acme"),
+    }
+
+
 def decide(name: str, case: Case, **params: Any) -> list[Action] | Skip:
     r = rule(name)
-    decision = r.decide(case, NOW, r.params(**params))
+    given = template(name) | CONFIGURED.get(name, {}) | params
+    decision = r.decide(case, NOW, r.params(**given))
     return decision if isinstance(decision, Skip) else list(decision)
 
 
@@ -618,6 +640,19 @@ def test_a_timer_past_its_window_is_skipped_with_the_window(
 ) -> None:
     decision = decide(name, case)
     assert isinstance(decision, Skip) and reason in decision.reason
+
+
+@pytest.mark.parametrize(("name", "key"), [(n, k) for n, p in CONFIGURED.items() for k in p])
+def test_a_mautic_rule_without_its_id_sends_nothing(name: str, key: str) -> None:
+    r = rule(name)
+    case = make_case(
+        tags=("trial", "not_icp"), step="nurture", signup_date=TODAY - timedelta(days=7)
+    )
+    decision = r.decide(case, NOW, r.params())
+    assert decision == Skip(
+        f"no Mautic {'segment' if key == 'segment_id' else 'email template'} "
+        f"chosen: set [rule:{name}] {key}"
+    )
 
 
 def credit_note(source_id: int, total_ht: str, id: int = 30, settled: bool = True) -> Invoice:
