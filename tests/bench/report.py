@@ -43,6 +43,7 @@ MB_LIMIT = 250.0
 CPU_LIMIT = 1.0
 PLAN_RATE = 20_000.0
 NAIVE_RATIO = 20.0
+SHOWN_PLANNING = 0.05  # seconds of planning under the profiler worth splitting in words
 
 
 def pick(samples: Sequence[Sample], scenario: str) -> Sample | None:
@@ -243,8 +244,8 @@ def profile_text(p: Profile, size: int, measured: Sample | None) -> str:
         f"Under cProfile (wall clock, slowed by the profiler) it took {p.total:.2f} s."
         + (" By phase of `run_cycle`: " + _shares(p.phases, p.total) + "." if p.phases else "")
     )
-    if p.planning:
-        planned = sum(t for _, t in p.planning)
+    planned = sum(t for _, t in p.planning)
+    if planned >= SHOWN_PLANNING:  # a plan of a handful of cases has nothing to say
         lines += [
             "",
             f"Planning ({planned:.2f} s under the profiler) splits into: "
