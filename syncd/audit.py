@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,12 +73,27 @@ def summary(reports: Iterable[CaseReport], ledger: Ledger | None = None) -> dict
 
 
 def to_json(generated_at: datetime, reports: list[CaseReport], ledger: Ledger | None = None) -> str:
-    document = {
-        "generated_at": generated_at.isoformat(),
-        "cases": [case_json(r, ledger) for r in reports],
-        "summary": summary(reports, ledger),
-    }
-    return json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    return "".join(json_chunks(generated_at, reports, ledger))
+
+
+def json_chunks(
+    generated_at: datetime, reports: list[CaseReport], ledger: Ledger | None = None
+) -> Iterator[str]:
+    """The JSON audit, case by case: never the whole document in memory at once.
+
+    The same text as `json.dumps({"generated_at", "cases", "summary"}, indent=2)`.
+    """
+
+    def dumped(value: Any, depth: int) -> str:
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return text.replace("\n", "\n" + "  " * depth)
+
+    yield "{\n" + f'  "generated_at": {json.dumps(generated_at.isoformat())},\n'
+    yield '  "cases": ['
+    for n, report in enumerate(reports):
+        yield ("," if n else "") + "\n    " + dumped(case_json(report, ledger), 2)
+    yield ("\n  ]" if reports else "]") + ',\n  "summary": '
+    yield dumped(summary(reports, ledger), 1) + "\n}"
 
 
 def case_json(report: CaseReport, ledger: Ledger | None = None) -> dict[str, Any]:
@@ -139,19 +154,35 @@ def to_text(
 ) -> str:
     """The summary first, then each case; `hint` is the command that shows one case in
     full (`{id}` filled in), `total` the number of cases before a filter."""
-    lines = [f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)"]
-    if ledger is not None:
-        lines.append(ledger.note())
-    lines += summary_text(summary(reports, ledger))
-    if total is not None and total != len(reports):
-        lines.append(f"  shown: {len(reports)} of {total} cases (filtered)")
-    lines.append("")
-    for report in reports:
-        lines += [
-            *case_text(report, full=full, skips=skips, ledger=ledger, now=generated_at, hint=hint),
-            "",
-        ]
+    lines = text_lines(
+        generated_at, reports, full=full, skips=skips, ledger=ledger, hint=hint, total=total
+    )
     return "\n".join(lines).rstrip("\n")
+
+
+def text_lines(
+    generated_at: datetime,
+    reports: list[CaseReport],
+    *,
+    full: bool = False,
+    skips: bool = True,
+    ledger: Ledger | None = None,
+    hint: str = EXPLAIN_HINT,
+    total: int | None = None,
+) -> Iterator[str]:
+    """`to_text`, line by line: a large audit is written as it is made."""
+    yield f"syncd audit at {generated_at.isoformat()} (dry run: nothing was done)"
+    if ledger is not None:
+        yield ledger.note()
+    yield from summary_text(summary(reports, ledger))
+    if total is not None and total != len(reports):
+        yield f"  shown: {len(reports)} of {total} cases (filtered)"
+    yield ""
+    for report in reports:
+        yield from case_text(
+            report, full=full, skips=skips, ledger=ledger, now=generated_at, hint=hint
+        )
+        yield ""
 
 
 def case_text(

@@ -389,10 +389,13 @@ def write_audit(
     hint: str = audit.EXPLAIN_HINT,
     total: int | None = None,
 ) -> None:
+    # Written as made, a case at a time: a large audit never sits whole in memory as text.
     if fmt == "json":
-        print(audit.to_json(plan.generated_at, plan.reports, ledger))
+        for chunk in audit.json_chunks(plan.generated_at, plan.reports, ledger):
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
         return
-    text = audit.to_text(
+    lines = audit.text_lines(
         plan.generated_at,
         plan.reports,
         full=full,
@@ -401,7 +404,13 @@ def write_audit(
         hint=hint,
         total=total,
     )
-    print(text)
+    pending = ""  # trailing blank lines are held back, as to_text strips them
+    for line in lines:
+        if not line:
+            pending += "\n"
+            continue
+        sys.stdout.write(pending + line + "\n")
+        pending = ""
 
 
 def say(text: str) -> None:
