@@ -24,7 +24,7 @@ from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
 from syncd.errors import AuthError, CaseDataError, ConfigError, RemoteError, shown_text
 from syncd.executor import Executor
-from syncd.fields import parse_fields
+from syncd.fields import referred_by
 from syncd.mirror import Mirror
 from syncd.model import Action, Case, CaseReport, Rule, step_in
 from syncd.outbox import (
@@ -95,21 +95,45 @@ def plan(
     zone = ZoneInfo(config.dolibarr.timezone)
     local_now = now.astimezone(zone)
     unit = config.dolibarr.commission_rate_unit
-    built = build_cases(mirror, config.fields, zone, unit, only, customers_of)
     settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
     known = places or {}
-    reports = [
-        _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
-        for case in built.cases
-    ]
-    for row, exc in built.errors:
-        reports.append(error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc)))
+    if only is None:  # every case, a slice at a time: their cases are not all held at once
+        customers_of = referral_index(mirror, config.fields)
+        ids = sorted(mirror.thirdparties)
+        slices = [ids[start : start + PLAN_SLICE] for start in range(0, len(ids), PLAN_SLICE)]
+    else:  # one slice: a changed customer is read with the partner it names now
+        slices = [sorted(only)]
+    reports: list[CaseReport] = []
+    partners: dict[int, int | None] = {}
+    for chunk in slices:
+        built = build_cases(mirror, config.fields, zone, unit, chunk, customers_of)
+        reports += [
+            _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
+            for case in built.cases
+        ]
+        for row, exc in built.errors:
+            reports.append(
+                error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc))
+            )
+        partners.update({case.id: case.fields.referred_by for case in built.cases})
     if callable(earlier):
         earlier = earlier(recipients(reports))
     reports = one_email_each(reports, earlier or {})
-    partners = {case.id: case.fields.referred_by for case in built.cases}
     scope = None if only is None else frozenset(r.case_id for r in reports)
     return Plan(now, reports, scope, partners)
+
+
+PLAN_SLICE = 2000  # cases built at once when planning every case
+
+
+def referral_index(mirror: Mirror, codes: Mapping[str, str]) -> dict[int, set[int]]:
+    """partner → the customers whose `referred_by` names it, read from the raw fields."""
+    index: dict[int, set[int]] = {}
+    for socid, row in mirror.thirdparties.items():
+        partner = referred_by(socid, row.array_options, codes)
+        if partner is not None:
+            index.setdefault(partner, set()).add(socid)
+    return index
 
 
 def _report(
@@ -311,17 +335,12 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
 
 def partner_named(rt: Runtime) -> Callable[[int], int | None]:
     """The partner a case's `referred_by` names now; None when none, or unreadable."""
-    zone = ZoneInfo(rt.config.dolibarr.timezone)
 
     def named(socid: int) -> int | None:
         row = rt.mirror.thirdparties.get(socid)
         if row is None:
             return None
-        codes, unit = rt.config.fields, rt.config.dolibarr.commission_rate_unit
-        try:
-            return parse_fields(socid, row.array_options, codes, zone, unit).referred_by
-        except CaseDataError:
-            return None
+        return referred_by(socid, row.array_options, rt.config.fields)
 
     return named
 

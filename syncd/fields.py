@@ -251,6 +251,14 @@ def _count(value: Any) -> int:
     return count
 
 
+def referred_by(case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str]) -> int | None:
+    """The partner a third party's `referred_by` names; None when none, or unreadable."""
+    try:
+        return _Reader(case_id, raw, codes).read("referred_by", _thirdparty_id, None)
+    except CaseDataError:
+        return None
+
+
 def _thirdparty_id(value: Any) -> int | None:
     ident = _whole(value)
     if ident < 0:

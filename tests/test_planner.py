@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import responses
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,7 @@ from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.fakes.web import use_responses
+from syncd import cycle
 from syncd.cycle import (
     bad_cases,
     cycle_stats,
@@ -123,7 +125,8 @@ starting_tags = st.lists(st.lists(tags, max_size=2), min_size=PARTIES, max_size=
 def test_planning_what_changed_plans_what_planning_everything_plans(
     days_ago: list[int], labels: list[list[str]], changes: list[Any]
 ) -> None:
-    with tempfile.TemporaryDirectory() as tmp, fresh_world(Path(tmp)) as w:
+    slices = patch.object(cycle, "PLAN_SLICE", 2)  # every case is planned a slice at a time
+    with tempfile.TemporaryDirectory() as tmp, fresh_world(Path(tmp)) as w, slices:
         d = w.dolibarr
         today = w.now.astimezone(d.tz).date()
         ids = [
