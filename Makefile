@@ -37,8 +37,11 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/syncd demo
 
+# Figures for 2,000 and 10,000 third parties; writes docs/performance.md.
+# SIZES=2000,10000,50000 adds the large size; BENCH_ARGS="--rounds 1" for a quicker look.
+SIZES ?= 2000,10000
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench --sizes $(SIZES) --write docs/performance.md $(BENCH_ARGS)
 
 # 200 runs of the real daemon killed under seeded faults; writes docs/reliability.md.
 # CHAOS_ARGS="--seed 123 --state-loss" replays a seed or adds state loss.
