@@ -96,13 +96,15 @@ class Site:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCD_", "NOTIFY_"))}
         return {**clean, "PYTHONUNBUFFERED": "1"}
 
-    def syncd(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def syncd(
+        self, *args: str, timeout: float = 180, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "syncd.cli", "--config", str(self.config), *args],
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=self.env(),
+            env={**self.env(), **env},
             check=False,
         )
 
