@@ -655,9 +655,7 @@ def _with_env_file(
 
 
 def unknown_variables(
-    environ: Mapping[str, str],
-    rule_keys: Mapping[str, Collection[str]],
-    file_rules: Collection[str],
+    environ: Mapping[str, str], rule_keys: Mapping[str, Collection[str]]
 ) -> list[str]:
     """A warning for each `SYNCD_*` variable that sets nothing, naming the nearest valid one."""
     sections = {env_name(s, k) for s, table in SECTIONS.items() for k in table}
@@ -670,11 +668,6 @@ def unknown_variables(
     warnings = []
     for var in sorted(environ):
         if not var.startswith("SYNCD_") or var.startswith("SYNCD_TEST_") or var in valid:
-            if var in rules and rules[var] not in file_rules:
-                warnings.append(
-                    f"environment variable {var} is ignored: the config has no "
-                    f"[{RULE_PREFIX}{rules[var]}] section for it to override"
-                )
             continue
         nearest = difflib.get_close_matches(var, valid, n=1, cutoff=0.6)
         hint = f" (did you mean {nearest[0]}?)" if nearest else ""

@@ -24,6 +24,25 @@ def parameter_keys(rule: Rule[Any]) -> list[str]:
     return ["enabled", *(f.name for f in dataclasses.fields(rule.params))]
 
 
+def environment_only(
+    rules: list[Rule[Any]],
+    sections: Mapping[str, Mapping[str, str]],
+    environ: Mapping[str, str],
+) -> dict[str, dict[str, str]]:
+    """The rule sections, plus `SYNCD_RULE_<RULE>_<KEY>` values for the rules the file
+    has no `[rule:NAME]` section for: the environment wins whether or not the file
+    names the rule (the file's sections already have theirs)."""
+    merged = {name: dict(section) for name, section in sections.items()}
+    for rule in rules:
+        if rule.name in sections:
+            continue
+        for key in parameter_keys(rule):
+            value = environ.get(env_name(f"rule:{rule.name}", key), "").strip()
+            if value:
+                merged.setdefault(rule.name, {})[key] = value
+    return merged
+
+
 def merge_sections(
     rules: list[Rule[Any]],
     sections: Mapping[str, Mapping[str, str]],

@@ -26,7 +26,7 @@ from connectors.http import Breakers, RetryPolicy
 from connectors.matrix import MatrixClient, MatrixSettings, txn_id_for
 from connectors.mautic import MauticClient, MauticSettings
 from syncd.config import Config, load_config, unknown_variables
-from syncd.constants import merge_sections
+from syncd.constants import environment_only, merge_sections
 from syncd.cycle import CycleResult, Plan, Runtime, read_and_plan, run_cycle
 from syncd.engine import RuleSet, load_rules
 from syncd.errors import ConfigError, SyncdError, TransientError
@@ -283,11 +283,11 @@ def load(config_path: str) -> tuple[Config, RuleSet]:
     setup_logging(config.daemon.log_level, config.daemon.log_format, config.secrets)
     rules = load_rules(config.daemon.rules_dir)
     keys = {rule.name: [f.name for f in dataclasses.fields(rule.params)] for rule in rules}
-    warnings = unknown_variables(config.environ, keys, config.rules)
+    warnings = unknown_variables(config.environ, keys)
     company = config.company
     sections = with_templates(
         rules,
-        config.rules,
+        environment_only(rules, config.rules, config.environ),
         company.templates_dir,
         company.name,
         config.systems,

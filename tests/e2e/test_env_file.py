@@ -143,3 +143,16 @@ def test_status_reads_the_state_path_from_the_env_file_without_its_secrets_being
     env_file(tmp_path / "syncd.env", f"SYNCD_DAEMON_STATE_DB={tmp_path / 'elsewhere.db'}\n")
     done = syncd(config, "status")
     assert done.stdout.endswith(f"state: no database at {tmp_path / 'elsewhere.db'} yet\n")
+
+
+def test_a_rule_value_from_the_environment_counts_without_a_section_in_the_file(
+    tmp_path: Path, dolibarr_url: str
+) -> None:
+    config = ini(tmp_path, dolibarr_url)  # no [rule:…] section at all
+    env_file(tmp_path / "syncd.env", f"SYNCD_DOLIBARR_API_KEY={KEY}\n")
+    bad = syncd(config, "--dry-run", SYNCD_RULE_CHECK_IN_EMAIL_DAY="seven")
+    assert bad.returncode == 2
+    assert "(from SYNCD_RULE_CHECK_IN_EMAIL_DAY)" in bad.stderr
+    off = syncd(config, "--dry-run", "--skips", SYNCD_RULE_QUALIFICATION_REMINDER_ENABLED="no")
+    assert off.returncode == 0, off.stderr
+    assert "skip qualification_reminder: disabled in config" in off.stdout
