@@ -367,6 +367,8 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
 
 def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
     """`syncd_skip_rules` naming no rule skips nothing: the person meant something else."""
+    if not case.fields.skip_rules:
+        return ()
     known = {entry.name for entry in ruleset.rules}
     unknown = sorted(set(case.fields.skip_rules) - known)
     if not unknown:
@@ -383,6 +385,8 @@ def _gate(case: Case, entry: LoadedRule, systems: frozenset[str]) -> str:
         return "syncd_pause is set on this case"
     if entry.name in case.fields.skip_rules:
         return "listed in syncd_skip_rules"
+    if not entry.rule.needs:
+        return ""
     missing = set(entry.rule.needs - systems)
     return _needs(missing) if missing else ""
 
