@@ -33,13 +33,12 @@ from syncd.outbox import (
     cancel_unwanted,
     drain,
     recover,
-    recovery_lookback,
-    sync_timeline,
 )
 from syncd.planner import Planner
 from syncd.poll import PollResult, PollSettings, Progress, Reader, poll
 from syncd.recipients import Identity, earlier_messages, one_email_each, recipients
 from syncd.store import OutboxRow, StepPlace, Store
+from syncd.timeline import recovery_lookback, sync_timeline
 
 
 @dataclass(frozen=True)

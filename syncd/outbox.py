@@ -30,12 +30,8 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
-from syncd.executor import Executor, Outcome, Recorded, Skipped
-from syncd.model import step_of_key
+from syncd.executor import Executor, Outcome, Skipped
 from syncd.store import OutboxRow, Status, Store
-
-RECOVERY_WINDOW = timedelta(days=1)  # actions planned this soon after a recovery are asked about
-RECOVERY_LOOKBACK = timedelta(days=30)  # how far back a lost run's sends are looked for
 
 
 @dataclass(frozen=True)
@@ -137,66 +133,6 @@ def _recover_one(
         store.move(row, Status.HELD, now, last_error=reason)
         stats.held += 1
         log.warning("action {} held: {}", row.key, reason)
-
-
-def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool = False) -> int:
-    """Mark done every action the Dolibarr timeline shows done and the database does not.
-
-    Read from the last event seen on (all of it for a new, lost or replaced
-    database): what keeps a state database that is new, restored from an old
-    backup or deleted from resending what was already sent. Returns how many
-    actions it marked done.
-    """
-    after = 0 if full else store.timeline_mark()
-    found = list(executor.recorded_keys(after_id=after))
-    if after == 0:
-        # New or rebuilt: what a lost run sent but never recorded is asked about (below).
-        store.set_recovered_at(now)
-        rebuild_step_history(store, found)
-    if not found:
-        store.set_timeline_mark(after)
-        return 0
-    marked = store.mark_done_from_remote([r.key for r in found], now)
-    store.set_timeline_mark(max(r.event_id for r in found))
-    return marked
-
-
-def rebuild_step_history(store: Store, found: Sequence[Recorded]) -> int:
-    """Step history from the `[syncd] step_writeback:…` events, for cases that have none.
-
-    Each such event says a case was in a step at the event's time; the first
-    one of a case is where syncd first met it, as in a history it kept itself.
-    """
-    seen = []
-    for record in found:
-        place = step_of_key(record.key)
-        if place is not None and record.at is not None:
-            seen.append((place[0], place[1], record.at))
-    entries: list[tuple[int, str, datetime]] = []
-    last: dict[int, str] = {}
-    for case_id, step, at in sorted(seen, key=lambda e: e[2]):
-        if last.get(case_id) != step:  # written again in the same step is no move
-            entries.append((case_id, step, at))
-            last[case_id] = step
-    written = store.record_step_entries(entries)
-    if written:
-        logger.info("step history: {} entries rebuilt from Dolibarr's timeline", written)
-    return written
-
-
-def recovery_lookback(store: Store, now: datetime) -> datetime | None:
-    """For actions planned in a database's first day: since when a lost run may have done them.
-
-    An action sent whose `[syncd] KEY` never reached the timeline (Dolibarr
-    failed the recording, then the database was lost) is planned again by
-    its rule; asking FreeScout and Mautic since this moment keeps the
-    customer from getting it twice. On a first install this costs a lookup
-    per message for a day, and finds nothing.
-    """
-    recovered = store.recovered_at()
-    if recovered is None or now - recovered > RECOVERY_WINDOW:
-        return None
-    return recovered - RECOVERY_LOOKBACK
 
 
 def cancel_unwanted(store: Store, wanted: Callable[[OutboxRow], str | None], now: datetime) -> int:

@@ -286,7 +286,7 @@ class Store:
 
     `needs_timeline_sync` is true for a store just opened or switched to another
     file: before acting on it, a cycle brings in what Dolibarr's timeline shows
-    done (`outbox.sync_timeline`), so a database that is new, restored from an
+    done (`timeline.sync_timeline`), so a database that is new, restored from an
     old backup or replaced never resends what was sent.
     """
 

@@ -43,7 +43,7 @@ from tests.bench.world import START
 IDLE_GAP = 600.0  # seconds between cycles: twice the overlap window, so nothing is left in it
 CHANGE_LEAD = 400.0  # changes are made this long before their cycle: read by it, not by the next
 SEED_AGE = 3600.0  # the seeded rows' age at the first cycle: none is inside its overlap window
-NEXT_DAY = 86400.0 + IDLE_GAP  # past the new database's careful first day (outbox.RECOVERY_WINDOW)
+NEXT_DAY = 86400.0 + IDLE_GAP  # past a new database's careful first day (RECOVERY_WINDOW)
 CHANGED = 0.01
 PAGE_SIZE = 100  # the config's default
 T = TypeVar("T")
