@@ -12,12 +12,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from connectors.http import Breakers
 from syncd import steps
 from syncd.casebuild import build_cases
 from syncd.config import Config
@@ -195,6 +194,25 @@ def _entry(
     return (history[start][1] if start > 0 else None), False
 
 
+class Outages(Protocol):
+    """Which systems are down this cycle (the connectors' circuit breakers)."""
+
+    @property
+    def down(self) -> dict[str, str]: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass
+class NoOutages:
+    """No system down, ever: a runtime without circuit breakers."""
+
+    down: dict[str, str] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.down.clear()
+
+
 @dataclass
 class Runtime:
     """What a cycle works with; built once by the CLI or the daemon."""
@@ -217,7 +235,7 @@ class Runtime:
     monotonic: Callable[[], float] | None = None
     started: bool = False  # its first cycle ran (the start-up checks are done)
     # The systems down this cycle; shared with the connectors (`RetryPolicy.breakers`).
-    breakers: Breakers = field(default_factory=Breakers)
+    breakers: Outages = field(default_factory=NoOutages)
 
 
 def refresh_constants(rt: Runtime, environ: Mapping[str, str]) -> None:
