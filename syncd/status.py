@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from syncd.errors import SYSTEM_NAMES as SYSTEM_NAMES
-from syncd.store import OutboxRow, Status, Store
+from syncd.history import action_data
+from syncd.store import Status, Store
 
 # What to check when a system refuses syncd's credentials (a 401 or 403).
 CREDENTIALS = {
@@ -73,7 +74,7 @@ def status_data(store: Store) -> dict[str, Any]:
             for case_id, ref, error in store.case_errors()
         ],
         "outbox": dict(sorted(store.counts().items())),
-        "attention": [row_data(row) for row in attention],
+        "attention": [action_data(row) for row in attention],
         "healthy": _healthy(cycles, bool(attention), bool(refused)),
     }
 
@@ -83,21 +84,6 @@ def _healthy(cycles: list[dict[str, Any]], attention: bool, refused: bool) -> bo
     last = cycles[0] if cycles else None
     last_bad = last is not None and (not last["ok"] or _degraded(last))
     return not last_bad and not attention and not refused
-
-
-def row_data(row: OutboxRow) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "status": row.status.value,
-        "rule": row.rule,
-        "case": row.case_id,
-        "kind": row.kind,
-        "target": row.target,
-        "attempts": row.attempts,
-        "last_error": row.last_error,
-        "result": row.result,
-        "created_at": row.created_at.isoformat(),
-    }
 
 
 def _cycles(cycles: list[dict[str, object]]) -> list[str]:
