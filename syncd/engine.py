@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -318,6 +319,17 @@ class RuleSet:
         """The built Params of the rule named `name` (enabled or not), or None."""
         return next((entry.params for entry in self.rules if entry.name == name), None)
 
+    @cached_property
+    def unmet_needs(self) -> tuple[str, ...]:
+        """Per rule, in order: why it is skipped for the systems it needs and that are
+        not configured ("" when none is missing). The same for every case: said once."""
+        return tuple(_unmet(entry.rule.needs, self.systems) for entry in self.rules)
+
+    @cached_property
+    def reachable(self) -> frozenset[str]:
+        """The systems an action can go to: Dolibarr and the optional systems configured."""
+        return self.systems | {"dolibarr"}
+
 
 def _unset_required(
     rule: Rule[Any], params: Any, systems: frozenset[str], source: str
@@ -349,18 +361,18 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet) -> CaseReport:
     errors: list[str] = []
     views: dict[str, Case | None] = {}  # the case as each process's rules see it
     trace = os.environ.get("SYNCD_TRACE_RULES") == "1"
-    for entry in ruleset.rules:  # in name order
+    for entry, unmet in zip(ruleset.rules, ruleset.unmet_needs, strict=True):  # in name order
         process = entry.rule.process
         if process not in views:
             views[process] = case.in_process(process)
         seen = views[process]
         if seen is None:
             continue
-        reason = _gate(seen, entry, ruleset.systems)
+        reason = _gate(seen, entry) or unmet
         if reason:
             skipped.append((entry.name, reason))
         else:
-            _decide(seen, now, entry, ruleset.systems, actions, skipped, errors, trace)
+            _decide(seen, now, entry, ruleset.reachable, actions, skipped, errors, trace)
     warnings = case.warnings + _steering_mistakes(case, ruleset)
     return _report(case, actions, skipped, errors, warnings)
 
@@ -377,18 +389,21 @@ def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
     return (f"syncd_skip_rules names no rule: {names} (rules: {', '.join(sorted(known))})",)
 
 
-def _gate(case: Case, entry: LoadedRule, systems: frozenset[str]) -> str:
-    """Why the engine skips this rule for this case before asking it; empty if it asks."""
+def _gate(case: Case, entry: LoadedRule) -> str:
+    """Why the engine skips this rule for this case before asking it, the systems it
+    needs aside (`RuleSet.unmet_needs`, checked after these); empty if none."""
     if not entry.enabled:
         return f"disabled in config ([rule:{entry.name}] enabled = no)"
     if case.fields.is_paused:
         return "syncd_pause is set on this case"
     if entry.name in case.fields.skip_rules:
         return "listed in syncd_skip_rules"
-    if not entry.rule.needs:
-        return ""
-    missing = set(entry.rule.needs - systems)
-    return _needs(missing) if missing else ""
+    return ""
+
+
+def _unmet(needs: frozenset[str], systems: frozenset[str]) -> str:
+    missing = needs - systems
+    return _needs(set(missing)) if missing else ""
 
 
 def _needs(systems: set[str]) -> str:
@@ -398,15 +413,16 @@ def _needs(systems: set[str]) -> str:
 
 
 def _drop_unconfigured(
-    name: str, planned: list[Action], systems: frozenset[str], skipped: list[tuple[str, str]]
+    name: str, planned: list[Action], reachable: frozenset[str], skipped: list[tuple[str, str]]
 ) -> list[Action]:
-    """Keep the actions whose system is configured; say which were left out and why.
+    """Keep the actions whose system is `reachable` (`RuleSet.reachable`); say which
+    were left out and why.
 
     Filtering per action, not per rule, lets a rule that tags in Dolibarr and
     notifies on Matrix still tag when Matrix is not configured.
     """
-    kept = [a for a in planned if _system(a.kind) in systems | {"dolibarr"}]
-    dropped = [a for a in planned if a not in kept]
+    kept = [a for a in planned if _system(a.kind) in reachable]
+    dropped = [a for a in planned if _system(a.kind) not in reachable]
     if dropped:
         reason = _needs({_system(a.kind) for a in dropped})
         if kept:
@@ -438,7 +454,7 @@ def _decide(
     case: Case,
     now: datetime,
     entry: LoadedRule,
-    systems: frozenset[str],
+    reachable: frozenset[str],
     actions: list[Action],
     skipped: list[tuple[str, str]],
     errors: list[str],
@@ -465,7 +481,7 @@ def _decide(
         return
     if not planned:
         skipped.append((name, "nothing to do"))
-    planned = _drop_unconfigured(name, planned, systems, skipped)
+    planned = _drop_unconfigured(name, planned, reachable, skipped)
     if case.fields.has_opted_out:
         planned = _drop_marketing(name, planned, skipped)
     for action in planned if trace else ():
