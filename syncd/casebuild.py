@@ -16,9 +16,9 @@ from typing import Any
 
 from syncd.errors import CaseDataError, shown_text
 from syncd.fields import (
+    FieldsReader,
     parse_amount,
     parse_day,
-    parse_fields,
     parse_moment,
     parse_text,
     parse_whole,
@@ -55,20 +55,21 @@ def build_cases(
     """Every case, or the cases `only`: those are built with the cases they link to
     (the partner each names, and, from `customers_of`, the customers naming each)."""
     money = _Money(mirror.company_currency or "", tz)
+    reader = FieldsReader(field_codes, tz, rate_unit)
     if only is None:
         ids: Collection[int] = mirror.thirdparties
         related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
     else:
         ids = {socid for socid in only if socid in mirror.thirdparties}
         related = {kind: mirror.related_of(kind, ids) for kind in RELATED_KINDS}
-    cases, errors = _build(mirror, sorted(ids), related, field_codes, rate_unit, money)
+    cases, errors = _build(mirror, sorted(ids), related, reader, rate_unit, money)
     if only is not None:
         context = {c.fields.referred_by for c in cases if c.fields.referred_by is not None}
         for socid in ids:
             context |= set((customers_of or {}).get(socid, ()))
         context = {x for x in context - set(ids) if x in mirror.thirdparties}
         more = {kind: mirror.related_of(kind, context) for kind in RELATED_KINDS}
-        extra, extra_errors = _build(mirror, sorted(context), more, field_codes, rate_unit, money)
+        extra, extra_errors = _build(mirror, sorted(context), more, reader, rate_unit, money)
         cases, errors = cases + extra, errors + extra_errors
     linked, bad_links = link_referrals(cases, errors, frozenset(mirror.thirdparties))
     if only is None:
@@ -83,7 +84,7 @@ def _build(
     mirror: Mirror,
     ids: Iterable[int],
     related: Mapping[str, Mapping[int, list[Any]]],
-    field_codes: Mapping[str, str],
+    reader: FieldsReader,
     rate_unit: str,
     money: _Money,
 ) -> tuple[list[Case], list[tuple[Any, CaseDataError]]]:
@@ -92,7 +93,7 @@ def _build(
     for socid in ids:
         row = mirror.thirdparties[socid]
         try:
-            cases.append(_case(row, related, field_codes, rate_unit, mirror, money))
+            cases.append(_case(row, related, reader, rate_unit, mirror, money))
         except CaseDataError as exc:
             errors.append((row, exc))
     return cases, errors
@@ -101,7 +102,7 @@ def _build(
 def _case(
     row: Any,
     related: Mapping[str, Mapping[int, list[Any]]],
-    field_codes: Mapping[str, str],
+    reader: FieldsReader,
     rate_unit: str,
     mirror: Mirror,
     money: _Money,
@@ -110,7 +111,7 @@ def _case(
         return list(related[kind].get(row.id, ()))
 
     tz = money.tz
-    fields = parse_fields(row.id, row.array_options, field_codes, tz, rate_unit)
+    fields = reader.read(row.id, row.array_options)
     warning = rate_warning(fields.commission_rate, rate_unit)
     return Case(
         id=row.id,
@@ -238,14 +239,18 @@ def link_referrals(
         if partner_id is not None and partner_id in by_id:
             referrals.setdefault(partner_id, []).append(_referral(case))
     linked = [
-        replace(
-            case,
-            referrer=_referrer(case.fields.referred_by, by_id, errors),
-            referrals=tuple(referrals.get(case.id, ())),
-        )
-        for case in kept
+        _linked(case, _referrer(case.fields.referred_by, by_id, errors), referrals) for case in kept
     ]
     return linked, bad
+
+
+def _linked(case: Case, referrer: Referrer | None, referrals: Mapping[int, list[Referral]]) -> Case:
+    """The case with its referrer and referrals; itself when they are already its own
+    (most cases have neither)."""
+    mine = tuple(referrals.get(case.id, ()))
+    if referrer == case.referrer and mine == case.referrals:
+        return case
+    return replace(case, referrer=referrer, referrals=mine)
 
 
 def _referral(case: Case) -> Referral:

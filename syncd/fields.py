@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -67,50 +68,78 @@ def parse_fields(
     `rate_unit` says how `commission_rate` is stored (`[dolibarr]
     commission_rate_unit`); it is read into a percentage either way.
     """
-    r = _Reader(case_id, raw, codes)
-    return Fields(
-        signup_date=r.read("signup_date", _date(tz), None),
-        onboarding_call_date=r.read("onboarding_call_date", _date(tz), None),
-        logins_count=r.read("logins_count", _count, 0),
-        frameworks_mapped=r.read("frameworks_mapped", _count, 0),
-        referred_by=r.read("referred_by", _thirdparty_id, None),
-        commission_rate=r.read("commission_rate", _rate(rate_unit), None),
-        is_paused=r.read("syncd_pause", _flag, False),
-        skip_rules=r.read("syncd_skip_rules", _names, frozenset()),
-        onboarding_step=r.read("onboarding_step", _own_text, None),
-        step_override=r.read("onboarding_step_override", _step_name, None),
-        mautic_contact_id=r.read("mautic_contact_id", _text, None),
-        discovery_call_date=r.read("discovery_call_date", _date(tz), None),
-        briefing_date=r.read("briefing_date", _date(tz), None),
-        has_directory_consent=r.read("directory_consent", _flag, False),
-        agreement_signed_date=r.read("agreement_signed_date", _date(tz), None),
-        has_dpa_signed=r.read("dpa_signed", _flag, False),
-        has_opted_out=r.read("marketing_opt_out", _flag, False),
-    )
+    return FieldsReader(codes, tz, rate_unit).read(case_id, raw)
 
 
-class _Reader:
-    """Looks logical fields up in one case's raw extrafields and wraps parse errors."""
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """Where one logical field is found in raw extrafields, and how it is read."""
 
-    def __init__(self, case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str]) -> None:
-        self.case_id = case_id
-        self.raw = raw
-        self.codes = codes
+    name: str  # the logical field (`model.FIELDS`), named in errors
+    attr: str  # its attribute on `Fields`, whose default it keeps when empty
+    code: str  # its extrafield code
+    parse: Callable[[Any], Any]
 
-    def read(self, name: str, parse: Callable[[Any], T], default: T) -> T:
-        value = self._lookup(name)
-        if _is_empty(value):
-            return default
-        try:
-            return parse(value)
-        except _Invalid as bad:
-            raise CaseDataError(self.case_id, name, value, str(bad)) from None
 
-    def _lookup(self, name: str) -> Any:
-        code = self.codes.get(name, name)
-        if code in self.raw:
-            return self.raw[code]
-        return self.raw.get(f"options_{code}")
+class FieldsReader:
+    """`parse_fields` for many cases: codes and parsers are settled once, not per case."""
+
+    def __init__(self, codes: Mapping[str, str], tz: tzinfo, rate_unit: str = "percent") -> None:
+        day = _date(tz)
+        layout: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+            # In the order they are read: the first unreadable one is the case's error.
+            ("signup_date", "signup_date", day),
+            ("onboarding_call_date", "onboarding_call_date", day),
+            ("logins_count", "logins_count", _count),
+            ("frameworks_mapped", "frameworks_mapped", _count),
+            ("referred_by", "referred_by", _thirdparty_id),
+            ("commission_rate", "commission_rate", _rate(rate_unit)),
+            ("syncd_pause", "is_paused", _flag),
+            ("syncd_skip_rules", "skip_rules", _names),
+            ("onboarding_step", "onboarding_step", _own_text),
+            ("onboarding_step_override", "step_override", _step_name),
+            ("mautic_contact_id", "mautic_contact_id", _text),
+            ("discovery_call_date", "discovery_call_date", day),
+            ("briefing_date", "briefing_date", day),
+            ("directory_consent", "has_directory_consent", _flag),
+            ("agreement_signed_date", "agreement_signed_date", day),
+            ("dpa_signed", "has_dpa_signed", _flag),
+            ("marketing_opt_out", "has_opted_out", _flag),
+        )
+        self._specs = tuple(
+            _Spec(name, attr, codes.get(name, name), parse) for name, attr, parse in layout
+        )
+
+    def read(self, case_id: int, raw: Mapping[str, Any]) -> Fields:
+        """The case's fields; one missing or empty in `raw` is unset (`Fields`' default)."""
+        values: dict[str, Any] = {}
+        for spec in self._specs:
+            value = _lookup(raw, spec.code)
+            if not _is_empty(value):
+                values[spec.attr] = _parse(case_id, spec.name, value, spec.parse)
+        return Fields(**values)
+
+
+def _lookup(raw: Mapping[str, Any], code: str) -> Any:
+    """The value under the extrafield's code, else under the API's `options_` key."""
+    if code in raw:
+        return raw[code]
+    return raw.get(f"options_{code}")
+
+
+def _parsed(case_id: int, name: str, value: Any, parse: Callable[[Any], T], default: T) -> T:
+    """`value` read by `parse`, `default` when it is empty."""
+    if _is_empty(value):
+        return default
+    return _parse(case_id, name, value, parse)
+
+
+def _parse(case_id: int, name: str, value: Any, parse: Callable[[Any], T]) -> T:
+    """`value` read by `parse`; a value it cannot read is a `CaseDataError` naming `name`."""
+    try:
+        return parse(value)
+    except _Invalid as bad:
+        raise CaseDataError(case_id, name, value, str(bad)) from None
 
 
 def _is_empty(value: Any) -> bool:
@@ -146,19 +175,19 @@ def parse_text(case_id: int, name: str, value: str) -> str:
 
 def parse_whole(case_id: int, name: str, value: Any) -> int:
     """A whole number on a related object (a proposal's status); empty is 0."""
-    return _Reader(case_id, {name: value}, {}).read(name, _whole, 0)
+    return _parsed(case_id, name, value, _whole, 0)
 
 
 def parse_amount(case_id: int, name: str, value: Any) -> Decimal:
     """An amount on a related object (an invoice's total), read with the number limits."""
     if _is_empty(value):
         raise CaseDataError(case_id, name, value, "is missing")
-    return _Reader(case_id, {name: value}, {}).read(name, _number, Decimal(0))
+    return _parsed(case_id, name, value, _number, Decimal(0))
 
 
 def parse_day(case_id: int, name: str, value: Any, tz: tzinfo) -> date | None:
     """An optional date on a related object (an invoice's date); empty is None."""
-    return _Reader(case_id, {name: value}, {}).read(name, _date(tz), None)
+    return _parsed(case_id, name, value, _date(tz), None)
 
 
 def _date(tz: tzinfo) -> Callable[[Any], date]:
@@ -253,8 +282,9 @@ def _count(value: Any) -> int:
 
 def referred_by(case_id: int, raw: Mapping[str, Any], codes: Mapping[str, str]) -> int | None:
     """The partner a third party's `referred_by` names; None when none, or unreadable."""
+    value = _lookup(raw, codes.get("referred_by", "referred_by"))
     try:
-        return _Reader(case_id, raw, codes).read("referred_by", _thirdparty_id, None)
+        return _parsed(case_id, "referred_by", value, _thirdparty_id, None)
     except CaseDataError:
         return None
 
