@@ -8,7 +8,7 @@ error in its report and the cycle goes on with the others.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -26,7 +26,7 @@ from syncd.errors import AuthError, CaseDataError, ConfigError, RemoteError, sho
 from syncd.executor import Executor
 from syncd.fields import referred_by
 from syncd.mirror import Mirror
-from syncd.model import Action, Case, CaseReport, Rule, step_in
+from syncd.model import Action, Case, CaseReport, Rule, Track, join_steps, step_in
 from syncd.outbox import (
     DrainStats,
     cancel_unwanted,
@@ -154,14 +154,15 @@ def _report(
     place: StepPlace | None,
 ) -> CaseReport:
     try:
-        inferred = steps.infer(case, now, labels, settings)
+        tracks = steps.infer_tracks(case, now, labels, settings)
     except CaseDataError as exc:
         return error_report(case.id, case.ref, case.name, str(exc))
-    return evaluate(placed(inferred, place, now), now, ruleset)
+    return evaluate(placed(case, tracks, place, now), now, ruleset)
 
 
-def placed(case: Case, place: StepPlace | None, now: datetime) -> Case:
-    """The case with when it entered its step (UTC): from the history, or now for a move.
+def placed(case: Case, tracks: Sequence[Track], place: StepPlace | None, now: datetime) -> Case:
+    """The case in its inferred `tracks` (`steps.in_tracks`), with when it entered its
+    step (UTC): from the history, or now for a move. The case is built once.
 
     A case syncd meets for the first time, or has only its first record of,
     has no known entry time: years-old records must not look as if they had
@@ -170,15 +171,17 @@ def placed(case: Case, place: StepPlace | None, now: datetime) -> Case:
     whose customer step moves on stays as long in partner qualification.
     """
     if place is None:
-        return case
-    tracks = []
-    for track in case.tracks:
-        since, entered = _entry(place, track.step, partial(step_in, process=track.process), now)
-        tracks.append(replace(track, step_since=since, entered_step=entered))
+        return steps.in_tracks(case, tracks)
+    tracks = [_placed_track(track, place, now) for track in tracks]
     if len(tracks) == 1:
-        return case.with_tracks(tracks)
-    since, entered = _entry(place, case.step, lambda step: step, now)
-    return replace(case, tracks=tuple(tracks), step_since=since, entered_step=entered)
+        return steps.in_tracks(case, tracks)
+    joined = join_steps([track.step for track in tracks])  # `none` in no process
+    return steps.in_tracks(case, tracks, _entry(place, joined, lambda step: step, now))
+
+
+def _placed_track(track: Track, place: StepPlace, now: datetime) -> Track:
+    since, entered = _entry(place, track.step, partial(step_in, process=track.process), now)
+    return replace(track, step_since=since, entered_step=entered)
 
 
 def _entry(

@@ -240,9 +240,14 @@ class Fields:
     has_opted_out: bool = False  # no marketing email (Mautic emails, segments) for this case
 
 
+_PROCESS_OF: Mapping[str, str] = {
+    step: process for process, steps in PROCESS_STEPS.items() for step in steps
+}
+
+
 def process_of(step: str) -> str:
     """The process a step belongs to (steps are named apart); `none` for any other word."""
-    return next((p for p, steps in PROCESS_STEPS.items() if step in steps), NO_STEP)
+    return _PROCESS_OF.get(step, NO_STEP)
 
 
 def join_steps(steps: Sequence[str]) -> str:
@@ -335,8 +340,14 @@ class Case:
             entered_step=track.entered_step,
         )
 
-    def with_tracks(self, tracks: Sequence[Track]) -> Case:
-        """The case in these processes: its step joins theirs, its evidence follows them."""
+    def with_tracks(
+        self, tracks: Sequence[Track], entry: tuple[datetime | None, bool] | None = None
+    ) -> Case:
+        """The case in these processes: its step joins theirs, its evidence follows them.
+
+        In one process, when it entered its step is its track's; in two, `entry`
+        (`step_since`, `entered_step`) when given, else the case's own.
+        """
         evidence = tuple(e for t in tracks for e in t.evidence)
         if len(tracks) == 1:
             only = tracks[0]
@@ -348,8 +359,14 @@ class Case:
                 step_since=only.step_since,
                 entered_step=only.entered_step,
             )
+        since, entered = entry or (self.step_since, self.entered_step)
         return replace(
-            self, tracks=tuple(tracks), step=join_steps([t.step for t in tracks]), evidence=evidence
+            self,
+            tracks=tuple(tracks),
+            step=join_steps([t.step for t in tracks]),
+            evidence=evidence,
+            step_since=since,
+            entered_step=entered,
         )
 
     @property

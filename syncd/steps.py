@@ -32,6 +32,7 @@ from syncd.model import (
 )
 
 CUSTOMER_TAGS: frozenset[str] = frozenset(TAGS) - PARTNER_TAGS
+PROCESS_ORDER: tuple[str, ...] = tuple(PROCESS_STEPS)  # customer first
 OVERRIDE_FIELD = "onboarding_step_override"
 NO_PROCESS = "no onboarding tag (Trial, ICP-fit, Not-ICP or a partner tag)"
 # Tags a person cannot mean together: the case is bad data until one is removed.
@@ -88,12 +89,42 @@ def infer(
     Raises `CaseDataError` when `onboarding_step_override` cannot be read,
     and `EvidenceError` when two of the case's tags contradict each other.
     """
+    return in_tracks(case, infer_tracks(case, now, labels, settings))
+
+
+def infer_tracks(
+    case: Case,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    settings: StepSettings = DEFAULT_SETTINGS,
+) -> list[Track]:
+    """What `infer` puts the case in: one track per process, customer first; [] for
+    none. It raises as `infer` does. For a caller that completes the tracks
+    (with the step history) before the case is built once, by `in_tracks`."""
     words = _Words(labels or {}, settings)
     _check_contradictions(case, words)
-    tracks = _overridden(case, _inferred(case, now.date(), words))
-    if not tracks:
-        return replace(case, step=NO_STEP, evidence=(NO_PROCESS,), tracks=())
-    return case.with_tracks(tracks)
+    return _overridden(case, _inferred(case, now.date(), words))
+
+
+def in_tracks(
+    case: Case, tracks: Sequence[Track], entry: tuple[datetime | None, bool] | None = None
+) -> Case:
+    """`case` in the processes of `tracks` (`Case.with_tracks`), or in step `none`.
+
+    `entry` (`step_since`, `entered_step`) is when the case entered its whole
+    step, for a case in two processes or in none; None keeps the case's own.
+    """
+    if tracks:
+        return case.with_tracks(tracks, entry)
+    since, entered = entry or (case.step_since, case.entered_step)
+    return replace(
+        case,
+        step=NO_STEP,
+        evidence=(NO_PROCESS,),
+        tracks=(),
+        step_since=since,
+        entered_step=entered,
+    )
 
 
 def days_since_signup(case: Case, now: datetime) -> int:
@@ -166,7 +197,7 @@ def _overridden(case: Case, tracks: list[Track]) -> list[Track]:
         tracks = [forced[0] if t.process == forced[0].process else t for t in tracks]
     elif forced:
         tracks = forced
-    return sorted(tracks, key=lambda t: list(PROCESS_STEPS).index(t.process))
+    return sorted(tracks, key=lambda t: PROCESS_ORDER.index(t.process))
 
 
 def _override(case: Case) -> list[Track]:
