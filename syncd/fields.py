@@ -109,6 +109,7 @@ class FieldsReader:
         self._specs = tuple(
             _Spec(name, attr, codes.get(name, name), parse) for name, attr, parse in layout
         )
+        self._known: dict[tuple[str, type, Any], Any] = {}  # (field, type, raw value) → read
 
     def read(self, case_id: int, raw: Mapping[str, Any]) -> Fields:
         """The case's fields; one missing or empty in `raw` is unset (`Fields`' default)."""
@@ -116,8 +117,20 @@ class FieldsReader:
         for spec in self._specs:
             value = _lookup(raw, spec.code)
             if not _is_empty(value):
-                values[spec.attr] = _parse(case_id, spec.name, value, spec.parse)
+                values[spec.attr] = self._value(case_id, spec, value)
         return Fields(**values)
+
+    def _value(self, case_id: int, spec: _Spec, value: Any) -> Any:
+        """Values repeat from case to case (counts, flags, dates at midnight, steps):
+        each readable one is parsed once per reader. One that is not raises each time,
+        naming its case. Only text and whole numbers are kept: equal floats can read
+        differently (-0.0 and 0.0 as a rate), and other shapes may not be hashable."""
+        if not isinstance(value, str | int):
+            return _parse(case_id, spec.name, value, spec.parse)
+        key = (spec.name, type(value), value)
+        if key not in self._known:
+            self._known[key] = _parse(case_id, spec.name, value, spec.parse)
+        return self._known[key]
 
 
 def _lookup(raw: Mapping[str, Any], code: str) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from syncd.errors import CaseDataError
-from syncd.fields import parse_fields, rate_warning
+from syncd.fields import FieldsReader, parse_fields, rate_warning
 from syncd.model import FIELDS, Fields
 from tests.factories import PARIS
 
@@ -376,3 +376,25 @@ def test_junk_in_syncd_own_step_field_reads_as_unset_so_it_is_overwritten() -> N
 )
 def test_only_a_word_in_syncd_own_step_field_is_kept(junk: str) -> None:
     assert parse({"onboarding_step": junk}).onboarding_step is None
+
+
+# --- one reader for many cases ---------------------------------------------------
+
+
+def test_one_reader_reads_each_case_as_parse_fields_does() -> None:
+    reader = FieldsReader(CODES, PARIS, "fraction")
+    cases = [
+        {"logins_count": "3", "commission_rate": "0.15", "signup_date": 1763420400},
+        {"logins_count": "3", "commission_rate": "0.15", "syncd_skip_rules": "a, b"},
+        {"logins_count": 3, "commission_rate": 0.15, "signup_date": "2026-11-17"},
+    ]
+    for case_id, raw in enumerate(cases, start=1):
+        assert reader.read(case_id, raw) == parse_fields(case_id, raw, CODES, PARIS, "fraction")
+
+
+def test_a_bad_value_shared_by_cases_is_an_error_on_each() -> None:
+    reader = FieldsReader(CODES, PARIS)
+    for case_id in (1, 2):
+        with pytest.raises(CaseDataError) as caught:
+            reader.read(case_id, {"logins_count": "-1"})
+        assert caught.value.case_id == case_id
