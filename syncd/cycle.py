@@ -7,8 +7,10 @@ error in its report and the cycle goes on with the others.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -78,6 +80,27 @@ def read_and_plan(
     return plan(mirror, config, ruleset, now, places, earlier, reasons=reasons)
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while planning (`plan`), then as it was.
+
+    Planning makes no reference cycles, but it keeps much of what it allocates
+    (a slice's cases, every report) until it ends, and the collector, run every
+    700 new objects, scanned those and the whole heap again and again: ~13 % of
+    planning's CPU at 10,000 cases (`make bench`). Reference counting frees the
+    rest as before; a cycle made meanwhile (an error kept with its traceback)
+    waits for the first collection after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@collector_paused()
 def plan(
     mirror: Mirror,
     config: Config,
