@@ -134,8 +134,8 @@ def plan(
     for chunk in slices:
         built = build_cases(mirror, config.fields, zone, unit, chunk, customers_of)
         for case in built.cases:
-            report = _report(case, local_now, ruleset, config.tags, settings, known.get(case.id))
-            reports.append(report if reasons is None or case.id in reasons else _brief(report))
+            place, explain = known.get(case.id), reasons is None or case.id in reasons
+            reports.append(_report(case, local_now, ruleset, config.tags, settings, place, explain))
         for row, exc in built.errors:
             reports.append(
                 error_report(row.id, shown_text(row.ref), shown_text(row.name), str(exc))
@@ -149,13 +149,6 @@ def plan(
 
 
 PLAN_SLICE = 2000  # cases built at once when planning every case
-_BARE: dict[str, tuple[str, str]] = {}  # a skipped rule without its reason, one per rule
-
-
-def _brief(report: CaseReport) -> CaseReport:
-    """The report with the rules it skipped named, not explained."""
-    bare = tuple(_BARE.setdefault(rule, (rule, "")) for rule, _ in report.skipped)
-    return replace(report, skipped=bare)
 
 
 def referral_index(mirror: Mirror, codes: Mapping[str, str]) -> dict[int, set[int]]:
@@ -175,12 +168,13 @@ def _report(
     labels: Mapping[str, str],
     settings: steps.StepSettings,
     place: StepPlace | None,
+    explain: bool = True,
 ) -> CaseReport:
     try:
         tracks = steps.infer_tracks(case, now, labels, settings)
     except CaseDataError as exc:
         return error_report(case.id, case.ref, case.name, str(exc))
-    return evaluate(placed(case, tracks, place, now), now, ruleset)
+    return evaluate(placed(case, tracks, place, now), now, ruleset, explain)
 
 
 def placed(case: Case, tracks: Sequence[Track], place: StepPlace | None, now: datetime) -> Case:
