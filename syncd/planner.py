@@ -14,8 +14,8 @@ next midnight in Dolibarr's zone. The daemon therefore plans, each cycle:
   `entered_step` turns false);
 - the cases with a skipped action due to be asked about again;
 - every case, when the date changed, the rules or their parameters changed,
-  the company currency changed, or the state database was caught up from
-  Dolibarr's timeline (nothing is known then).
+  the company currency changed, or Dolibarr's timeline told the state
+  database something it did not know (nothing is known then).
 
 What it remembers of each case is small: the partner it names and the keys
 of the actions its last plan held. It also knows what of that the state
