@@ -117,7 +117,10 @@ def take(store: Store, mirror: Mirror) -> Planner | None:
     if stored is None:
         return None
     drop(store)
-    planner, why_not = _read(store, json.loads(stored), mirror)
+    try:
+        planner, why_not = _read(store, json.loads(stored), mirror)
+    except (ValueError, TypeError, KeyError) as exc:  # written by another version, or by hand
+        planner, why_not = None, f"it cannot be read ({exc})"
     if planner is None:
         logger.debug("planner memory not used: {}; every case is planned", why_not)
     return planner

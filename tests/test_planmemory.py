@@ -153,9 +153,10 @@ def test_a_new_day_makes_run_once_plan_everything(world: World) -> None:
         "delete from mirror_rows where kind = 'invoices'",  # as a migration may
         "delete from mirror_rows where kind = 'thirdparties' and id = 1",
         "delete from planner_cases where case_id = 1",
+        "update meta set value = 'not json' where key = 'planner'",
     ],
 )
-def test_a_mirror_or_memory_that_lost_rows_makes_run_once_plan_everything(
+def test_a_mirror_or_memory_that_lost_rows_or_cannot_be_read_makes_run_once_plan_everything(
     world: World, sql: str
 ) -> None:
     ids = seed(world)
