@@ -376,7 +376,9 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
     today = now.astimezone(ZoneInfo(rt.config.dolibarr.timezone)).date()
     basis = planmemory.basis(rt.config, rt.ruleset, rt.mirror.company_currency)
     due = rt.store.rechecks_due(rt.planner.last, now) if rt.planner.last else set()
-    scope = rt.planner.scope(today, basis, polled.changed, polled.deleted, due, partner_named(rt))
+    scope = rt.planner.scope(
+        today, basis, polled.changed, polled.deleted, due, partner_named(rt)
+    )
 
     def earlier(addresses: Collection[str]) -> Mapping[Identity, int]:
         return earlier_messages(rt.store.messages(addresses))
@@ -385,7 +387,9 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
     customers = rt.planner.customers_of
     # A skip reason is kept where an action waits: it is the reason a cancel gives.
     waiting = None if rt.all_reasons else rt.store.cases_waiting()
-    result = plan(rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers, waiting)
+    result = plan(
+        rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers, waiting
+    )
     rt.planner.remember(now, today, basis, result.reports, result.partners, polled.deleted, scope)
     logger.debug(
         "planned {} of {} cases: {}",
