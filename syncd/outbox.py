@@ -32,6 +32,7 @@ from loguru import logger
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
 from syncd.executor import Executor, Outcome, Skipped
 from syncd.store import OutboxRow, Status, Store
+from syncd.timeline import catch_up
 
 
 @dataclass(frozen=True)
@@ -176,20 +177,50 @@ def drain(
     stats = DrainStats()
     down = down if down is not None else {}
     due = [row for row in store.due(now) if row.case_id not in waiting]
-    digests, gathered = _gather(store, executor, due, now, stats)
-    for row in due:
-        if should_stop():
-            break
-        if row.key in gathered and row.key not in digests:
-            continue
-        if needs(row) & down.keys():
-            stats.waiting += len(digests.get(row.key, [row]))
-            continue
-        if row.key in digests:
-            send_digest(store, executor, digests[row.key], now, policy, stats)
-        else:
-            send_one(store, executor, row, now, policy, stats)
+    due = _read_timeline_first(store, executor, due, now, stats)
+    try:
+        digests, gathered = _gather(store, executor, due, now, stats)
+        for row in due:
+            if should_stop():
+                break
+            if row.key in gathered and row.key not in digests:
+                continue
+            if needs(row) & down.keys():
+                stats.waiting += len(digests.get(row.key, [row]))
+                continue
+            if row.key in digests:
+                send_digest(store, executor, digests[row.key], now, policy, stats)
+            else:
+                send_one(store, executor, row, now, policy, stats)
+    finally:
+        executor.timeline_read(())  # the next cycle's recovery asks the timeline itself
     return stats
+
+
+def _read_timeline_first(
+    store: Store, executor: Executor, due: list[OutboxRow], now: datetime, stats: DrainStats
+) -> list[OutboxRow]:
+    """The due actions the timeline does not show done, read once for all of them.
+
+    Where due actions would each look for their `[syncd]` event (an agenda
+    event about to be created, an earlier attempt to settle, every action of
+    a new database's first day), one read of the events beyond the database's
+    mark serves the drain: what it shows done is marked done and left out,
+    and every other due action is known to have no event until it is
+    attempted again (`Executor.timeline_read`). Should the read fail, each
+    action asks for itself, as before.
+    """
+    if not any(executor.asks_timeline(row) for row in due):
+        return due
+    try:
+        found = catch_up(store, executor, now)
+    except RemoteError as exc:
+        logger.warning("timeline not read ahead ({}): each action asks for itself", exc)
+        return due
+    left = [row for row in due if row.key not in found]
+    stats.done += len(due) - len(left)  # found done: nothing to send
+    executor.timeline_read(row.key for row in left)
+    return left
 
 
 def needs(row: OutboxRow) -> set[str]:
