@@ -320,10 +320,16 @@ class RuleSet:
         return next((entry.params for entry in self.rules if entry.name == name), None)
 
     @cached_property
-    def unmet_needs(self) -> tuple[str, ...]:
-        """Per rule, in order: why it is skipped for the systems it needs and that are
-        not configured ("" when none is missing). The same for every case: said once."""
-        return tuple(_unmet(entry.rule.needs, self.systems) for entry in self.rules)
+    def fixed_skips(self) -> tuple[str, ...]:
+        """Per rule, in order: why it is skipped whatever the case ("" when it is asked):
+        disabled in the config, or needing systems that are not configured. Said once,
+        not for each case; `_gate` puts a person's steering of a case in between."""
+        return tuple(
+            _unmet(entry.rule.needs, self.systems)
+            if entry.enabled
+            else f"disabled in config ([rule:{entry.name}] enabled = no)"
+            for entry in self.rules
+        )
 
     @cached_property
     def reachable(self) -> frozenset[str]:
@@ -365,14 +371,15 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet, explain: bool = True) 
     errors: list[str] = []
     views: dict[str, Case | None] = {}  # the case as each process's rules see it
     trace = os.environ.get("SYNCD_TRACE_RULES") == "1"
-    for entry, unmet in zip(ruleset.rules, ruleset.unmet_needs, strict=True):  # in name order
+    steered = case.fields.is_paused or bool(case.fields.skip_rules)
+    for entry, fixed in zip(ruleset.rules, ruleset.fixed_skips, strict=True):  # in name order
         process = entry.rule.process
         if process not in views:
             views[process] = case.in_process(process)
         seen = views[process]
         if seen is None:
             continue
-        reason = _gate(seen, entry) or unmet
+        reason = _gate(seen, entry, fixed) if steered else fixed
         if reason:
             skipped.append((entry.name, reason))
         else:
@@ -400,16 +407,19 @@ def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
     return (f"syncd_skip_rules names no rule: {names} (rules: {', '.join(sorted(known))})",)
 
 
-def _gate(case: Case, entry: LoadedRule) -> str:
-    """Why the engine skips this rule for this case before asking it, the systems it
-    needs aside (`RuleSet.unmet_needs`, checked after these); empty if none."""
+def _gate(case: Case, entry: LoadedRule, fixed: str) -> str:
+    """Why the engine skips this rule, before asking it, for a case a person steers
+    (`syncd_pause`, `syncd_skip_rules`); `fixed` is its `RuleSet.fixed_skips` reason.
+
+    A disabled rule says so first, then the steering, then the systems it needs.
+    """
     if not entry.enabled:
-        return f"disabled in config ([rule:{entry.name}] enabled = no)"
+        return fixed
     if case.fields.is_paused:
         return "syncd_pause is set on this case"
     if entry.name in case.fields.skip_rules:
         return "listed in syncd_skip_rules"
-    return ""
+    return fixed
 
 
 def _unmet(needs: frozenset[str], systems: frozenset[str]) -> str:

@@ -114,6 +114,15 @@ def test_rule_disabled_in_config_is_skipped() -> None:
     assert reason == "disabled in config ([rule:signup_notify] enabled = no)"
 
 
+def test_a_disabled_rule_says_so_first_then_the_steering_then_the_systems() -> None:
+    rs = ruleset({"signup_notify": {"enabled": "no"}})  # no system configured
+    paused = skipped(evaluate(make_case(step="signup", is_paused=True), NOW, rs))
+    assert paused["signup_notify"] == "disabled in config ([rule:signup_notify] enabled = no)"
+    assert paused["check_in_email"] == PAUSE  # it needs mautic, too
+    listed = make_case(step="signup", skip_rules=frozenset({"check_in_email"}))
+    assert skipped(evaluate(listed, NOW, rs))["check_in_email"] == "listed in syncd_skip_rules"
+
+
 def test_rule_needing_an_unconfigured_system_is_skipped() -> None:
     report = evaluate(make_case(step="signup"), NOW, ruleset(systems=frozenset({"mautic"})))
     assert skipped(report)["signup_notify"] == "needs matrix, which is not configured"
