@@ -63,14 +63,14 @@ def one_email_each(reports: list[CaseReport], earlier: Mapping[Identity, int]) -
 
 def _dedupe(report: CaseReport, claimed: dict[Identity, int]) -> CaseReport:
     kept: list[Action] = []
-    skipped = list(report.skipped)
+    taken: list[tuple[str, str]] = []  # (rule, why): the messages another case has
     for action in report.actions:
         key = identity(action.kind, action.rule, action.target, action.payload)
         owner = claimed.setdefault(key, report.case_id) if key is not None else report.case_id
         if owner == report.case_id:
             kept.append(action)
         else:
-            skipped.append((action.rule, f"already sent to {action.target} for case {owner}"))
-    if len(kept) == len(report.actions):
+            taken.append((action.rule, f"already sent to {action.target} for case {owner}"))
+    if not taken:
         return report
-    return dataclasses.replace(report, actions=tuple(kept), skipped=tuple(skipped))
+    return dataclasses.replace(report, actions=tuple(kept), skipped=report.skipped + tuple(taken))
