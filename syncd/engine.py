@@ -315,6 +315,23 @@ class RuleSet:
     def names(self) -> list[str]:
         return [entry.name for entry in self.rules]
 
+    def applicable(self, processes: tuple[str, ...]) -> tuple[tuple[LoadedRule, str], ...]:
+        """The rules that see a case in `processes` (`Case.processes`) and the `any`
+        rules, in name order, each with its `fixed_skips` reason; worked out once for
+        each set of processes, not for each case."""
+        known = self._applicable
+        if processes not in known:
+            known[processes] = tuple(
+                (entry, fixed)
+                for entry, fixed in zip(self.rules, self.fixed_skips, strict=True)
+                if entry.rule.process == "any" or entry.rule.process in processes
+            )
+        return known[processes]
+
+    @cached_property
+    def _applicable(self) -> dict[tuple[str, ...], tuple[tuple[LoadedRule, str], ...]]:
+        return {}
+
     def params_of(self, name: str) -> Any:
         """The built Params of the rule named `name` (enabled or not), or None."""
         return next((entry.params for entry in self.rules if entry.name == name), None)
@@ -372,7 +389,7 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet, explain: bool = True) 
     views: dict[str, Case | None] = {}  # the case as each process's rules see it
     trace = os.environ.get("SYNCD_TRACE_RULES") == "1"
     steered = case.fields.is_paused or bool(case.fields.skip_rules)
-    for entry, fixed in zip(ruleset.rules, ruleset.fixed_skips, strict=True):  # in name order
+    for entry, fixed in ruleset.applicable(case.processes):  # in name order
         process = entry.rule.process
         if process not in views:
             views[process] = case.in_process(process)
