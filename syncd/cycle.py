@@ -198,6 +198,8 @@ def placed(case: Case, tracks: Sequence[Track], place: StepPlace | None, now: da
 
 def _placed_track(track: Track, place: StepPlace, now: datetime) -> Track:
     since, entered = _entry(place, track.step, partial(step_in, process=track.process), now)
+    if (since, entered) == (track.step_since, track.entered_step):
+        return track  # met in this step: when it got there is not known (most old records)
     return replace(track, step_since=since, entered_step=entered)
 
 
