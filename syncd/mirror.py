@@ -7,6 +7,7 @@ Dolibarr, decide anything or import the modules that use it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -75,6 +76,26 @@ class InvoiceRow:
 
 
 RelatedRow = ContactRow | ProposalRow | InvoiceRow
+SHARED_TEXT = 40  # a value this short is likely repeated (a step, a date, a flag)
+
+
+def compact_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Extrafields as the mirror keeps them: one copy of each name, and of each short text.
+
+    Every third party carries the same dozen or so names, and most of its
+    values are repeated across cases; read from JSON, each would be a string
+    of its own, which at 50,000 cases is tens of megabytes. Equal strings are
+    equal either way: this changes what is held, never what is read.
+    """
+    return {sys.intern(name): _shared(value) for name, value in options.items()}
+
+
+def _shared(value: Any) -> Any:
+    if isinstance(value, str) and len(value) <= SHARED_TEXT:
+        return sys.intern(value)
+    return value
+
+
 ROW_TYPES: dict[str, type[Any]] = {
     "thirdparties": PartyRow,
     "contacts": ContactRow,
@@ -171,4 +192,5 @@ __all__ = [
     "PartyRow",
     "ProposalRow",
     "RelatedRow",
+    "compact_options",
 ]

@@ -28,6 +28,7 @@ from syncd.mirror import (
     RELATED_KINDS,
     ROW_TYPES,
     Mirror,
+    compact_options,
 )
 
 # The empty-storage guard: a tag that had at least this many members and now
@@ -42,7 +43,7 @@ def _copy(kind: str, row: Any) -> Any:
     cls = ROW_TYPES[kind]
     values = {f.name: getattr(row, f.name) for f in fields(cls)}
     if kind == "thirdparties":
-        values["array_options"] = dict(values["array_options"])
+        values["array_options"] = compact_options(values["array_options"])
     return cls(**values)
 
 

@@ -23,7 +23,7 @@ from sqlite_utils.migrations import Migrations
 
 from syncd import logs
 from syncd.errors import StateError, SyncdError
-from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror
+from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror, PartyRow, compact_options
 from syncd.model import Action
 
 migrations = Migrations("syncd")
@@ -610,13 +610,15 @@ class Store:
 
     def load_mirror(self) -> Mirror:
         mirror = Mirror()
-        for record in self.db.table("mirror_rows").rows:
-            cls = ROW_TYPES[record["kind"]]
-            row = cls(**json.loads(record["data"]))
-            if record["kind"] == "thirdparties":
+        for kind, data in self.db.execute("select kind, data from mirror_rows"):
+            values = json.loads(data)
+            if kind == "thirdparties":
+                values["array_options"] = compact_options(values["array_options"])
+                row = PartyRow(**values)
                 mirror.thirdparties[row.id] = row
             else:
-                mirror.related[record["kind"]][row.id] = row
+                row = ROW_TYPES[kind](**values)
+                mirror.related[kind][row.id] = row
         for record in self.db.table("mirror_members").rows:
             mirror.members.setdefault(record["tag"], set()).add(record["socid"])
         for record in self.db.table("mirror_categories").rows:
