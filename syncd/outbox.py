@@ -23,7 +23,7 @@ resent blindly. This module decides nothing about what to send.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -143,7 +143,7 @@ def cancel_unwanted(store: Store, wanted: Callable[[OutboxRow], str | None], now
     wanted one, else the reason it is not (deleted, paused, past its window).
     """
     cancelled = 0
-    for row in store.with_status(Status.PLANNED):
+    for row in store.iter_status(Status.PLANNED):
         reason = wanted(row)
         if reason is None:
             continue
@@ -175,9 +175,9 @@ def drain(
     policy = policy or OutboxPolicy()
     stats = DrainStats()
     down = down if down is not None else {}
-    due = [row for row in store.due(now) if row.case_id not in waiting]
-    digests, gathered = _gather(store, executor, due, now, stats)
-    for row in due:
+    notices = [row for row in _due(store, now, waiting) if executor.digest_room(row) is not None]
+    digests, gathered = _gather(store, executor, notices, now, stats)
+    for row in _due(store, now, waiting):
         if should_stop():
             break
         if row.key in gathered and row.key not in digests:
@@ -190,6 +190,11 @@ def drain(
         else:
             send_one(store, executor, row, now, policy, stats)
     return stats
+
+
+def _due(store: Store, now: datetime, waiting: Container[int]) -> Iterator[OutboxRow]:
+    """The due actions, in order, read as the drain reaches them (`Store.iter_due`)."""
+    return (row for row in store.iter_due(now) if row.case_id not in waiting)
 
 
 def needs(row: OutboxRow) -> set[str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -25,6 +25,8 @@ from syncd import logs
 from syncd.errors import StateError, SyncdError
 from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror, PartyRow, compact_options
 from syncd.model import Action
+
+T = TypeVar("T")
 
 migrations = Migrations("syncd")
 
@@ -369,29 +371,15 @@ class Store:
         keyed on the moment of entering is planned with the same key again
         after a crash, never with a second one.
         """
-        rows = [
-            {
-                "key": a.key,
-                "rule": a.rule,
-                "case_id": case_id,
-                "kind": a.kind,
-                "target": a.target,
-                "payload": json.dumps(dict(a.payload), default=str),
-                "because": a.because,
-                "status": Status.PLANNED.value,
-                "attempts": 0,
-                "created_at": _iso(now),
-                "updated_at": _iso(now),
-                "next_attempt_at": _iso(now),
-                "claimed_at": _iso(landed_since),
-            }
-            for case_id, a in planned
-        ]
+        stamp, landed = _iso(now), _iso(landed_since)
         with self.db.atomic():
             self._record_steps(steps, now)
             before = self.db.table("outbox").count
-            self.db.table("outbox").insert_all(rows, ignore=True)
-            keys = [str(row["key"]) for row in rows]
+            keys: list[str] = []
+            for batch in _batched(planned, ENQUEUE_BATCH):
+                rows = [_outbox_record(case_id, a, stamp, landed) for case_id, a in batch]
+                self.db.table("outbox").insert_all(rows, ignore=True)
+                keys += [a.key for _case_id, a in batch]
             revived = self._revive(keys, now)
             self._recheck(keys, now)
             return self.db.table("outbox").count - before + revived
@@ -446,6 +434,38 @@ class Store:
             where, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
         )
         return [_row(r) for r in records]
+
+    def iter_due(self, now: datetime) -> Iterator[OutboxRow]:
+        """`due`, read a batch at a time, for a drain that sends them one by one.
+
+        A row is read when its batch comes: one moved meanwhile (sent in a
+        digest, settled, released by a person) is left out as it then stands.
+        """
+        where = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"
+        return self._iter_where(where, [Status.PLANNED.value, _iso(now)])
+
+    def iter_status(self, status: Status) -> Iterator[OutboxRow]:
+        """`with_status`, read a batch at a time (as `iter_due`)."""
+        return self._iter_where("status = ?", [status.value])
+
+    def _iter_where(self, where: str, params: Sequence[Any]) -> Iterator[OutboxRow]:
+        """The rows `where` picks, by `created_at, key`: their keys first, then each batch
+        of rows read when its turn comes, and only those `where` still picks.
+
+        A cold cycle drains one action per case: read at once, the rows would
+        weigh as much as the mirror. No cursor stays open while the caller writes.
+        """
+        sql = f"select key from outbox where {where} order by created_at, key"
+        keys = [str(key) for (key,) in self.db.execute(sql, params).fetchall()]
+        for batch in _chunks(keys, READ_BATCH):
+            marks = ", ".join("?" for _ in batch)
+            found = {
+                record["key"]: record
+                for record in self.db.table("outbox").rows_where(
+                    f"({where}) and key in ({marks})", [*params, *batch]
+                )
+            }
+            yield from (_row(found[key]) for key in batch if key in found)
 
     def with_status(self, *statuses: Status) -> list[OutboxRow]:
         marks = ", ".join("?" for _ in statuses)
@@ -809,6 +829,43 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     if rows is None:
         return None
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
+
+
+ENQUEUE_BATCH = 500  # actions turned into rows at once: a cold cycle plans one per case
+READ_BATCH = 200  # outbox rows read at once by `Store.iter_due` and `Store.iter_status`
+
+
+def _outbox_record(
+    case_id: int, action: Action, stamp: str | None, landed: str | None
+) -> dict[str, Any]:
+    """A new outbox row, planned at `stamp`; `landed`: an attempt since then may have landed."""
+    return {
+        "key": action.key,
+        "rule": action.rule,
+        "case_id": case_id,
+        "kind": action.kind,
+        "target": action.target,
+        "payload": json.dumps(dict(action.payload), default=str),
+        "because": action.because,
+        "status": Status.PLANNED.value,
+        "attempts": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "next_attempt_at": stamp,
+        "claimed_at": landed,
+    }
+
+
+def _batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`values` in lists of `size` (the last one shorter), read as they come."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
