@@ -126,12 +126,17 @@ def plan(
 
 
 PLAN_SLICE = 2000  # cases built at once when planning every case
-_BARE: dict[str, tuple[str, str]] = {}  # a skipped rule without its reason, one per rule
+# The rules a report skipped, without their reasons: one tuple per set of rules, as
+# many cases skip the same ones (there are as many sets as rule sets, not cases).
+_BARE: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
 def _brief(report: CaseReport) -> CaseReport:
     """The report with the rules it skipped named, not explained."""
-    bare = tuple(_BARE.setdefault(rule, (rule, "")) for rule, _ in report.skipped)
+    rules = tuple(rule for rule, _ in report.skipped)
+    bare = _BARE.get(rules)
+    if bare is None:
+        bare = _BARE.setdefault(rules, tuple((rule, "") for rule in rules))
     return replace(report, skipped=bare)
 
 

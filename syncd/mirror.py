@@ -8,7 +8,7 @@ Dolibarr, decide anything or import the modules that use it.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -124,21 +124,31 @@ class Mirror:
     # (poll.Bookmarks; not stored: a new process starts from the cursors).
     server_mark: tuple[datetime, float] | None = None
     # What changed since the mirror was last stored: `Store.save_cycle` writes only these.
-    dirty: set[tuple[str, int]] = field(default_factory=set)
-    gone: set[tuple[str, int]] = field(default_factory=set)
+    # Row ids by kind: a cold read puts every row, and a set of ints is a third of a
+    # set of (kind, id) pairs.
+    dirty: dict[str, set[int]] = field(default_factory=dict)
+    gone: dict[str, set[int]] = field(default_factory=dict)
     dirty_tags: set[str] = field(default_factory=set)
 
     def put(self, kind: str, row: Any) -> None:
         """Keep `row` (a row of `kind`) as the latest known, to be stored."""
         table = self.thirdparties if kind == "thirdparties" else self.related[kind]
         table[row.id] = row
-        self.dirty.add((kind, row.id))
-        self.gone.discard((kind, row.id))
+        self.dirty.setdefault(kind, set()).add(row.id)
+        self.gone.get(kind, set()).discard(row.id)
 
     def set_members(self, tag: str, ids: set[int]) -> None:
         if self.members.get(tag) != ids:
             self.members[tag] = set(ids)
             self.dirty_tags.add(tag)
+
+    def dirty_rows(self) -> Iterator[tuple[str, int]]:
+        """(kind, id) of every row put since the mirror was stored, sorted."""
+        return _sorted_pairs(self.dirty)
+
+    def gone_rows(self) -> Iterator[tuple[str, int]]:
+        """(kind, id) of every row forgotten since the mirror was stored, sorted."""
+        return _sorted_pairs(self.gone)
 
     def stored(self) -> None:
         """Everything is in the state database now."""
@@ -179,8 +189,14 @@ class Mirror:
                 self.dirty_tags.add(tag)
 
     def _gone(self, kind: str, row_id: int) -> None:
-        self.dirty.discard((kind, row_id))
-        self.gone.add((kind, row_id))
+        self.dirty.get(kind, set()).discard(row_id)
+        self.gone.setdefault(kind, set()).add(row_id)
+
+
+def _sorted_pairs(ids: Mapping[str, set[int]]) -> Iterator[tuple[str, int]]:
+    for kind in sorted(ids):
+        for row_id in sorted(ids[kind]):
+            yield kind, row_id
 
 
 __all__ = [

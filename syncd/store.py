@@ -793,9 +793,9 @@ class Store:
             self._put_rows(mirror, everything)
             self._put_members(mirror, set(mirror.members))
         else:
-            self._put_rows(mirror, sorted(mirror.dirty))
+            self._put_rows(mirror, mirror.dirty_rows())
             self.db.conn.executemany(
-                "delete from mirror_rows where kind = ? and id = ?", sorted(mirror.gone)
+                "delete from mirror_rows where kind = ? and id = ?", list(mirror.gone_rows())
             )
             self._put_members(mirror, mirror.dirty_tags)
         self.db.execute("delete from mirror_categories")
