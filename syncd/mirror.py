@@ -77,21 +77,29 @@ class InvoiceRow:
 
 RelatedRow = ContactRow | ProposalRow | InvoiceRow
 SHARED_TEXT = 40  # a value this short is likely repeated (a step, a date, a flag)
+# Row fields whose values come from a small set (a country, a currency, a status code).
+SHARED_FIELDS = frozenset({"country_code", "currency", "type", "status", "close_code"})
 
 
-def compact_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Extrafields as the mirror keeps them: one copy of each name, and of each short text.
+def compact(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values (field name → value) as the mirror keeps them: one copy of each
+    extrafield name, and of each short text that many rows repeat.
 
-    Every third party carries the same dozen or so names, and most of its
-    values are repeated across cases; read from JSON, each would be a string
-    of its own, which at 50,000 cases is tens of megabytes. Equal strings are
-    equal either way: this changes what is held, never what is read.
+    Read from JSON, every name and value is a string of its own: at 50,000
+    cases, tens of megabytes of the same dozen extrafield names, `FR` and
+    `EUR`. Equal strings are equal either way: this changes what is held,
+    never what is read.
     """
-    return {sys.intern(name): _shared(value) for name, value in options.items()}
+    for name in SHARED_FIELDS & values.keys():
+        values[name] = _shared(values[name])
+    if "array_options" in values:
+        options = values["array_options"]
+        values["array_options"] = {sys.intern(k): _shared(v) for k, v in options.items()}
+    return values
 
 
 def _shared(value: Any) -> Any:
-    if isinstance(value, str) and len(value) <= SHARED_TEXT:
+    if type(value) is str and len(value) <= SHARED_TEXT:
         return sys.intern(value)
     return value
 
@@ -208,5 +216,5 @@ __all__ = [
     "PartyRow",
     "ProposalRow",
     "RelatedRow",
-    "compact_options",
+    "compact",
 ]

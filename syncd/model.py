@@ -337,17 +337,17 @@ class Case:
 
     def with_tracks(self, tracks: Sequence[Track]) -> Case:
         """The case in these processes: its step joins theirs, its evidence follows them."""
-        evidence = tuple(e for t in tracks for e in t.evidence)
         if len(tracks) == 1:
             only = tracks[0]
             return replace(
                 self,
                 tracks=(only,),
                 step=only.step,
-                evidence=evidence,
+                evidence=tuple(only.evidence),  # the track's own tuple, not a copy
                 step_since=only.step_since,
                 entered_step=only.entered_step,
             )
+        evidence = tuple(e for t in tracks for e in t.evidence)
         return replace(
             self, tracks=tuple(tracks), step=join_steps([t.step for t in tracks]), evidence=evidence
         )

@@ -23,7 +23,7 @@ from sqlite_utils.migrations import Migrations
 
 from syncd import logs
 from syncd.errors import StateError, SyncdError
-from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror, PartyRow, compact_options
+from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror, compact
 from syncd.model import Action
 
 T = TypeVar("T")
@@ -631,13 +631,10 @@ class Store:
     def load_mirror(self) -> Mirror:
         mirror = Mirror()
         for kind, data in self.db.execute("select kind, data from mirror_rows"):
-            values = json.loads(data)
+            row = ROW_TYPES[kind](**compact(json.loads(data)))
             if kind == "thirdparties":
-                values["array_options"] = compact_options(values["array_options"])
-                row = PartyRow(**values)
                 mirror.thirdparties[row.id] = row
             else:
-                row = ROW_TYPES[kind](**values)
                 mirror.related[kind][row.id] = row
         for record in self.db.table("mirror_members").rows:
             mirror.members.setdefault(record["tag"], set()).add(record["socid"])
