@@ -765,16 +765,19 @@ class Store:
         return {r["kind"]: r["at"] for r in self.db.table("cursors").rows}
 
     def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
-        current = {
-            case_id: place.step
-            for case_id, place in self.step_places([c for c, _ in steps]).items()
-        }
-        entered = [
-            {"case_id": case_id, "step": step, "entered_at": _iso(at)}
-            for case_id, step in steps
-            if current.get(case_id) != step
-        ]
-        self.db.table("step_history").insert_all(entered, ignore=True)
+        """A step history entry for each case whose step is not the one last recorded.
+
+        A chunk of cases at a time: a plan of every case holds one step per case.
+        """
+        stamp = _iso(at)
+        for chunk in _chunks(steps):
+            current = self.step_places([case_id for case_id, _ in chunk])
+            entered = (
+                {"case_id": case_id, "step": step, "entered_at": stamp}
+                for case_id, step in chunk
+                if case_id not in current or current[case_id].step != step
+            )
+            self.db.table("step_history").insert_all(entered, ignore=True)
 
     def _write_mirror(self, mirror: Mirror) -> None:
         """The rows that changed since the mirror was last stored, in place.
