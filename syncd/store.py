@@ -456,7 +456,7 @@ class Store:
         weigh as much as the mirror. No cursor stays open while the caller writes.
         """
         sql = f"select key from outbox where {where} order by created_at, key"
-        keys = [str(key) for (key,) in self.db.execute(sql, params).fetchall()]
+        keys = [str(key) for (key,) in self.db.execute(sql, params)]
         for batch in _chunks(keys, READ_BATCH):
             marks = ", ".join("?" for _ in batch)
             found = {
