@@ -14,7 +14,7 @@ connectors through the small protocols below.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,6 +54,11 @@ def needs_record(kind: str, key: str) -> bool:
     if kind == "dolibarr.agenda_event":
         return False  # the action's own event carries the key
     return kind not in SELF_EVIDENT_KINDS or step_of_key(key) is not None
+
+
+def _leaves_event(row: OutboxRow) -> bool:
+    """Whether a done action shows as a `[syncd] KEY` event on its timeline."""
+    return row.kind == "dolibarr.agenda_event" or needs_record(row.kind, row.key)
 
 
 class Outcome(StrEnum):
@@ -168,6 +173,7 @@ class Executor:
         self.txn_id = txn_id
         self._device: str | None = None  # the Matrix device of the access token, once asked
         self._aliases: dict[str, str] = {}  # room alias → room id, resolved once
+        self._unrecorded: set[str] = set()  # keys a fresh read of the timeline lacks
         self._handlers: dict[str, Callable[[OutboxRow, datetime], str | Skipped]] = {
             "dolibarr.agenda_event": self._agenda_event,
             "dolibarr.note": self._note,
@@ -215,13 +221,17 @@ class Executor:
         handler = self._handlers.get(row.kind)
         if handler is None:
             raise PermanentError("syncd", row.kind, f"no connector carries out {row.kind}")
-        return handler(row, now)
+        try:
+            return handler(row, now)
+        finally:
+            self._unrecorded.discard(row.key)  # attempted: a write may land late, ask again
 
     def record(self, row: OutboxRow, now: datetime) -> None:
         """Leave the key on the case's timeline (an agenda event labelled `[syncd] KEY`)."""
         if not needs_record(row.kind, row.key):
             return  # its own event carries the key, or doing it again changes nothing
         note = f"{row.because}\n{row.result or ''}".strip()
+        self._unrecorded.discard(row.key)
         self.dolibarr.create_agenda_event(
             socid=row.case_id,
             label=f"{EVENT_PREFIX}{row.key}",
@@ -231,12 +241,25 @@ class Executor:
         )
 
     def is_recorded(self, row: OutboxRow) -> bool:
-        if not needs_record(row.kind, row.key) and row.kind != "dolibarr.agenda_event":
-            return False  # never recorded: carried out again, it changes nothing
+        if not _leaves_event(row) or row.key in self._unrecorded:
+            return False  # never recorded, or not there when the timeline was just read
         return any(
             _key_of(event.label) == row.key
             for event in self.dolibarr.find_events(f"{EVENT_PREFIX}{row.key}")
         )
+
+    def asks_timeline(self, row: OutboxRow) -> bool:
+        """Whether carrying out or settling `row` first looks for its `[syncd]` event:
+        an agenda event about to be created, or an earlier attempt's recorded action."""
+        return row.kind == "dolibarr.agenda_event" or (
+            row.claimed_at is not None and _leaves_event(row)
+        )
+
+    def timeline_read(self, absent: Iterable[str]) -> None:
+        """The keys a read of the timeline beyond the database's mark just showed absent
+        (`outbox.drain`): asked about, each is answered without a request until it is
+        attempted again. `timeline_read(())` forgets them."""
+        self._unrecorded = set(absent)
 
     def recorded_keys(self, after_id: int = 0) -> Iterator[Recorded]:
         """Every key syncd left on a Dolibarr timeline in an event whose id is above
@@ -284,6 +307,7 @@ class Executor:
         """One notice listing every item with its case and key (`org.syncd.keys`), so
         each can be found in the room's history like a notice of its own."""
         matrix = self._need(self.matrix, "matrix")
+        self._unrecorded.difference_update(row.key for row in rows)  # attempted from here
         room_id = self._room_id(rows[0])
         lines = [f"{len(rows)} notices:"]
         lines += [f"• {_cut(str(r.payload['text']))} (case {r.case_id}, {r.key})" for r in rows]

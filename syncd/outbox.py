@@ -32,6 +32,7 @@ from loguru import logger
 from syncd.errors import AuthError, OutcomeUnknown, PermanentError, RemoteError, TransientError
 from syncd.executor import Executor, Outcome, Skipped
 from syncd.store import OutboxRow, Status, Store
+from syncd.timeline import catch_up
 
 
 @dataclass(frozen=True)
@@ -175,26 +176,57 @@ def drain(
     policy = policy or OutboxPolicy()
     stats = DrainStats()
     down = down if down is not None else {}
-    notices = [row for row in _due(store, now, waiting) if executor.digest_room(row) is not None]
-    digests, gathered = _gather(store, executor, notices, now, stats)
-    for row in _due(store, now, waiting):
-        if should_stop():
-            break
-        if row.key in gathered and row.key not in digests:
-            continue
-        if needs(row) & down.keys():
-            stats.waiting += len(digests.get(row.key, [row]))
-            continue
-        if row.key in digests:
-            send_digest(store, executor, digests[row.key], now, policy, stats)
-        else:
-            send_one(store, executor, row, now, policy, stats)
+    _read_timeline_first(store, executor, now, waiting, stats)
+    try:
+        due = _due(store, now, waiting)
+        notices = [row for row in due if executor.digest_room(row) is not None]
+        digests, gathered = _gather(store, executor, notices, now, stats)
+        for row in _due(store, now, waiting):
+            if should_stop():
+                break
+            if row.key in gathered and row.key not in digests:
+                continue
+            if needs(row) & down.keys():
+                stats.waiting += len(digests.get(row.key, [row]))
+                continue
+            if row.key in digests:
+                send_digest(store, executor, digests[row.key], now, policy, stats)
+            else:
+                send_one(store, executor, row, now, policy, stats)
+    finally:
+        executor.timeline_read(())  # the next cycle's recovery asks the timeline itself
     return stats
 
 
 def _due(store: Store, now: datetime, waiting: Container[int]) -> Iterator[OutboxRow]:
     """The due actions, in order, read as the drain reaches them (`Store.iter_due`)."""
     return (row for row in store.iter_due(now) if row.case_id not in waiting)
+
+
+def _read_timeline_first(
+    store: Store, executor: Executor, now: datetime, waiting: Container[int], stats: DrainStats
+) -> None:
+    """Take in the timeline once for all the due actions that would look for their event.
+
+    Where due actions would each look for their `[syncd]` event (an agenda
+    event about to be created, an earlier attempt to settle, every action of
+    a new database's first day), one read of the events beyond the database's
+    mark serves the drain: what it shows done is marked done, so no longer
+    due, and every other due action is known to have no event until it is
+    attempted again (`Executor.timeline_read`). Should the read fail, each
+    action asks for itself, as before.
+    """
+    if not any(executor.asks_timeline(row) for row in _due(store, now, waiting)):
+        return
+    due = [key for key, case_id in store.due_keys(now) if case_id not in waiting]
+    try:
+        found = catch_up(store, executor, now)
+    except RemoteError as exc:
+        logger.warning("timeline not read ahead ({}): each action asks for itself", exc)
+        return
+    left = [key for key in due if key not in found]
+    stats.done += len(due) - len(left)  # found done: nothing to send
+    executor.timeline_read(left)
 
 
 def needs(row: OutboxRow) -> set[str]:

@@ -429,11 +429,16 @@ class Store:
         return _row(found[0]) if found else None
 
     def due(self, now: datetime) -> list[OutboxRow]:
-        where = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"
         records = self.db.table("outbox").rows_where(
-            where, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
+            _DUE, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
         )
         return [_row(r) for r in records]
+
+    def due_keys(self, now: datetime) -> list[tuple[str, int]]:
+        """(key, case id) of each action `due` would read, in its order."""
+        sql = f"select key, case_id from outbox where {_DUE} order by created_at, key"
+        found = self.db.execute(sql, [Status.PLANNED.value, _iso(now)])
+        return [(str(key), int(case_id)) for key, case_id in found]
 
     def iter_due(self, now: datetime) -> Iterator[OutboxRow]:
         """`due`, read a batch at a time, for a drain that sends them one by one.
@@ -441,8 +446,7 @@ class Store:
         A row is read when its batch comes: one moved meanwhile (sent in a
         digest, settled, released by a person) is left out as it then stands.
         """
-        where = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"
-        return self._iter_where(where, [Status.PLANNED.value, _iso(now)])
+        return self._iter_where(_DUE, [Status.PLANNED.value, _iso(now)])
 
     def iter_status(self, status: Status) -> Iterator[OutboxRow]:
         """`with_status`, read a batch at a time (as `iter_due`)."""
@@ -832,6 +836,7 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
 
 
 ENQUEUE_BATCH = 500  # actions turned into rows at once: a cold cycle plans one per case
+_DUE = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"  # and ready
 READ_BATCH = 200  # outbox rows read at once by `Store.iter_due` and `Store.iter_status`
 
 

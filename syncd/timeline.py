@@ -6,6 +6,8 @@ that is new, emptied, restored from an old backup or replaced takes these in
 before syncd acts, so it resends nothing done; its step history is rebuilt
 from the step write-backs; and for a day it asks the remote side about every
 new action before sending, in case a lost run sent it and failed to record it.
+Each drain that would look for actions' events reads the events beyond the
+database's mark once for all of them (`catch_up`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,24 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
     marked = store.mark_done_from_remote([r.key for r in found], now)
     store.set_timeline_mark(max(r.event_id for r in found))
     return marked
+
+
+def catch_up(store: Store, executor: Executor, now: datetime) -> set[str]:
+    """Take in the `[syncd]` events beyond the database's mark; the keys they carry.
+
+    Every key up to the mark is known done, so what this reads is mostly
+    syncd's own writes since the last read: a page or so. Unlike
+    `sync_timeline`, not a new database's take-in (no step history, no
+    recovery window).
+    """
+    found = list(executor.recorded_keys(after_id=store.timeline_mark()))
+    if not found:
+        return set()
+    marked = store.mark_done_from_remote([r.key for r in found], now)
+    store.set_timeline_mark(max(r.event_id for r in found))
+    if marked:
+        logger.info("{} action(s) Dolibarr's timeline shows done: marked done", marked)
+    return {r.key for r in found}
 
 
 def rebuild_step_history(store: Store, found: Sequence[Recorded]) -> int:

@@ -460,3 +460,74 @@ def test_an_answer_cut_off_midway_is_an_unknown_outcome_not_a_failed_cycle(
     drain(world.rt.store, world.rt.executor, world.now)
     assert effects(world, action) == 1
     assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+
+
+def _trials(world: World, count: int) -> list[str]:
+    emails = [f"t{n}@trial{n}.example" for n in range(count)]
+    for n, email in enumerate(emails):
+        world.dolibarr.add_thirdparty(
+            f"Trial {n}",
+            email=email,
+            tags=("Trial", "ICP-fit"),
+            array_options={"signup_date": world.now.date() - timedelta(days=8)},
+        )
+    return emails
+
+
+def test_a_new_databases_first_day_reads_the_timeline_once_not_once_per_action(
+    world: World,
+) -> None:
+    """Every action of the first day is asked about (a lost run may have done it): the
+    Dolibarr timeline answers for all of them in one read; the other systems are
+    still asked one by one."""
+    emails = _trials(world, 6)
+    world.dolibarr.clear_log()
+    result = world.cycle()
+    assert result.stats.done >= 6 * 3
+    assert world.dolibarr.count("GET", "/agendaevents") == 1
+    assert all(len(world.freescout.messages_to(email)) == 1 for email in emails)
+    assert all(len(world.mautic.sent(to=email)) == 1 for email in emails)
+    keys = [label.split(" ")[1] for label in world.syncd_events()]
+    assert len(keys) == len(set(keys)) >= 6 * 3
+
+
+def test_an_event_a_lost_run_left_after_the_mark_is_found_by_the_read_ahead(
+    world: World,
+) -> None:
+    """The read beyond the mark marks done what it finds: not created again."""
+    action = plan(world, "dolibarr.agenda_event")
+    world.rt.executor.execute(_row(world, action), world.now)
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.dolibarr.clear_log()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
+    assert world.dolibarr.count("GET", "/agendaevents") == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_an_event_whose_answer_was_lost_is_looked_for_again_not_taken_from_the_read_ahead(
+    world: World,
+) -> None:
+    """Attempted after the read (its POST landed, the answer was lost): asked for itself."""
+    action = plan(world, "dolibarr.agenda_event")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.dolibarr.drop("POST", "/agendaevents", after_apply=True)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert effects(world, action) == 1
+    world.advance(hours=1)
+    recover(world.rt.store, world.rt.executor, world.now)
+    drain(world.rt.store, world.rt.executor, world.now)
+    assert effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_when_the_read_ahead_fails_each_action_asks_for_itself(world: World) -> None:
+    action = plan(world, "dolibarr.agenda_event")
+    world.rt.executor.execute(_row(world, action), world.now)
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    world.dolibarr.fail("GET", "/agendaevents", status=400, times=1)
+    world.dolibarr.clear_log()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert world.dolibarr.count("GET", "/agendaevents") == 2  # the read ahead, then its own
+    assert effects(world, action) == 1
+    assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
