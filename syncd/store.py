@@ -896,7 +896,7 @@ def read_step_places(path: Path) -> dict[int, StepPlace] | None:
     return None if rows is None else _places(rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepPlace:
     """A case's recorded steps and when it entered each, oldest first.
 
@@ -927,9 +927,17 @@ _PLACES_SQL = "select case_id, step, entered_at from step_history order by case_
 
 
 def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
+    """Step places from (case, step, entered at) rows. Steps are few, and the cases a
+    cycle moved share its time: one object each, not one per row."""
     history: dict[int, list[tuple[str, datetime]]] = {}
+    steps: dict[str, str] = {}
+    moments: dict[str, datetime] = {}
     for case_id, step, at in rows:
-        history.setdefault(int(case_id), []).append((str(step), datetime.fromisoformat(str(at))))
+        name, text = str(step), str(at)
+        moment = moments.get(text)
+        if moment is None:
+            moment = moments[text] = datetime.fromisoformat(text)
+        history.setdefault(int(case_id), []).append((steps.setdefault(name, name), moment))
     return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 
