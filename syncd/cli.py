@@ -229,12 +229,12 @@ def run(args: argparse.Namespace) -> int:
             runner.install_signal_handlers()
             runner.run()
             return EXIT_OK
-        result = daemon.run_once(daemon.build_runtime(config, ruleset))
+        result = daemon.run_once(daemon.build_runtime(config, ruleset, once=True))
     stats = result.stats
     if args.format == "json":
         print_json(
             {
-                "cases": len(result.plan.reports),
+                "cases": result.cases,
                 "new_actions": result.enqueued,
                 "done": stats.done,
                 "failed": stats.failed,
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
             }
         )
         return EXIT_REMOTE if stats.refused or stats.down else EXIT_OK
-    say(cycle.cycle_line(len(result.plan.reports), result.enqueued, stats))
+    say(cycle.cycle_line(result.cases, result.enqueued, stats))
     for problem in stats.problems:
         say(f"  ! {problem}")
     for system in sorted(stats.refused):

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from loguru import logger
 
-from syncd import steps
+from syncd import planmemory, steps
 from syncd.casebuild import build_cases
 from syncd.config import Config
 from syncd.constants import merge_sections
@@ -234,6 +234,7 @@ class Runtime:
     case_warnings: dict[int, str] = field(default_factory=dict)  # last logged, per case
     constants: dict[str, str] | None = None  # last SYNCD_* constants read from Dolibarr
     planner: Planner = field(default_factory=Planner)  # what the last plans covered
+    resume_plan: bool = False  # start from the planner memory the last process stored (--once)
     all_reasons: bool = False  # keep every skip reason in a cycle's plan, not only the needed
     # Measures the time between reads for the poll's bookmarks (poll.Bookmarks);
     # None: the cycle's `now` does (a pinned clock, tests).
@@ -273,6 +274,7 @@ class CycleResult:
     plan: Plan
     enqueued: int
     stats: DrainStats
+    cases: int = 0  # every case the mirror holds (the plan may cover only some)
 
 
 def run_cycle(
@@ -308,7 +310,7 @@ def run_cycle(
     )
     line = cycle_line(len(rt.mirror.thirdparties), enqueued, stats)
     (logger.error if stats.degraded else logger.info)(line)
-    return CycleResult(result, enqueued, stats)
+    return CycleResult(result, enqueued, stats, len(rt.mirror.thirdparties))
 
 
 def cycle_line(cases: int, enqueued: int, stats: DrainStats) -> str:
@@ -331,13 +333,16 @@ def cycle_line(cases: int, enqueued: int, stats: DrainStats) -> str:
 def start(rt: Runtime, now: datetime, stats: DrainStats) -> None:
     """Once per runtime (a start or a reload): what a new configuration may have changed.
 
-    Actions failed on refused credentials are planned again (a person mended them,
-    then restarted or reloaded); the executor resolves room aliases and learns
-    which Matrix device its token is.
+    The planner memory the last process stored is taken (`run --once` plans from
+    it) or dropped; actions failed on refused credentials are planned again (a
+    person mended them, then restarted or reloaded); the executor resolves room
+    aliases and learns which Matrix device its token is.
     """
+    resume_plan(rt)
     replanned = rt.store.replan_refused(now)
     if replanned:
         logger.info("{} action(s) failed on refused credentials are planned again", replanned)
+        rt.planner.forget()  # other cases' messages to the same people may be wanted no more
     rt.started = True
     try:
         rt.executor.prepare()
@@ -346,6 +351,21 @@ def start(rt: Runtime, now: datetime, stats: DrainStats) -> None:
         stats.refused[exc.system] = f"{exc.status or ''} credentials refused".strip()
     except RemoteError as exc:
         logger.warning("{} not ready at start (asked again when needed): {}", exc.system, exc)
+
+
+def resume_plan(rt: Runtime) -> None:
+    """`run --once`: plan from the memory the last process stored, and the cases it left in
+    error (their actions wait); the daemon plans every case in its first cycle."""
+    if not rt.resume_plan:
+        planmemory.drop(rt.store)
+        return
+    stored = planmemory.take(rt.store, rt.mirror)
+    if stored is None:
+        return
+    rt.planner = stored
+    for case_id, ref, error in rt.store.case_errors():
+        rt.case_errors[case_id] = error
+        rt.case_refs[case_id] = ref
 
 
 CLOCK_TOLERANCE = timedelta(minutes=1)
@@ -359,7 +379,7 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
     """Plan the cases that changed, are linked to a change or are due (`syncd.planner`);
     every case when that is not known."""
     today = now.astimezone(ZoneInfo(rt.config.dolibarr.timezone)).date()
-    basis = (rt.ruleset, rt.mirror.company_currency)
+    basis = planmemory.basis(rt.config, rt.ruleset, rt.mirror.company_currency)
     due = rt.store.rechecks_due(rt.planner.last, now) if rt.planner.last else set()
     scope = rt.planner.scope(
         today, basis, polled.changed, polled.deleted, due, partner_named(rt)
@@ -375,8 +395,12 @@ def decide(rt: Runtime, now: datetime, polled: PollResult) -> Plan:
     result = plan(
         rt.mirror, rt.config, rt.ruleset, now, places, earlier, scope, customers, waiting
     )
-    rt.planner.remember(
-        now, today, basis, result.reports, result.partners, polled.deleted, scope is None
+    rt.planner.remember(now, today, basis, result.reports, result.partners, polled.deleted, scope)
+    logger.debug(
+        "planned {} of {} cases: {}",
+        len(result.reports),
+        len(rt.mirror.thirdparties),
+        "every case" if scope is None else "what changed and what is due",
     )
     return result
 
@@ -403,7 +427,8 @@ def check_server(rt: Runtime, now: datetime) -> None:
 def queue(rt: Runtime, result: Plan, now: datetime) -> int:
     """Enqueue the plan (asking first after a lost database) and cancel what it dropped."""
     lookback = recovery_lookback(rt.store, now)
-    enqueued = rt.store.enqueue(planned_actions(result), now, lookback, steps_of(result))
+    with planmemory.kept(rt.store, rt.planner, rt.mirror):  # one transaction
+        enqueued = rt.store.enqueue(planned_actions(result), now, lookback, steps_of(result))
     cancel_unwanted(rt.store, still_wanted(result, rt.mirror.thirdparties), now)
     return enqueued
 
@@ -438,11 +463,14 @@ def settle_state(rt: Runtime, now: datetime) -> None:
     changed = rt.store.check_file()
     if changed:
         logger.error(changed)
+        forget_plan(rt)  # another file: its step history and actions are not what was planned
     if not rt.store.needs_timeline_sync:
         return
     first = rt.store.timeline_mark() == 0
+    history = planmemory.history_size(rt.store) if first else 0
     marked = sync_timeline(rt.store, rt.executor, now)
-    rt.planner.forget()  # step history or done actions may have changed: plan everything
+    if marked or (first and planmemory.history_size(rt.store) != history):
+        rt.planner.forget()  # done actions or step history changed: plan everything
     if marked:
         logger.warning(
             "state database {} did not know {} action(s) Dolibarr's timeline shows done: "
@@ -456,7 +484,14 @@ def settle_state(rt: Runtime, now: datetime) -> None:
 
 def rebuild_state(rt: Runtime, now: datetime) -> int:
     """`syncd rebuild-state`: take in every `[syncd]` event of the timeline, from the first."""
+    forget_plan(rt)
     return sync_timeline(rt.store, rt.executor, now, full=True)
+
+
+def forget_plan(rt: Runtime) -> None:
+    """Plan every case next, and believe no stored memory until then."""
+    planmemory.drop(rt.store)
+    rt.planner.forget()
 
 
 def log_case_errors(rt: Runtime, result: Plan) -> None:

@@ -87,9 +87,12 @@ def build_executor(
     )
 
 
-def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None = None) -> Runtime:
+def build_runtime(
+    config: Config, ruleset: RuleSet, policy: RetryPolicy | None = None, *, once: bool = False
+) -> Runtime:
     """`policy` lets the daemon make retry back-offs end early on SIGTERM. Every client
-    shares one set of circuit breakers, which the cycle resets and reads."""
+    shares one set of circuit breakers, which the cycle resets and reads. `once`: for
+    `run --once`, which plans from the planner memory the last process stored."""
     breakers = Breakers()
     policy = dataclasses.replace(policy or RetryPolicy(), breakers=breakers)
     store = Store(config.daemon.state_db)
@@ -98,6 +101,7 @@ def build_runtime(config: Config, ruleset: RuleSet, policy: RetryPolicy | None =
     executor = build_executor(config, dolibarr, mirror.category_ids, policy)
     rules = [entry.rule for entry in ruleset.rules]
     rt = Runtime(store, dolibarr, executor, config, ruleset, mirror, rules, breakers=breakers)
+    rt.resume_plan = once
     # A pinned clock stands still, so the time between reads is measured on it too.
     rt.monotonic = None if config.daemon.now else time.monotonic
     return rt

@@ -14,11 +14,13 @@ next midnight in Dolibarr's zone. The daemon therefore plans, each cycle:
   `entered_step` turns false);
 - the cases with a skipped action due to be asked about again;
 - every case, when the date changed, the rules or their parameters changed,
-  the company currency changed, or the state database was caught up from
-  Dolibarr's timeline (nothing is known then).
+  the company currency changed, or Dolibarr's timeline told the state
+  database something it did not know (nothing is known then).
 
 What it remembers of each case is small: the partner it names and the keys
-of the actions its last plan held. Pure: no I/O, no clock.
+of the actions its last plan held. It also knows what of that the state
+database does not hold yet (`syncd.planmemory` keeps it there, so that a
+`run --once` process plans what the daemon would). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from datetime import date, datetime
 
 from syncd.model import CaseReport
 
-Basis = tuple[object, ...]  # what every plan depends on besides the data: rules, currency
+Basis = str  # a fingerprint of what every plan depends on besides the data (planmemory.basis)
 
 
 @dataclass
@@ -41,6 +43,11 @@ class Planner:
     keys: dict[int, tuple[str, ...]] = field(default_factory=dict)  # case → planned keys
     moved: set[int] = field(default_factory=set)  # entered a step in the last plan
     last: datetime | None = None  # when the last plan was made
+    # What the state database does not hold yet: whether it holds this memory at all,
+    # whether all of it is to be written again, and the cases whose entry changed.
+    stored: bool = False
+    rewrite: bool = True
+    unsaved: set[int] = field(default_factory=set)
 
     def scope(
         self,
@@ -75,27 +82,42 @@ class Planner:
         reports: Iterable[CaseReport],
         partners: Mapping[int, int | None],
         deleted: Collection[int],
-        everything: bool,
+        scope: Collection[int] | None,
     ) -> None:
-        """Keep what the plan just made says; `everything`: it planned every case."""
-        if everything:
+        """Keep what the plan of the cases `scope` (None: every case) just made says.
+
+        A plan of nothing (an idle cycle) leaves the stored memory as good as it
+        was: only `last` and `moved` move on, and an older `last` or a larger
+        `moved` only makes the next plan cover more.
+        """
+        if scope is None:
             self.partner_of.clear()
             self.customers_of.clear()
             self.keys.clear()
+            self.rewrite, self.unsaved = True, set()
+        if scope is None or scope:
+            self.stored = False
         self.day, self.basis, self.last = today, basis, now
         self.moved = set()
         for socid in deleted:
             self._link(socid, None)
             self.keys.pop(socid, None)
+            self.unsaved.add(socid)
         for report in reports:
             self._link(report.case_id, partners.get(report.case_id))
             self.keys[report.case_id] = tuple(a.key for a in report.actions)
             if report.entered_step:
                 self.moved.add(report.case_id)
+            self.unsaved.add(report.case_id)
 
     def forget(self) -> None:
         """Plan everything next time."""
         self.day = None
+
+    def saved(self) -> None:
+        """The state database holds this memory now."""
+        self.stored, self.rewrite = True, False
+        self.unsaved.clear()
 
     def planned_count(self) -> int:
         return sum(len(keys) for keys in self.keys.values())

@@ -135,6 +135,20 @@ def m006_outages(db: Database) -> None:
     db.table("cycles").add_column("waiting", int)
 
 
+@migrations()
+def m007_planner_memory(db: Database) -> None:
+    # What the daemon's planner remembers of each case (syncd.planmemory), so that a
+    # `run --once` process plans only what changed: the partner the case names, the
+    # keys of its last plan, and whether it entered a step in it. The rest of the
+    # memory (its day, basis, cycle) is the `planner` row of `meta`. A migration that
+    # drops or rewrites mirror rows must delete that row: the memory describes them.
+    db.table("planner_cases").create(
+        {"case_id": int, "partner": int, "keys": str, "moved": int},
+        pk="case_id",
+        not_null={"keys", "moved"},
+    )
+
+
 class Status(StrEnum):
     PLANNED = "planned"
     SENDING = "sending"

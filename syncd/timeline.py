@@ -35,8 +35,10 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
     """
     after = 0 if full else store.timeline_mark()
     found = list(executor.recorded_keys(after_id=after))
-    if after == 0:
+    if after == 0 and (full or store.recovered_at() is None):
         # New or rebuilt: what a lost run sent but never recorded is asked about (below).
+        # A database that took the timeline in and has recorded nothing since (its mark
+        # still 0) is not new again at its next start.
         store.set_recovered_at(now)
         rebuild_step_history(store, found)
     if not found:

@@ -531,3 +531,19 @@ def test_when_the_read_ahead_fails_each_action_asks_for_itself(world: World) -> 
     assert world.dolibarr.count("GET", "/agendaevents") == 2  # the read ahead, then its own
     assert effects(world, action) == 1
     assert world.rt.store.get(action.key).status is Status.DONE  # type: ignore[union-attr]
+
+
+def test_a_fresh_install_that_had_nothing_to_do_is_past_its_careful_first_day_after_a_restart(
+    world: World,
+) -> None:
+    """Nothing recorded yet (the mark stays 0): a restart days later is no new database."""
+    world.advance(days=2)
+    world.restart()
+    world.cycle()
+    add_icp_trial(world)
+    world.mautic.clear_log()
+    world.freescout.clear_log()
+    world.cycle()
+    assert len(world.mautic.sent(to="b@birch.example")) == 1
+    assert world.mautic.count("GET", "/api/stats") == 0  # not asked whether a lost run sent it
+    assert world.freescout.count("GET", "/api/conversations") == 0

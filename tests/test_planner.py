@@ -7,7 +7,10 @@ cycle the daemon's plan (only what changed, what it touches and what is due)
 is compared with a plan of every case made from the same state: every case's
 planned action keys, the planned actions themselves, and the cases in error.
 Nothing is sent; what is planned is queued, so earlier messages and step
-history evolve as in the daemon.
+history evolve as in the daemon. Between cycles, syncd may also stop and a
+`run --once` process go on from the planner memory the last one stored, or
+crash after queueing a plan and before recording its cycle: that memory is
+then not believed, and the next process plans every case.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.fakes.web import use_responses
 from syncd import cycle
 from syncd.cycle import (
+    Runtime,
     bad_cases,
     cycle_stats,
     decide,
@@ -39,6 +43,7 @@ from syncd.cycle import (
     plan,
     queue,
     read,
+    resume_plan,
     settle_state,
     steps_of,
 )
@@ -108,6 +113,7 @@ rounds = st.lists(
     st.tuples(
         st.lists(change, max_size=3),
         st.sampled_from([10, 90, 600, 1440, 2900]),  # minutes, across midnights too
+        st.sampled_from(["daemon", "once", "crash"]),  # how the cycle runs (see the docstring)
     ),
     min_size=2,
     max_size=6,
@@ -147,8 +153,9 @@ def test_planning_what_changed_plans_what_planning_everything_plans(
             d.set_fields(ids[n], referred_by=ids[0])
             d.add_invoice(ids[n], f"FA2611-000{n}", "1000.00", paid=True)
         compare_one_cycle(w)
+        believed = True  # the state database holds a planner memory a new process believes
         invoices = 0
-        for batch, minutes in changes:
+        for batch, minutes, how in changes:
             sweep = False
             for what, n, value in batch:
                 socid = ids[n]
@@ -158,9 +165,25 @@ def test_planning_what_changed_plans_what_planning_everything_plans(
                 invoices += 1
                 apply(w, what, socid, value, ids, invoices)
             w.advance(minutes=minutes)
+            if how == "once":
+                assert (run_once_process(w) is not None) == believed
             if sweep:
                 w.rt.mirror.polls = w.rt.config.dolibarr.sweep_every  # the id sweep is due
-            compare_one_cycle(w)
+            wrote = compare_one_cycle(w, crash=how == "crash")
+            # A cycle that crashed after writing a memory leaves none believed.
+            believed = believed and not wrote if how == "crash" else True
+            if how == "crash":
+                assert (run_once_process(w) is not None) == believed
+                believed = False  # that process took it, and the next one starts afresh
+
+
+def run_once_process(w: World) -> Runtime | None:
+    """A new `run --once` process starting from the state database: its runtime, when it
+    plans from the planner memory the last one stored."""
+    w.restart()
+    w.rt.resume_plan = True
+    resume_plan(w.rt)
+    return w.rt if w.rt.planner.day is not None else None
 
 
 def apply(w: World, what: str, socid: int, value: Any, ids: list[int], serial: int) -> None:
@@ -189,8 +212,10 @@ def apply(w: World, what: str, socid: int, value: Any, ids: list[int], serial: i
         d.delete_thirdparty(socid)
 
 
-def compare_one_cycle(w: World) -> None:
-    """One daemon cycle without sending, its plan checked against a plan of everything."""
+def compare_one_cycle(w: World, crash: bool = False) -> bool:
+    """One daemon cycle without sending, its plan checked against a plan of everything;
+    `crash`: it ends after queueing, before its cycle is recorded. Whether it wrote the
+    planner memory (a plan of nothing leaves the stored one as it is)."""
     rt, now = w.rt, w.now
     settle_state(rt, now)
     polled = read(rt, now, None)
@@ -211,6 +236,10 @@ def compare_one_cycle(w: World) -> None:
     for report in result.reports:
         assert report.actions == fresh[report.case_id].actions
         assert report.step == fresh[report.case_id].step
+    wrote = not rt.planner.stored
     queue(rt, result, now)
+    if crash:
+        return wrote
     stats = cycle_stats(rt, DrainStats())
     rt.store.save_cycle(rt.mirror, steps_of(result), now, now, stats, bad_cases(rt))
+    return wrote
