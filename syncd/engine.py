@@ -22,7 +22,7 @@ import os
 import pkgutil
 import sys
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -405,11 +405,17 @@ def evaluate(case: Case, now: datetime, ruleset: RuleSet, explain: bool = True) 
     return _report(case, actions, skipped if explain else _named(skipped), errors, warnings)
 
 
-_NAMED: dict[str, tuple[str, str]] = {}  # a skipped rule without its reason, one per rule
+# The rules a report skipped, without their reasons: one tuple per set of rules, as
+# many cases skip the same ones (there are as many sets as rule sets, not cases).
+_NAMED: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
 
 
-def _named(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [_NAMED.setdefault(rule, (rule, "")) for rule, _ in skipped]
+def _named(skipped: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    rules = tuple(rule for rule, _ in skipped)
+    named = _NAMED.get(rules)
+    if named is None:
+        named = _NAMED.setdefault(rules, tuple((rule, "") for rule in rules))
+    return named
 
 
 def _steering_mistakes(case: Case, ruleset: RuleSet) -> tuple[str, ...]:
@@ -546,7 +552,7 @@ def _stamp(name: str, decision: object, taken: frozenset[str]) -> tuple[list[Act
 def _report(
     case: Case,
     actions: list[Action],
-    skipped: list[tuple[str, str]],
+    skipped: Sequence[tuple[str, str]],
     errors: list[str],
     warnings: tuple[str, ...] = (),
 ) -> CaseReport:

@@ -7,7 +7,8 @@ Dolibarr, decide anything or import the modules that use it.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import sys
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -75,6 +76,34 @@ class InvoiceRow:
 
 
 RelatedRow = ContactRow | ProposalRow | InvoiceRow
+SHARED_TEXT = 40  # a value this short is likely repeated (a step, a date, a flag)
+# Row fields whose values come from a small set (a country, a currency, a status code).
+SHARED_FIELDS = frozenset({"country_code", "currency", "type", "status", "close_code"})
+
+
+def compact(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values (field name → value) as the mirror keeps them: one copy of each
+    extrafield name, and of each short text that many rows repeat.
+
+    Read from JSON, every name and value is a string of its own: at 50,000
+    cases, tens of megabytes of the same dozen extrafield names, `FR` and
+    `EUR`. Equal strings are equal either way: this changes what is held,
+    never what is read.
+    """
+    for name in SHARED_FIELDS & values.keys():
+        values[name] = _shared(values[name])
+    if "array_options" in values:
+        options = values["array_options"]
+        values["array_options"] = {sys.intern(k): _shared(v) for k, v in options.items()}
+    return values
+
+
+def _shared(value: Any) -> Any:
+    if type(value) is str and len(value) <= SHARED_TEXT:
+        return sys.intern(value)
+    return value
+
+
 ROW_TYPES: dict[str, type[Any]] = {
     "thirdparties": PartyRow,
     "contacts": ContactRow,
@@ -103,21 +132,31 @@ class Mirror:
     # (poll.Bookmarks; not stored: a new process starts from the cursors).
     server_mark: tuple[datetime, float] | None = None
     # What changed since the mirror was last stored: `Store.save_cycle` writes only these.
-    dirty: set[tuple[str, int]] = field(default_factory=set)
-    gone: set[tuple[str, int]] = field(default_factory=set)
+    # Row ids by kind: a cold read puts every row, and a set of ints is a third of a
+    # set of (kind, id) pairs.
+    dirty: dict[str, set[int]] = field(default_factory=dict)
+    gone: dict[str, set[int]] = field(default_factory=dict)
     dirty_tags: set[str] = field(default_factory=set)
 
     def put(self, kind: str, row: Any) -> None:
         """Keep `row` (a row of `kind`) as the latest known, to be stored."""
         table = self.thirdparties if kind == "thirdparties" else self.related[kind]
         table[row.id] = row
-        self.dirty.add((kind, row.id))
-        self.gone.discard((kind, row.id))
+        self.dirty.setdefault(kind, set()).add(row.id)
+        self.gone.get(kind, set()).discard(row.id)
 
     def set_members(self, tag: str, ids: set[int]) -> None:
         if self.members.get(tag) != ids:
             self.members[tag] = set(ids)
             self.dirty_tags.add(tag)
+
+    def dirty_rows(self) -> Iterator[tuple[str, int]]:
+        """(kind, id) of every row put since the mirror was stored, sorted."""
+        return _sorted_pairs(self.dirty)
+
+    def gone_rows(self) -> Iterator[tuple[str, int]]:
+        """(kind, id) of every row forgotten since the mirror was stored, sorted."""
+        return _sorted_pairs(self.gone)
 
     def stored(self) -> None:
         """Everything is in the state database now."""
@@ -158,8 +197,14 @@ class Mirror:
                 self.dirty_tags.add(tag)
 
     def _gone(self, kind: str, row_id: int) -> None:
-        self.dirty.discard((kind, row_id))
-        self.gone.add((kind, row_id))
+        self.dirty.get(kind, set()).discard(row_id)
+        self.gone.setdefault(kind, set()).add(row_id)
+
+
+def _sorted_pairs(ids: Mapping[str, set[int]]) -> Iterator[tuple[str, int]]:
+    for kind in sorted(ids):
+        for row_id in sorted(ids[kind]):
+            yield kind, row_id
 
 
 __all__ = [
@@ -171,4 +216,5 @@ __all__ = [
     "PartyRow",
     "ProposalRow",
     "RelatedRow",
+    "compact",
 ]

@@ -348,17 +348,17 @@ class Case:
         In one process, when it entered its step is its track's; in two, `entry`
         (`step_since`, `entered_step`) when given, else the case's own.
         """
-        evidence = tuple(e for t in tracks for e in t.evidence)
         if len(tracks) == 1:
             only = tracks[0]
             return replace(
                 self,
                 tracks=(only,),
                 step=only.step,
-                evidence=evidence,
+                evidence=tuple(only.evidence),  # the track's own tuple, not a copy
                 step_since=only.step_since,
                 entered_step=only.entered_step,
             )
+        evidence = tuple(e for t in tracks for e in t.evidence)
         since, entered = entry or (self.step_since, self.entered_step)
         return replace(
             self,

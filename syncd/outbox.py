@@ -23,7 +23,7 @@ resent blindly. This module decides nothing about what to send.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -144,7 +144,7 @@ def cancel_unwanted(store: Store, wanted: Callable[[OutboxRow], str | None], now
     wanted one, else the reason it is not (deleted, paused, past its window).
     """
     cancelled = 0
-    for row in store.with_status(Status.PLANNED):
+    for row in store.iter_status(Status.PLANNED):
         reason = wanted(row)
         if reason is None:
             continue
@@ -176,11 +176,12 @@ def drain(
     policy = policy or OutboxPolicy()
     stats = DrainStats()
     down = down if down is not None else {}
-    due = [row for row in store.due(now) if row.case_id not in waiting]
-    due = _read_timeline_first(store, executor, due, now, stats)
+    _read_timeline_first(store, executor, now, waiting, stats)
     try:
-        digests, gathered = _gather(store, executor, due, now, stats)
-        for row in due:
+        due = _due(store, now, waiting)
+        notices = [row for row in due if executor.digest_room(row) is not None]
+        digests, gathered = _gather(store, executor, notices, now, stats)
+        for row in _due(store, now, waiting):
             if should_stop():
                 break
             if row.key in gathered and row.key not in digests:
@@ -197,30 +198,35 @@ def drain(
     return stats
 
 
+def _due(store: Store, now: datetime, waiting: Container[int]) -> Iterator[OutboxRow]:
+    """The due actions, in order, read as the drain reaches them (`Store.iter_due`)."""
+    return (row for row in store.iter_due(now) if row.case_id not in waiting)
+
+
 def _read_timeline_first(
-    store: Store, executor: Executor, due: list[OutboxRow], now: datetime, stats: DrainStats
-) -> list[OutboxRow]:
-    """The due actions the timeline does not show done, read once for all of them.
+    store: Store, executor: Executor, now: datetime, waiting: Container[int], stats: DrainStats
+) -> None:
+    """Take in the timeline once for all the due actions that would look for their event.
 
     Where due actions would each look for their `[syncd]` event (an agenda
     event about to be created, an earlier attempt to settle, every action of
     a new database's first day), one read of the events beyond the database's
-    mark serves the drain: what it shows done is marked done and left out,
-    and every other due action is known to have no event until it is
+    mark serves the drain: what it shows done is marked done, so no longer
+    due, and every other due action is known to have no event until it is
     attempted again (`Executor.timeline_read`). Should the read fail, each
     action asks for itself, as before.
     """
-    if not any(executor.asks_timeline(row) for row in due):
-        return due
+    if not any(executor.asks_timeline(row) for row in _due(store, now, waiting)):
+        return
+    due = [key for key, case_id in store.due_keys(now) if case_id not in waiting]
     try:
         found = catch_up(store, executor, now)
     except RemoteError as exc:
         logger.warning("timeline not read ahead ({}): each action asks for itself", exc)
-        return due
-    left = [row for row in due if row.key not in found]
+        return
+    left = [key for key in due if key not in found]
     stats.done += len(due) - len(left)  # found done: nothing to send
-    executor.timeline_read(row.key for row in left)
-    return left
+    executor.timeline_read(left)
 
 
 def needs(row: OutboxRow) -> set[str]:

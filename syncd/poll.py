@@ -28,6 +28,7 @@ from syncd.mirror import (
     RELATED_KINDS,
     ROW_TYPES,
     Mirror,
+    compact,
 )
 
 # The empty-storage guard: a tag that had at least this many members and now
@@ -40,10 +41,7 @@ T = TypeVar("T")
 def _copy(kind: str, row: Any) -> Any:
     """The reader's record as a mirror row: same attribute names, our own type."""
     cls = ROW_TYPES[kind]
-    values = {f.name: getattr(row, f.name) for f in fields(cls)}
-    if kind == "thirdparties":
-        values["array_options"] = dict(values["array_options"])
-    return cls(**values)
+    return cls(**compact({f.name: getattr(row, f.name) for f in fields(cls)}))
 
 
 class Reader(Protocol):

@@ -16,15 +16,17 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from syncd import logs
 from syncd.errors import StateError, SyncdError
-from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror
+from syncd.mirror import RELATED_KINDS, ROW_TYPES, Mirror, compact
 from syncd.model import Action
+
+T = TypeVar("T")
 
 migrations = Migrations("syncd")
 
@@ -383,29 +385,15 @@ class Store:
         keyed on the moment of entering is planned with the same key again
         after a crash, never with a second one.
         """
-        rows = [
-            {
-                "key": a.key,
-                "rule": a.rule,
-                "case_id": case_id,
-                "kind": a.kind,
-                "target": a.target,
-                "payload": json.dumps(dict(a.payload), default=str),
-                "because": a.because,
-                "status": Status.PLANNED.value,
-                "attempts": 0,
-                "created_at": _iso(now),
-                "updated_at": _iso(now),
-                "next_attempt_at": _iso(now),
-                "claimed_at": _iso(landed_since),
-            }
-            for case_id, a in planned
-        ]
+        stamp, landed = _iso(now), _iso(landed_since)
         with self.db.atomic():
             self._record_steps(steps, now)
             before = self.db.table("outbox").count
-            self.db.table("outbox").insert_all(rows, ignore=True)
-            keys = [str(row["key"]) for row in rows]
+            keys: list[str] = []
+            for batch in _batched(planned, ENQUEUE_BATCH):
+                rows = [_outbox_record(case_id, a, stamp, landed) for case_id, a in batch]
+                self.db.table("outbox").insert_all(rows, ignore=True)
+                keys += [a.key for _case_id, a in batch]
             revived = self._revive(keys, now)
             self._recheck(keys, now)
             return self.db.table("outbox").count - before + revived
@@ -455,11 +443,47 @@ class Store:
         return _row(found[0]) if found else None
 
     def due(self, now: datetime) -> list[OutboxRow]:
-        where = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"
         records = self.db.table("outbox").rows_where(
-            where, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
+            _DUE, [Status.PLANNED.value, _iso(now)], order_by="created_at, key"
         )
         return [_row(r) for r in records]
+
+    def due_keys(self, now: datetime) -> list[tuple[str, int]]:
+        """(key, case id) of each action `due` would read, in its order."""
+        sql = f"select key, case_id from outbox where {_DUE} order by created_at, key"
+        found = self.db.execute(sql, [Status.PLANNED.value, _iso(now)])
+        return [(str(key), int(case_id)) for key, case_id in found]
+
+    def iter_due(self, now: datetime) -> Iterator[OutboxRow]:
+        """`due`, read a batch at a time, for a drain that sends them one by one.
+
+        A row is read when its batch comes: one moved meanwhile (sent in a
+        digest, settled, released by a person) is left out as it then stands.
+        """
+        return self._iter_where(_DUE, [Status.PLANNED.value, _iso(now)])
+
+    def iter_status(self, status: Status) -> Iterator[OutboxRow]:
+        """`with_status`, read a batch at a time (as `iter_due`)."""
+        return self._iter_where("status = ?", [status.value])
+
+    def _iter_where(self, where: str, params: Sequence[Any]) -> Iterator[OutboxRow]:
+        """The rows `where` picks, by `created_at, key`: their keys first, then each batch
+        of rows read when its turn comes, and only those `where` still picks.
+
+        A cold cycle drains one action per case: read at once, the rows would
+        weigh as much as the mirror. No cursor stays open while the caller writes.
+        """
+        sql = f"select key from outbox where {where} order by created_at, key"
+        keys = [str(key) for (key,) in self.db.execute(sql, params)]
+        for batch in _chunks(keys, READ_BATCH):
+            marks = ", ".join("?" for _ in batch)
+            found = {
+                record["key"]: record
+                for record in self.db.table("outbox").rows_where(
+                    f"({where}) and key in ({marks})", [*params, *batch]
+                )
+            }
+            yield from (_row(found[key]) for key in batch if key in found)
 
     def with_status(self, *statuses: Status) -> list[OutboxRow]:
         marks = ", ".join("?" for _ in statuses)
@@ -624,13 +648,12 @@ class Store:
 
     def load_mirror(self) -> Mirror:
         mirror = Mirror()
-        for record in self.db.table("mirror_rows").rows:
-            cls = ROW_TYPES[record["kind"]]
-            row = cls(**json.loads(record["data"]))
-            if record["kind"] == "thirdparties":
+        for kind, data in self.db.execute("select kind, data from mirror_rows"):
+            row = ROW_TYPES[kind](**compact(json.loads(data)))
+            if kind == "thirdparties":
                 mirror.thirdparties[row.id] = row
             else:
-                mirror.related[record["kind"]][row.id] = row
+                mirror.related[kind][row.id] = row
         for record in self.db.table("mirror_members").rows:
             mirror.members.setdefault(record["tag"], set()).add(record["socid"])
         for record in self.db.table("mirror_categories").rows:
@@ -760,16 +783,19 @@ class Store:
         return {r["kind"]: r["at"] for r in self.db.table("cursors").rows}
 
     def _record_steps(self, steps: Sequence[tuple[int, str]], at: datetime) -> None:
-        current = {
-            case_id: place.step
-            for case_id, place in self.step_places([c for c, _ in steps]).items()
-        }
-        entered = [
-            {"case_id": case_id, "step": step, "entered_at": _iso(at)}
-            for case_id, step in steps
-            if current.get(case_id) != step
-        ]
-        self.db.table("step_history").insert_all(entered, ignore=True)
+        """A step history entry for each case whose step is not the one last recorded.
+
+        A chunk of cases at a time: a plan of every case holds one step per case.
+        """
+        stamp = _iso(at)
+        for chunk in _chunks(steps):
+            current = self.step_places([case_id for case_id, _ in chunk])
+            entered = (
+                {"case_id": case_id, "step": step, "entered_at": stamp}
+                for case_id, step in chunk
+                if case_id not in current or current[case_id].step != step
+            )
+            self.db.table("step_history").insert_all(entered, ignore=True)
 
     def _write_mirror(self, mirror: Mirror) -> None:
         """The rows that changed since the mirror was last stored, in place.
@@ -785,9 +811,9 @@ class Store:
             self._put_rows(mirror, everything)
             self._put_members(mirror, set(mirror.members))
         else:
-            self._put_rows(mirror, sorted(mirror.dirty))
+            self._put_rows(mirror, mirror.dirty_rows())
             self.db.conn.executemany(
-                "delete from mirror_rows where kind = ? and id = ?", sorted(mirror.gone)
+                "delete from mirror_rows where kind = ? and id = ?", list(mirror.gone_rows())
             )
             self._put_members(mirror, mirror.dirty_tags)
         self.db.execute("delete from mirror_categories")
@@ -823,6 +849,44 @@ def read_step_history(path: Path, case_id: int) -> list[tuple[str, datetime]] | 
     return [(str(step), datetime.fromisoformat(str(at))) for step, at in rows]
 
 
+ENQUEUE_BATCH = 500  # actions turned into rows at once: a cold cycle plans one per case
+_DUE = "status = ? and (next_attempt_at is null or next_attempt_at <= ?)"  # and ready
+READ_BATCH = 200  # outbox rows read at once by `Store.iter_due` and `Store.iter_status`
+
+
+def _outbox_record(
+    case_id: int, action: Action, stamp: str | None, landed: str | None
+) -> dict[str, Any]:
+    """A new outbox row, planned at `stamp`; `landed`: an attempt since then may have landed."""
+    return {
+        "key": action.key,
+        "rule": action.rule,
+        "case_id": case_id,
+        "kind": action.kind,
+        "target": action.target,
+        "payload": json.dumps(dict(action.payload), default=str),
+        "because": action.because,
+        "status": Status.PLANNED.value,
+        "attempts": 0,
+        "created_at": stamp,
+        "updated_at": stamp,
+        "next_attempt_at": stamp,
+        "claimed_at": landed,
+    }
+
+
+def _batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`values` in lists of `size` (the last one shorter), read as they come."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
     """SQLite takes a bounded number of `?` per statement."""
     for start in range(0, len(values), size):
@@ -846,7 +910,7 @@ def read_step_places(path: Path) -> dict[int, StepPlace] | None:
     return None if rows is None else _places(rows)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepPlace:
     """A case's recorded steps and when it entered each, oldest first.
 
@@ -877,9 +941,17 @@ _PLACES_SQL = "select case_id, step, entered_at from step_history order by case_
 
 
 def _places(rows: Iterable[Sequence[Any]]) -> dict[int, StepPlace]:
+    """Step places from (case, step, entered at) rows. Steps are few, and the cases a
+    cycle moved share its time: one object each, not one per row."""
     history: dict[int, list[tuple[str, datetime]]] = {}
+    steps: dict[str, str] = {}
+    moments: dict[str, datetime] = {}
     for case_id, step, at in rows:
-        history.setdefault(int(case_id), []).append((str(step), datetime.fromisoformat(str(at))))
+        name, text = str(step), str(at)
+        moment = moments.get(text)
+        if moment is None:
+            moment = moments[text] = datetime.fromisoformat(text)
+        history.setdefault(int(case_id), []).append((steps.setdefault(name, name), moment))
     return {case_id: StepPlace(tuple(records)) for case_id, records in history.items()}
 
 

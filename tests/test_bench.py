@@ -56,6 +56,8 @@ def test_the_bench_fake_answers_as_the_fake_does() -> None:
         world.change(fake, 0.1, 0)
         for socid in (3, 4, 50):
             fake.add_event(socid, f"[syncd] step_writeback:{socid}:trial")
+        fake.add_event(5, "[syncd] Step-Writeback:5:trial")
+        fake.add_event(6, "[syncd] step_wr\u212aiteback:6:trial")  # KELVIN SIGN matches k
     since = "(t.tms:>:'2026-11-23 10:05:00') or (ef.tms:>:'2026-11-23 10:05:00')"
     asked = [
         *[("/thirdparties", {"limit": "50", "page": str(p)}) for p in range(4)],
@@ -65,8 +67,24 @@ def test_the_bench_fake_answers_as_the_fake_does() -> None:
         *[("/invoices", {"limit": "10", "page": str(p), "sortfield": "t.rowid"}) for p in range(3)],
         ("/agendaevents", {"sqlfilters": "(t.label:like:'[syncd] step_writeback:4:%')"}),
         ("/agendaevents", {"sqlfilters": "(t.id:>:1) and (t.label:like:'[syncd] step%')"}),
+        *[
+            ("/agendaevents", {"sqlfilters": f"(t.label:like:'{start}')", "sortfield": "t.id"})
+            for start in (
+                "[SYNCD] step_wr_iteback:_:%",
+                "[syncd] step_writeback:5%",
+                "[syncd] step_wrkiteback:%",
+                "[syncd] step_writeback:4:trial",
+                "[syncd] step%trial",
+                "[syncd] \u212a%",
+                "%",
+            )
+        ],
     ]
-    for path, query in asked:
+    event = b'{"socid": 7, "type_code": "AC_OTH_AUTO", "label": "[syncd] step_writeback:7:x"}'
+    for n, (path, query) in enumerate(asked):
+        if n == len(asked) - 3:  # an event added between two lookups
+            for f in fakes:
+                f.handle("POST", "/agendaevents", {}, {"DOLAPIKEY": "test-key"}, event)
         first, second = (
             f.handle("GET", path, query, {"DOLAPIKEY": "test-key"}, None) for f in fakes
         )

@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import re
 import time
+from bisect import bisect_left, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -23,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from connectors.fakes.base import Response
-from connectors.fakes.dolibarr import FakeDolibarr, ListSpec, Request
+from connectors.fakes.dolibarr import EventRow, FakeDolibarr, ListSpec, Request
 from connectors.fakes.web import serve
 from tests.bench import world
 
@@ -32,20 +33,23 @@ class BenchDolibarr(FakeDolibarr):
     """The fake, with the lookups a real database does in C, or by index, done quickly.
 
     The fake answers `?thirdparty_ids=` by scanning every contact or invoice
-    (Dolibarr's tables have an index on the owner), a `label LIKE` filter by
-    evaluating it row by row in Python (MariaDB scans in C), and each page of a
-    list by filtering and sorting the whole table again. syncd looks its own
-    agenda event up before creating one, reads lists page by page, and the
-    naive poller asks per third party: without these shortcuts the fake's
-    scans, growing with the table, would set the wall time. Answers are
-    unchanged: the fake's own handler computes them, over a subset of rows that
-    holds every row it would return. It also counts the bytes it answers with.
+    (Dolibarr's tables have an index on the owner), a `label LIKE 'start%'`
+    filter by evaluating it on every agenda event (an index on the label finds
+    the start), and each page of a list by filtering and sorting the whole
+    table again. syncd looks its own agenda event up before creating one, reads
+    lists page by page, and the naive poller asks per third party: without
+    these shortcuts the fake's scans, growing with the table, would set the
+    wall time. Answers are unchanged: the fake's own handler computes them,
+    over a subset of rows that holds every row it would return. It also counts
+    the bytes it answers with.
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._owned: dict[str, dict[int, dict[int, Any]]] = {}
         self._selections: dict[tuple[str, tuple[tuple[str, str], ...]], list[Any]] = {}
+        self._labelled_by_filter: dict[str, dict[int, Any] | None] = {}
+        self._labels: LabelIndex | None = None  # kept across writes: events are only added
         self.bytes_out = 0
 
     def handle(
@@ -57,14 +61,31 @@ class BenchDolibarr(FakeDolibarr):
         body: bytes | None,
     ) -> Response:
         if method.upper() != "GET":
-            self.forget_index()  # a write may add or move a row
+            self._forget_selections()  # a write may add or move a row
         answer = super().handle(method, path, query, headers, body)
         self.bytes_out += len(answer[2])
         return answer
 
     def forget_index(self) -> None:
+        """After a command, which may change any row."""
+        self._forget_selections()
+        self._labels = None
+
+    def _forget_selections(self) -> None:
+        """After a write through the API, which adds agenda events but changes none."""
         self._owned.clear()
         self._selections.clear()
+        self._labelled_by_filter.clear()
+
+    def _create_event(self, socid: int | None, type_code: str, **kwargs: Any) -> int:
+        was_current = self._labels is not None and self._labels.size == len(self.events)
+        new_id = super()._create_event(socid, type_code, **kwargs)
+        if self._labels is not None:
+            if was_current and self._labels.size + 1 == len(self.events):
+                self._labels.add(self.events[new_id])
+            else:  # an id given again replaced a row
+                self._labels = None
+        return new_id
 
     def _list(self, req: Request, rows: Iterable[Any], spec: ListSpec) -> Response:
         """A page of a list, selecting and sorting the whole list once for all its pages.
@@ -122,16 +143,20 @@ class BenchDolibarr(FakeDolibarr):
         return self._owned[kind].get(int(raw), {})
 
     def _labelled(self, req: Request) -> dict[int, Any] | None:
-        """Events a `(t.label:like:'…')` term, ANDed with the rest, can match."""
+        """Events a `(t.label:like:'…')` term, ANDed with the rest, can match, in table order."""
         text = req.query.get("sqlfilters") or ""
+        if text not in self._labelled_by_filter:  # the pages of one list ask alike
+            self._labelled_by_filter[text] = self._label_candidates(text)
+        return self._labelled_by_filter[text]
+
+    def _label_candidates(self, text: str) -> dict[int, Any] | None:
         term = _LABEL_LIKE.search(text)
         if term is None or _OR.search(text):
             return None
-        pattern = re.compile(
-            "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in term[1]),
-            re.IGNORECASE | re.DOTALL,
-        )
-        return {i: e for i, e in self.events.items() if pattern.fullmatch(e.label)}
+        if self._labels is None or self._labels.size != len(self.events):
+            self._labels = LabelIndex(self.events.values())
+        ids = self._labels.candidates(term[1].partition("%")[0])
+        return None if ids is None else {i: self.events[i] for i in ids}
 
     def _within(
         self, kind: str, rows: dict[int, Any] | None, answer: Callable[[], Response]
@@ -147,6 +172,74 @@ class BenchDolibarr(FakeDolibarr):
             setattr(self, kind, every)
 
 
+class LabelIndex:
+    """Agenda events by label, as an index on `label` serves `LIKE 'start%'`.
+
+    ASCII labels are kept lowercased in one sorted list, where bisection finds
+    a start, `_` (any one character) included; for those, case-insensitive
+    matching is lowercasing. A label outside ASCII, which Python's
+    case-insensitive matching can fold in other ways (`K` matches KELVIN SIGN),
+    is always a candidate. It only ever grows, as the events table does.
+    """
+
+    def __init__(self, events: Iterable[EventRow] = ()) -> None:
+        self._ids: list[int] = []  # by position in the table
+        self._other: list[int] = []  # positions of the labels outside ASCII
+        self._sorted: list[tuple[str, int]] = []  # (lowercased label, position)
+        for event in events:
+            self._note(event)
+        self._sorted.sort()
+
+    @property
+    def size(self) -> int:
+        return len(self._ids)
+
+    def add(self, event: EventRow) -> None:
+        if event.label.isascii():
+            insort(self._sorted, (event.label.lower(), len(self._ids)))
+        else:
+            self._other.append(len(self._ids))
+        self._ids.append(event.id)
+
+    def candidates(self, start: str) -> list[int] | None:
+        """Ids of the events whose label may begin as `start` does, in table order.
+
+        None when `start` is outside ASCII: the caller then scans the table.
+        """
+        if not start.isascii():
+            return None
+        found = list(self._other)
+        self._walk("", start.lower(), 0, len(self._sorted), found)
+        return [self._ids[n] for n in sorted(found)]
+
+    def _note(self, event: EventRow) -> None:
+        if event.label.isascii():
+            self._sorted.append((event.label.lower(), len(self._ids)))
+        else:
+            self._other.append(len(self._ids))
+        self._ids.append(event.id)
+
+    def _walk(self, done: str, rest: str, lo: int, hi: int, found: list[int]) -> None:
+        """Add the labels in `_sorted[lo:hi]` (all beginning with `done`) that begin like `rest`."""
+        literal, wildcard, after = rest.partition("_")
+        begun = done + literal
+        lo = bisect_left(self._sorted, (begun,), lo, hi)
+        hi = bisect_left(self._sorted, (begun + _ABOVE_ALL,), lo, hi)
+        if not wildcard:
+            found.extend(position for _label, position in self._sorted[lo:hi])
+            return
+        at = len(begun)
+        while lo < hi:  # one run of labels per character in the wildcard's place
+            label = self._sorted[lo][0]
+            if len(label) == at:  # ends where the wildcard needs a character
+                lo += 1
+                continue
+            end = bisect_left(self._sorted, (label[: at + 1] + _ABOVE_ALL,), lo, hi)
+            self._walk(label[: at + 1], after, lo, end, found)
+            lo = end
+
+
+_ABOVE_ALL = chr(0x10FFFF)  # sorts after every character of an ASCII label
 _LABEL_LIKE = re.compile(r"\(t\.label:like:'([^']*)'\)")
 _OR = re.compile(r"\)\s+or\s+\(", re.IGNORECASE)
 _ID = re.compile(r"/\d+(?=/|$)")
