@@ -33,7 +33,7 @@ from connectors.fakes.matrix import FakeMatrix
 from connectors.fakes.mautic import FakeMautic
 from connectors.fakes.seed import SYNCD_CATEGORIES
 from connectors.fakes.web import use_responses
-from syncd import cycle
+from syncd import cycle, poll
 from syncd.cycle import (
     Runtime,
     bad_cases,
@@ -132,7 +132,10 @@ def test_planning_what_changed_plans_what_planning_everything_plans(
     days_ago: list[int], labels: list[list[str]], changes: list[Any]
 ) -> None:
     slices = patch.object(cycle, "PLAN_SLICE", 2)  # every case is planned a slice at a time
-    with tempfile.TemporaryDirectory() as tmp, fresh_world(Path(tmp)) as w, slices:
+    # Random changes may empty a watched tag; the guard that stops such a cycle has tests
+    # of its own (tests/test_poll.py), and here would only stop both plans alike.
+    unguarded = patch.object(poll, "GUARD_MIN_MEMBERS", PARTIES + 1)
+    with tempfile.TemporaryDirectory() as tmp, fresh_world(Path(tmp)) as w, slices, unguarded:
         d = w.dolibarr
         today = w.now.astimezone(d.tz).date()
         ids = [
