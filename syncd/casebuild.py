@@ -51,24 +51,29 @@ def build_cases(
     rate_unit: str = "percent",
     only: Collection[int] | None = None,
     customers_of: Mapping[int, Collection[int]] | None = None,
+    grouped: Related | None = None,
 ) -> Built:
     """Every case, or the cases `only`: those are built with the cases they link to
-    (the partner each names, and, from `customers_of`, the customers naming each)."""
+    (the partner each names, and, from `customers_of`, the customers naming each).
+
+    `grouped`: every case's related rows (`related_rows`), for a caller that
+    builds every case a slice at a time; else each call finds its cases' rows.
+    """
     money = _Money(mirror.company_currency or "", tz)
     reader = FieldsReader(field_codes, tz, rate_unit)
     if only is None:
         ids: Collection[int] = mirror.thirdparties
-        related = {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
+        related = grouped or related_rows(mirror)
     else:
         ids = {socid for socid in only if socid in mirror.thirdparties}
-        related = {kind: mirror.related_of(kind, ids) for kind in RELATED_KINDS}
+        related = grouped or {kind: mirror.related_of(kind, ids) for kind in RELATED_KINDS}
     cases, errors = _build(mirror, sorted(ids), related, reader, rate_unit, money)
     if only is not None:
         context = {c.fields.referred_by for c in cases if c.fields.referred_by is not None}
         for socid in ids:
             context |= set((customers_of or {}).get(socid, ()))
         context = {x for x in context - set(ids) if x in mirror.thirdparties}
-        more = {kind: mirror.related_of(kind, context) for kind in RELATED_KINDS}
+        more = grouped or {kind: mirror.related_of(kind, context) for kind in RELATED_KINDS}
         extra, extra_errors = _build(mirror, sorted(context), more, reader, rate_unit, money)
         cases, errors = cases + extra, errors + extra_errors
     linked, bad_links = link_referrals(cases, errors, frozenset(mirror.thirdparties))
@@ -80,10 +85,18 @@ def build_cases(
     )
 
 
+Related = Mapping[str, Mapping[int, list[Any]]]  # kind → case → its rows of that kind, by id
+
+
+def related_rows(mirror: Mirror) -> Related:
+    """Every case's contacts, invoices and proposals, grouped in one pass per kind."""
+    return {kind: mirror.related_by_case(kind) for kind in RELATED_KINDS}
+
+
 def _build(
     mirror: Mirror,
     ids: Iterable[int],
-    related: Mapping[str, Mapping[int, list[Any]]],
+    related: Related,
     reader: FieldsReader,
     rate_unit: str,
     money: _Money,
@@ -101,7 +114,7 @@ def _build(
 
 def _case(
     row: Any,
-    related: Mapping[str, Mapping[int, list[Any]]],
+    related: Related,
     reader: FieldsReader,
     rate_unit: str,
     mirror: Mirror,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 
 from syncd import planmemory, steps
-from syncd.casebuild import build_cases
+from syncd.casebuild import build_cases, related_rows
 from syncd.config import Config
 from syncd.constants import merge_sections
 from syncd.engine import RuleSet, error_report, evaluate
@@ -123,8 +123,10 @@ def plan(
     unit = config.dolibarr.commission_rate_unit
     settings = steps.StepSettings.from_params(ruleset.params_of(steps.SETTINGS_RULE))
     known = places or {}
+    grouped = None
     if only is None:  # every case, a slice at a time: their cases are not all held at once
         customers_of = referral_index(mirror, config.fields)
+        grouped = related_rows(mirror)  # one pass over the rows, not one per slice
         ids = sorted(mirror.thirdparties)
         slices = [ids[start : start + PLAN_SLICE] for start in range(0, len(ids), PLAN_SLICE)]
     else:  # one slice: a changed customer is read with the partner it names now
@@ -132,7 +134,7 @@ def plan(
     reports: list[CaseReport] = []
     partners: dict[int, int | None] = {}
     for chunk in slices:
-        built = build_cases(mirror, config.fields, zone, unit, chunk, customers_of)
+        built = build_cases(mirror, config.fields, zone, unit, chunk, customers_of, grouped)
         for case in built.cases:
             place, explain = known.get(case.id), reasons is None or case.id in reasons
             reports.append(_report(case, local_now, ruleset, config.tags, settings, place, explain))
