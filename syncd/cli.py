@@ -386,11 +386,12 @@ def _move(args: argparse.Namespace, to: Status, said: str) -> int:
         print(f"syncd: action {row.key} is {row.status}, not failed or held", file=sys.stderr)
         return EXIT_REMOTE
     now = datetime.now(UTC)
-    extra = (
-        {"next_attempt_at": None, "attempts": 0, "claimed_at": None}
-        if to is Status.PLANNED
-        else {"result": "released by a person"}
-    )
+    extra: dict[str, object] = {"result": "released by a person"}
+    if to is Status.PLANNED:
+        extra = {"next_attempt_at": None, "attempts": 0}
+        if row.status is Status.HELD:
+            extra["claimed_at"] = None  # a person checked: not done, send it
+        # A failed one keeps `claimed_at`: an attempt that may have landed is asked first.
     store.move(row, to, now, **extra)
     if args.format == "json":
         print_json({"key": row.key, "status": to.value})

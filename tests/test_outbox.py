@@ -18,7 +18,7 @@ import pytest
 from syncd.cli import main
 from syncd.executor import Executor, needs_record
 from syncd.model import Action
-from syncd.outbox import drain, recover
+from syncd.outbox import OutboxPolicy, drain, recover
 from syncd.store import OutboxRow, Status
 from tests.harness import World
 
@@ -547,3 +547,18 @@ def test_a_fresh_install_that_had_nothing_to_do_is_past_its_careful_first_day_af
     assert len(world.mautic.sent(to="b@birch.example")) == 1
     assert world.mautic.count("GET", "/api/stats") == 0  # not asked whether a lost run sent it
     assert world.freescout.count("GET", "/api/conversations") == 0
+
+
+def test_retrying_a_failed_notice_whose_attempt_landed_finds_it_in_the_room(world: World) -> None:
+    """`retry KEY` on a failed action keeps what its attempts may have done: asked first."""
+    action = plan(world, "matrix.notify")
+    world.rt.store.enqueue([(action_case(world), action)], world.now)
+    _one_try(world)
+    world.matrix.drop("PUT", "/_matrix", after_apply=True)
+    assert drain(world.rt.store, world.rt.executor, world.now, policy=OutboxPolicy(1)).failed == 1
+    assert effects(world, action) == 1  # the homeserver posted it; the answer was lost
+    world.advance(days=2)  # and has forgotten the transaction id by now
+    assert main(["--config", str(world.config_path), "retry", action.key]) == 0
+    world.restart()
+    assert drain(world.rt.store, world.rt.executor, world.now).done == 1
+    assert effects(world, action) == 1
