@@ -178,8 +178,11 @@ def drain(
     down = down if down is not None else {}
     _read_timeline_first(store, executor, now, waiting, stats)
     try:
-        due = _due(store, now, waiting)
-        notices = [row for row in due if executor.digest_room(row) is not None]
+        notices = [
+            row
+            for row in _due(store, now, waiting, "matrix.notify")
+            if executor.digest_room(row) is not None
+        ]
         digests, gathered = _gather(store, executor, notices, now, stats)
         for row in _due(store, now, waiting):
             if should_stop():
@@ -198,9 +201,12 @@ def drain(
     return stats
 
 
-def _due(store: Store, now: datetime, waiting: Container[int]) -> Iterator[OutboxRow]:
-    """The due actions, in order, read as the drain reaches them (`Store.iter_due`)."""
-    return (row for row in store.iter_due(now) if row.case_id not in waiting)
+def _due(
+    store: Store, now: datetime, waiting: Container[int], kind: str | None = None
+) -> Iterator[OutboxRow]:
+    """The due actions (of one `kind`), in order, read as the drain reaches them
+    (`Store.iter_due`)."""
+    return (row for row in store.iter_due(now, kind) if row.case_id not in waiting)
 
 
 def _read_timeline_first(

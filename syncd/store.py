@@ -390,7 +390,7 @@ class Store:
             self._record_steps(steps, now)
             before = self.db.table("outbox").count
             keys: list[str] = []
-            for batch in _batched(planned, ENQUEUE_BATCH):
+            for batch in _chunks(planned, ENQUEUE_BATCH):
                 rows = [_outbox_record(case_id, a, stamp, landed) for case_id, a in batch]
                 self.db.table("outbox").insert_all(rows, ignore=True)
                 keys += [a.key for _case_id, a in batch]
@@ -454,13 +454,17 @@ class Store:
         found = self.db.execute(sql, [Status.PLANNED.value, _iso(now)])
         return [(str(key), int(case_id)) for key, case_id in found]
 
-    def iter_due(self, now: datetime) -> Iterator[OutboxRow]:
-        """`due`, read a batch at a time, for a drain that sends them one by one.
+    def iter_due(self, now: datetime, kind: str | None = None) -> Iterator[OutboxRow]:
+        """`due` (of one `kind`, when given), read a batch at a time, for a drain that
+        sends them one by one.
 
         A row is read when its batch comes: one moved meanwhile (sent in a
         digest, settled, released by a person) is left out as it then stands.
         """
-        return self._iter_where(_DUE, [Status.PLANNED.value, _iso(now)])
+        params: list[Any] = [Status.PLANNED.value, _iso(now)]
+        if kind is None:
+            return self._iter_where(_DUE, params)
+        return self._iter_where(f"{_DUE} and kind = ?", [*params, kind])
 
     def iter_status(self, status: Status) -> Iterator[OutboxRow]:
         """`with_status`, read a batch at a time (as `iter_due`)."""
@@ -875,8 +879,9 @@ def _outbox_record(
     }
 
 
-def _batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
-    """`values` in lists of `size` (the last one shorter), read as they come."""
+def _chunks(values: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """`values` in lists of `size` (the last one shorter), read as they come: SQLite
+    takes a bounded number of `?` per statement, and a batch is all a caller holds."""
     batch: list[T] = []
     for value in values:
         batch.append(value)
@@ -885,12 +890,6 @@ def _batched(values: Iterable[T], size: int) -> Iterator[list[T]]:
             batch = []
     if batch:
         yield batch
-
-
-def _chunks(values: Sequence[Any], size: int = 500) -> Iterator[list[Any]]:
-    """SQLite takes a bounded number of `?` per statement."""
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
 
 
 def _mirror_record(mirror: Mirror, kind: str, row_id: int) -> tuple[str, int, int, str]:

@@ -43,10 +43,7 @@ def sync_timeline(store: Store, executor: Executor, now: datetime, *, full: bool
         rebuild_step_history(store, found)
     if not found:
         store.set_timeline_mark(after)
-        return 0
-    marked = store.mark_done_from_remote([r.key for r in found], now)
-    store.set_timeline_mark(max(r.event_id for r in found))
-    return marked
+    return _take_in(store, found, now)
 
 
 def catch_up(store: Store, executor: Executor, now: datetime) -> set[str]:
@@ -58,13 +55,19 @@ def catch_up(store: Store, executor: Executor, now: datetime) -> set[str]:
     recovery window).
     """
     found = list(executor.recorded_keys(after_id=store.timeline_mark()))
-    if not found:
-        return set()
-    marked = store.mark_done_from_remote([r.key for r in found], now)
-    store.set_timeline_mark(max(r.event_id for r in found))
+    marked = _take_in(store, found, now)
     if marked:
         logger.info("{} action(s) Dolibarr's timeline shows done: marked done", marked)
     return {r.key for r in found}
+
+
+def _take_in(store: Store, found: Sequence[Recorded], now: datetime) -> int:
+    """Mark done what the events found show, and move the mark past them."""
+    if not found:
+        return 0
+    marked = store.mark_done_from_remote([r.key for r in found], now)
+    store.set_timeline_mark(max(r.event_id for r in found))
+    return marked
 
 
 def rebuild_step_history(store: Store, found: Sequence[Recorded]) -> int:
